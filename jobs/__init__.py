@@ -1,0 +1,9 @@
+"""Dramatiq actors, one module per domain.
+
+Importing this package builds the fleet's broker first, then registers every actor on it.
+"""
+
+import worker.broker  # noqa: F401  (actors bind to the broker current at declaration)
+from jobs import outbox
+
+__all__ = ["outbox"]

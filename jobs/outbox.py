@@ -1,0 +1,30 @@
+"""Periodic delivery of outbox rows that were committed but never reached Redis."""
+
+from __future__ import annotations
+
+import dramatiq
+from periodiq import cron
+
+from worker import outbox
+
+
+@dramatiq.actor(
+    queue_name="maintenance",
+    periodic=cron("* * * * *"),
+    max_retries=0,  # the next minute's run is the retry
+    time_limit=60_000,
+)
+def relay_outbox() -> int:
+    """Push every unsent outbox row, oldest first, in bounded batches."""
+    return outbox.relay()
+
+
+@dramatiq.actor(
+    queue_name="maintenance",
+    periodic=cron("30 3 * * *"),
+    max_retries=3,
+    time_limit=300_000,
+)
+def prune_outbox() -> int:
+    """Delete outbox rows sent more than a week ago, one bounded batch per run."""
+    return outbox.prune()

@@ -1,0 +1,75 @@
+"""Products and on-hand stock per warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from models.base import Base, created_at
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default="usd")
+    created_at: Mapped[dt.datetime] = created_at()
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    stock_levels: Mapped[list[StockLevel]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="StockLevel.warehouse"
+    )
+
+    __table_args__ = (CheckConstraint("price_cents >= 0", name="price_not_negative"),)
+
+
+class StockLevel(Base):
+    """On-hand units of one sku in one warehouse; reservations are subtracted at read time."""
+
+    __tablename__ = "stock_levels"
+
+    sku: Mapped[str] = mapped_column(
+        ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True
+    )
+    warehouse: Mapped[str] = mapped_column(String(64), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    product: Mapped[Product] = relationship(back_populates="stock_levels")
+
+    __table_args__ = (CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),)
+
+
+def upsert_product(
+    session: Session,
+    *,
+    sku: str,
+    name: str,
+    price_cents: int,
+    currency: str = "usd",
+    stock: Mapping[str, int] | None = None,
+) -> Product:
+    """Create or update a product; ``stock`` sets on-hand units per named warehouse."""
+    product = session.get(Product, sku, with_for_update=True)
+    if product is None:
+        product = Product(sku=sku, name=name, price_cents=price_cents, currency=currency)
+        session.add(product)
+    else:
+        product.name, product.price_cents, product.currency = name, price_cents, currency
+    for warehouse, on_hand in sorted((stock or {}).items()):
+        session.execute(
+            insert(StockLevel)
+            .values(sku=sku, warehouse=warehouse, on_hand=on_hand)
+            .on_conflict_do_update(
+                index_elements=[StockLevel.sku, StockLevel.warehouse],
+                set_={"on_hand": on_hand, "updated_at": func.now()},
+            )
+        )
+    session.flush()
+    return product

@@ -1,0 +1,124 @@
+"""Test-run services and the fixtures every test shares.
+
+The environment is set here, at import, before any project module reads its settings.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from tests.support import services
+
+_services = services.provision()
+_TMP = tempfile.mkdtemp(prefix="cartfleet-test-")
+os.environ.update(
+    DATABASE_URL=_services.database_url,
+    REDIS_URL=_services.redis_url,
+    CARTFLEET_ENV="test",
+    ADMIN_TOKEN="test-admin-token",
+    STRIPE_API_KEY="sk_test_cartfleet",
+    STRIPE_WEBHOOK_SECRET="whsec_test_primary,whsec_test_rotated",
+    MAIL_DIR=os.path.join(_TMP, "mail"),
+    PROMETHEUS_MULTIPROC_DIR="",
+    SENTRY_DSN="",
+    SMTP_URL="",
+    ALERT_WEBHOOK_URL="",
+    dramatiq_prom_port="0",
+)
+for _name in ("TEST_DATABASE_URL", "TEST_REDIS_URL"):
+    os.environ.pop(_name, None)
+
+import contextlib
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+
+from tests.support.services import alembic_config
+from tests.support.workers import drain, running_worker
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from models import db
+
+    with contextlib.suppress(RuntimeError):
+        db.engine().dispose()
+    services.release(_services)
+
+
+@pytest.fixture(scope="session")
+def services_info() -> services.TestServices:
+    return _services
+
+
+@pytest.fixture(scope="session", autouse=True)
+def schema():
+    """The schema, built by the migrations (never ``create_all``)."""
+    command.upgrade(alembic_config(_services.database_url), "head")
+    from models import db
+
+    return db.configure(_services.database_url)
+
+
+@pytest.fixture(scope="session")
+def broker(schema):
+    import jobs  # noqa: F401  (registers every actor)
+    from worker.broker import broker
+
+    return broker
+
+
+@pytest.fixture(autouse=True)
+def clean_state(schema):
+    """Every test starts from empty tables and an empty Redis db."""
+    yield
+    import models
+    from worker.broker import broker
+
+    tables = ", ".join(f'"{table.name}"' for table in reversed(models.Base.metadata.sorted_tables))
+    with schema.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    broker.client.flushdb()
+
+
+@pytest.fixture
+def app(broker):
+    from web import create_app
+
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def worker(broker):
+    """A real Dramatiq worker consuming every queue of the Redis broker in this process."""
+    with running_worker(broker) as running:
+        yield running
+
+
+@pytest.fixture
+def drain_queues(broker, worker):
+    """Call to wait until every queue is empty and every message processed."""
+    return lambda timeout=30: drain(broker, worker, timeout=timeout)
+
+
+@pytest.fixture
+def fresh_database_url(services_info):
+    """An empty database of its own, dropped after the test."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"{make_url(services_info.database_url).database}_{uuid.uuid4().hex[:6]}"
+    admin = services._libpq(services_info.admin_url)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield make_url(services_info.database_url).set(database=name).render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

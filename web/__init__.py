@@ -1,0 +1,34 @@
+"""The Flask app: webhooks, cart and checkout API, admin, health and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+import jobs  # noqa: F401  (builds the broker and registers the actors views enqueue)
+from models import db
+from web import errors, health
+from worker.observability import configure_logging
+from worker.settings import get_settings
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; ``config`` overrides Flask settings (tests)."""
+    settings = get_settings()
+    configure_logging(settings)
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False
+    if config:
+        app.config.update(config)
+
+    db.configure(settings.database_url)
+
+    errors.register_error_handlers(app)
+    for blueprint in (health.bp,):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,36 @@
+"""gunicorn settings for the web process (``gunicorn -c web/gunicorn_conf.py``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "8"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-" if os.environ.get("WEB_ACCESS_LOG") else None
+
+# The web family's metric files live apart from the workers'; set before any worker
+# imports prometheus_client.
+_metrics_base = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_base:
+    _web_metrics = Path(_metrics_base) / "web"
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_web_metrics)
+
+
+def on_starting(server):
+    if _metrics_base:
+        shutil.rmtree(_web_metrics, ignore_errors=True)
+        _web_metrics.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if _metrics_base:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,92 @@
+"""The fleet's Redis broker and its middleware stack.
+
+Importing this module builds the broker from ``REDIS_URL`` and makes it the global
+Dramatiq broker, so every ``@dramatiq.actor`` declared afterwards binds to it.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+from dramatiq.middleware.prometheus import Prometheus
+from periodiq import PeriodiqMiddleware
+
+from worker.observability import init_sentry
+from worker.settings import ConfigurationError, get_settings
+
+# Fleet-wide retry defaults; actors state their own where they differ.
+DEFAULT_MAX_RETRIES = 10
+DEFAULT_MIN_BACKOFF_MS = 1_000
+DEFAULT_MAX_BACKOFF_MS = 600_000
+DEFAULT_TIME_LIMIT_MS = 300_000
+
+# A worker killed with SIGKILL stops heart-beating; after HEARTBEAT_TIMEOUT_MS any live
+# worker's maintenance pass moves its unacked messages back to their queues. With a
+# chance of 5% per Redis call and an idle worker polling every second, that pass runs
+# within a few seconds of the timeout, so the message runs again well inside 60 s.
+HEARTBEAT_TIMEOUT_MS = 20_000
+MAINTENANCE_CHANCE = 50_000  # out of 1,000,000 calls
+
+# periodiq drops a scheduled message that waited longer than this for a worker.
+PERIODIC_SKIP_DELAY_S = 300
+
+REDIS_SOCKET_TIMEOUT_S = 5
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A client with bounded timeouts, so an outage fails fast instead of hanging."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        socket_connect_timeout=2,
+        health_check_interval=30,
+    )
+
+
+def build_broker(url: str) -> RedisBroker:
+    """Build the broker with the fleet's middleware on the standard ``dramatiq`` namespace."""
+    middleware = [
+        AgeLimit(),
+        TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(
+            max_retries=DEFAULT_MAX_RETRIES,
+            min_backoff=DEFAULT_MIN_BACKOFF_MS,
+            max_backoff=DEFAULT_MAX_BACKOFF_MS,
+        ),
+        CurrentMessage(),
+        Prometheus(),
+        PeriodiqMiddleware(skip_delay=PERIODIC_SKIP_DELAY_S),
+    ]
+    return RedisBroker(
+        client=redis_client(url),
+        middleware=middleware,
+        namespace="dramatiq",
+        heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+        maintenance_chance=MAINTENANCE_CHANCE,
+    )
+
+
+def _setup() -> RedisBroker:
+    settings = get_settings()
+    if not settings.redis_url:
+        raise ConfigurationError("REDIS_URL is not set")
+    init_sentry(settings)
+    built = build_broker(settings.redis_url)
+    dramatiq.set_broker(built)
+    return built
+
+
+broker = _setup()

@@ -1,0 +1,70 @@
+"""``cartfleet dev``: the whole fleet on one machine, on embedded servers if need be."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from worker import embedded
+
+VAR = Path("var")
+PROCESSES = ("web", "worker", "scheduler")
+
+
+def _admin_token() -> str:
+    path = VAR / "admin_token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def _run(env: dict[str, str], *command: str) -> None:
+    subprocess.run(command, env=env, check=True)
+
+
+@click.command()
+@click.option("--port", default=5000, show_default=True, help="Port of the web process.")
+def dev(port: int) -> None:
+    """Migrate, seed and run web + worker + scheduler from the Procfile (honcho)."""
+    VAR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    children = []
+    if not env.get("DATABASE_URL"):
+        click.echo("DATABASE_URL unset: starting embedded PostgreSQL in var/pg ...")
+        env["DATABASE_URL"] = embedded.start_postgres(VAR / "pg")
+    if not env.get("REDIS_URL"):
+        click.echo("REDIS_URL unset: starting embedded Redis in var/redis ...")
+        process, env["REDIS_URL"] = embedded.start_redis(VAR / "redis")
+        children.append(process)
+    env.setdefault("ADMIN_TOKEN", _admin_token())
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str((VAR / "metrics").resolve()))
+    env.setdefault("MAIL_DIR", str((VAR / "mail").resolve()))
+    env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_cartfleet_dev")
+    env.setdefault("TZ", "UTC")
+    env["PORT"] = str(port)
+    bin_dir = Path(sys.executable).parent
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+
+    try:
+        _run(env, str(bin_dir / "cartfleet"), "migrate")
+        _run(env, str(bin_dir / "cartfleet"), "seed-demo")
+        click.echo(
+            f"\n  web      http://localhost:{port}  (readyz: /readyz, metrics: /metrics)"
+            f"\n  admin    http://localhost:{port}/admin/  token: {env['ADMIN_TOKEN']}"
+            "\n  worker   dramatiq worker.app  (metrics: http://localhost:9191)"
+            "\n  mail     var/mail (maildir)\n  Ctrl-C stops everything.\n"
+        )
+        honcho = subprocess.Popen([str(bin_dir / "honcho"), "start", *PROCESSES], env=env)
+        try:
+            honcho.wait()
+        except KeyboardInterrupt:
+            honcho.wait()
+    finally:
+        for child in children:
+            child.terminate()
+            child.wait(timeout=10)

@@ -1,0 +1,77 @@
+"""The one place configuration is read from the environment."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REQUIRED_IN_PRODUCTION = (
+    "database_url",
+    "redis_url",
+    "stripe_api_key",
+    "stripe_webhook_secret",
+    "admin_token",
+)
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or malformed; the process must not start."""
+
+
+class Settings(BaseSettings):
+    """Environment variables, upper-cased field names (``DATABASE_URL`` ...)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    env: str = Field("development", validation_alias="CARTFLEET_ENV")
+    database_url: str = ""
+    redis_url: str = ""
+    stripe_api_key: str = "sk_test_cartfleet_local"
+    stripe_webhook_secret: Annotated[list[str], NoDecode] = []
+    stripe_api_base: str = ""
+    admin_token: str = ""
+    smtp_url: str = ""
+    mail_from: str = "Cartfleet Store <orders@cartfleet.local>"
+    mail_dir: str = "var/mail"
+    storefront_url: str = "http://localhost:3000"
+    sentry_dsn: str = ""
+    alert_webhook_url: str = ""
+    enable_warehouse_fallback: bool = False
+    reservation_minutes: int = Field(15, ge=1)
+    stock_query_timeout_ms: int = Field(5000, ge=1)
+    prometheus_multiproc_dir: str = ""
+    log_level: str = "INFO"
+
+    @field_validator("stripe_webhook_secret", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, value: str) -> str:
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def _required_in_production(self) -> Settings:
+        if self.env == "production":
+            missing = [name.upper() for name in REQUIRED_IN_PRODUCTION if not getattr(self, name)]
+            if missing:
+                raise ConfigurationError(
+                    f"missing required setting(s) in production: {', '.join(missing)}"
+                )
+        return self
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

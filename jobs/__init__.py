@@ -4,6 +4,6 @@ Importing this package builds the fleet's broker first, then registers every act
 """
 
 import worker.broker  # noqa: F401  (actors bind to the broker current at declaration)
-from jobs import outbox
+from jobs import carts, checkout, email, outbox, scheduled, webhooks
 
-__all__ = ["outbox"]
+__all__ = ["carts", "checkout", "email", "outbox", "scheduled", "webhooks"]

@@ -122,3 +122,21 @@ def fresh_database_url(services_info):
     yield make_url(services_info.database_url).set(database=name).render_as_string(False)
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fake_stripe(monkeypatch):
+    """A local Stripe API; stripe-python is pointed at it through ``STRIPE_API_BASE``."""
+    from tests.support.stripe_server import FakeStripe
+    from worker.payments import stripe_client
+    from worker.settings import get_settings
+
+    server = FakeStripe().start()
+    monkeypatch.setenv("STRIPE_API_BASE", server.url)
+    get_settings.cache_clear()
+    stripe_client.cache_clear()
+    yield server
+    server.stop()
+    monkeypatch.delenv("STRIPE_API_BASE")
+    get_settings.cache_clear()
+    stripe_client.cache_clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import database, dev
+from worker.cli import database, dev, dlq, jobs, mail, webhooks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -12,5 +12,13 @@ def main() -> None:
     """Operate a cartfleet deployment."""
 
 
-for _command in (dev.dev, database.migrate, database.seed_demo):
+for _command in (
+    dev.dev,
+    database.migrate,
+    database.seed_demo,
+    webhooks.webhooks,
+    dlq.dlq,
+    jobs.jobs,
+    mail.mail,
+):
     main.add_command(_command)

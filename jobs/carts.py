@@ -1,0 +1,3 @@
+"""Carts actors."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Checkout actors."""
+
+from __future__ import annotations

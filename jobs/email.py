@@ -1,0 +1,3 @@
+"""Email actors."""
+
+from __future__ import annotations

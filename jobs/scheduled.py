@@ -1,0 +1,3 @@
+"""Scheduled actors."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Webhooks actors."""
+
+from __future__ import annotations

@@ -1,0 +1,187 @@
+"""Stock availability and reservations: the code that must never sell the last item twice.
+
+Available units of a sku in a warehouse = on hand - active reservations not yet expired.
+Every operation that changes stock or reservations locks the ``stock_levels`` rows it
+touches, always in (sku, warehouse) order, so concurrent checkouts serialise per sku
+without deadlocking, and an expired reservation stops counting at ``expires_at`` even
+before any job releases it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.catalog import StockLevel
+from models.orders import Reservation
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    sku: str
+    requested: int
+    available: int
+
+
+def _reserved_subquery(now: dt.datetime, *, excluding_order: uuid.UUID | None = None):
+    conditions = [Reservation.status == "active", Reservation.expires_at > now]
+    if excluding_order is not None:
+        conditions.append(Reservation.order_id != excluding_order)
+    return (
+        select(
+            Reservation.sku,
+            Reservation.warehouse,
+            func.sum(Reservation.quantity).label("reserved"),
+        )
+        .where(*conditions)
+        .group_by(Reservation.sku, Reservation.warehouse)
+        .subquery()
+    )
+
+
+def available_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
+    """Available units per sku over all warehouses, in one query; unknown skus map to 0."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    reserved = _reserved_subquery(utcnow())
+    rows = session.execute(
+        select(
+            StockLevel.sku,
+            func.sum(StockLevel.on_hand - func.coalesce(reserved.c.reserved, 0)),
+        )
+        .outerjoin(
+            reserved,
+            and_(reserved.c.sku == StockLevel.sku, reserved.c.warehouse == StockLevel.warehouse),
+        )
+        .where(StockLevel.sku.in_(wanted))
+        .group_by(StockLevel.sku)
+    ).all()
+    found = {sku: max(int(units), 0) for sku, units in rows}
+    return {sku: found.get(sku, 0) for sku in wanted}
+
+
+def _lock_stock(
+    session: Session, skus: Iterable[str], *, excluding_order: uuid.UUID | None = None
+) -> list[tuple[StockLevel, int]]:
+    """Lock the stock rows of ``skus`` in (sku, warehouse) order; rows with free units."""
+    wanted = sorted(set(skus))
+    levels = session.scalars(
+        select(StockLevel)
+        .where(StockLevel.sku.in_(wanted))
+        .order_by(StockLevel.sku, StockLevel.warehouse)
+        .with_for_update()
+    ).all()
+    reserved = _reserved_subquery(utcnow(), excluding_order=excluding_order)
+    held = {
+        (sku, warehouse): int(units)
+        for sku, warehouse, units in session.execute(
+            select(reserved.c.sku, reserved.c.warehouse, reserved.c.reserved).where(
+                reserved.c.sku.in_(wanted)
+            )
+        )
+    }
+    return [(level, level.on_hand - held.get((level.sku, level.warehouse), 0)) for level in levels]
+
+
+def reserve(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    quantities: Mapping[str, int],
+    expires_at: dt.datetime,
+) -> list[Shortfall]:
+    """Reserve every line for ``order_id`` or nothing; returns the shortfalls (empty = done).
+
+    Each sku is filled from its warehouses in name order, most free units first wins ties.
+    """
+    free_by_sku: dict[str, list[tuple[StockLevel, int]]] = {}
+    for level, free in _lock_stock(session, quantities):
+        free_by_sku.setdefault(level.sku, []).append((level, free))
+
+    shortfalls = []
+    for sku in sorted(quantities):
+        total_free = sum(max(free, 0) for _, free in free_by_sku.get(sku, []))
+        if total_free < quantities[sku]:
+            shortfalls.append(Shortfall(sku, quantities[sku], total_free))
+    if shortfalls:
+        return shortfalls
+
+    for sku in sorted(quantities):
+        needed = quantities[sku]
+        for level, free in free_by_sku[sku]:
+            take = min(needed, max(free, 0))
+            if take:
+                session.add(
+                    Reservation(
+                        order_id=order_id,
+                        sku=sku,
+                        warehouse=level.warehouse,
+                        quantity=take,
+                        status="active",
+                        expires_at=expires_at,
+                    )
+                )
+                needed -= take
+            if not needed:
+                break
+    session.flush()
+    return []
+
+
+def confirm(session: Session, *, order_id: uuid.UUID) -> list[dict[str, object]]:
+    """Turn the order's reservations into sold stock: decrement on hand, never below zero.
+
+    A reservation that expired or was released is honoured if the units are still free.
+    Returns one error per reservation that could not be confirmed (nothing raised), so
+    the caller can record it for the retry job; confirmed ones are not touched again.
+    """
+    reservations = session.scalars(
+        select(Reservation)
+        .where(Reservation.order_id == order_id, Reservation.status != "confirmed")
+        .order_by(Reservation.sku, Reservation.warehouse)
+        .with_for_update()
+    ).all()
+    if not reservations:
+        return []
+    free = {
+        (level.sku, level.warehouse): (level, units)
+        for level, units in _lock_stock(
+            session, (r.sku for r in reservations), excluding_order=order_id
+        )
+    }
+    errors: list[dict[str, object]] = []
+    for reservation in reservations:
+        level, units = free.get((reservation.sku, reservation.warehouse), (None, 0))
+        if level is None or units < reservation.quantity:
+            errors.append(
+                {
+                    "sku": reservation.sku,
+                    "warehouse": reservation.warehouse,
+                    "quantity": reservation.quantity,
+                    "available": max(units, 0),
+                    "error": "insufficient stock to confirm reservation",
+                }
+            )
+            continue
+        level.on_hand -= reservation.quantity
+        free[(reservation.sku, reservation.warehouse)] = (level, units - reservation.quantity)
+        reservation.status = "confirmed"
+    session.flush()
+    return errors
+
+
+def release(session: Session, *, order_id: uuid.UUID) -> int:
+    """Release the order's active reservations; returns how many were released."""
+    result = session.execute(
+        update(Reservation)
+        .where(Reservation.order_id == order_id, Reservation.status == "active")
+        .values(status="released")
+    )
+    return result.rowcount

@@ -1,0 +1,100 @@
+"""Reservations are all-or-nothing, expire on time, and confirmations never go negative."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from models import inventory
+from models.base import utcnow
+from models.catalog import StockLevel
+from models.db import Session
+from models.orders import Reservation
+from tests.support import factories
+
+LATER = dt.timedelta(minutes=15)
+
+
+def hold(session, order, quantities, *, expires_in=LATER):
+    return inventory.reserve(
+        session, order_id=order.id, quantities=quantities, expires_at=utcnow() + expires_in
+    )
+
+
+def test_reserve_is_all_or_nothing():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 5})
+        factories.product(session, "B", stock={"main": 1})
+        order = factories.order(session)
+        shortfalls = inventory.reserve(
+            session, order_id=order.id, quantities={"A": 2, "B": 3}, expires_at=utcnow() + LATER
+        )
+        assert shortfalls == [inventory.Shortfall("B", 3, 1)]
+        assert session.scalars(select(Reservation)).all() == []
+
+
+def test_reservation_spans_warehouses_and_counts_against_availability():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"east": 2, "main": 3})
+        order = factories.order(session)
+        assert not inventory.reserve(
+            session, order_id=order.id, quantities={"A": 4}, expires_at=utcnow() + LATER
+        )
+        held = {r.warehouse: r.quantity for r in session.scalars(select(Reservation))}
+        assert held == {"east": 2, "main": 2}
+        assert inventory.available_by_sku(session, ["A", "missing"]) == {"A": 1, "missing": 0}
+
+
+def test_expired_reservation_stops_counting_before_any_job_releases_it():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 2})
+        order = factories.order(session)
+        inventory.reserve(
+            session,
+            order_id=order.id,
+            quantities={"A": 2},
+            expires_at=utcnow() - dt.timedelta(seconds=1),
+        )
+        assert inventory.available_by_sku(session, ["A"]) == {"A": 2}
+
+
+def test_confirm_decrements_on_hand_once_and_release_frees_units():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 3})
+        paid = factories.order(session)
+        dropped = factories.order(session)
+        inventory.reserve(
+            session, order_id=paid.id, quantities={"A": 2}, expires_at=utcnow() + LATER
+        )
+        inventory.reserve(
+            session, order_id=dropped.id, quantities={"A": 1}, expires_at=utcnow() + LATER
+        )
+        assert inventory.available_by_sku(session, ["A"]) == {"A": 0}
+
+        assert inventory.confirm(session, order_id=paid.id) == []
+        assert inventory.confirm(session, order_id=paid.id) == []
+        assert inventory.release(session, order_id=dropped.id) == 1
+        assert session.get(StockLevel, ("A", "main")).on_hand == 1
+        assert inventory.available_by_sku(session, ["A"]) == {"A": 1}
+
+
+def test_confirm_reports_instead_of_overselling_when_units_went_elsewhere():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 1})
+        late = factories.order(session)
+        other = factories.order(session)
+        inventory.reserve(
+            session,
+            order_id=late.id,
+            quantities={"A": 1},
+            expires_at=utcnow() - dt.timedelta(minutes=1),
+        )
+        inventory.reserve(
+            session, order_id=other.id, quantities={"A": 1}, expires_at=utcnow() + LATER
+        )
+
+        errors = inventory.confirm(session, order_id=late.id)
+
+        assert [(e["sku"], e["available"]) for e in errors] == [("A", 0)]
+        assert session.get(StockLevel, ("A", "main")).on_hand == 1

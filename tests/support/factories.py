@@ -1,0 +1,61 @@
+"""Rows for tests, written through the domain functions where one exists."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.catalog import upsert_product
+from models.orders import Order, OrderItem
+
+
+def product(session: Session, sku: str = "SKU-1", *, price_cents: int = 1000, stock=None):
+    return upsert_product(
+        session,
+        sku=sku,
+        name=f"Product {sku}",
+        price_cents=price_cents,
+        stock={"main": 10} if stock is None else stock,
+    )
+
+
+def order(
+    session: Session,
+    *,
+    lines: dict[str, int] | None = None,
+    status: str = "pending_payment",
+    email: str = "buyer@example.com",
+    payment_intent_id: str | None = None,
+    created_at: dt.datetime | None = None,
+) -> Order:
+    """An order for existing products (``lines`` = {sku: quantity})."""
+    lines = lines or {}
+    items = [
+        OrderItem(sku=sku, name=f"Product {sku}", quantity=qty, unit_price_cents=1000)
+        for sku, qty in sorted(lines.items())
+    ]
+    total = sum(item.quantity * item.unit_price_cents for item in items)
+    row = Order(
+        id=uuid.uuid4(),
+        email=email,
+        status=status,
+        currency="usd",
+        subtotal_cents=total,
+        total_cents=total,
+        shipping_address={
+            "name": "Ada",
+            "line1": "1 Main St",
+            "city": "Springfield",
+            "postal_code": "12345",
+            "country": "US",
+        },
+        payment_intent_id=payment_intent_id,
+        items=items,
+        created_at=created_at or utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row

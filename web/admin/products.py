@@ -1,0 +1,7 @@
+"""Admin: products (see API.md)."""
+
+from __future__ import annotations
+
+from web.admin import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,7 @@
+"""Carts routes (see API.md)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("carts", __name__)

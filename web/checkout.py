@@ -1,0 +1,7 @@
+"""Checkout routes (see API.md)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("checkout", __name__)

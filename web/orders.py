@@ -1,0 +1,7 @@
+"""Orders routes (see API.md)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("orders", __name__)

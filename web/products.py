@@ -1,0 +1,7 @@
+"""Products routes (see API.md)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("products", __name__)

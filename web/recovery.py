@@ -1,0 +1,7 @@
+"""Recovery routes (see API.md)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("recovery", __name__)

@@ -1,0 +1,7 @@
+"""Webhooks routes (see API.md)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("webhooks", __name__)

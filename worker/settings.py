@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     mail_from: str = "Cartfleet Store <orders@cartfleet.local>"
     mail_dir: str = "var/mail"
     storefront_url: str = "http://localhost:3000"
+    delivery_business_days: int = Field(5, ge=0)
     sentry_dsn: str = ""
     alert_webhook_url: str = ""
     enable_warehouse_fallback: bool = False

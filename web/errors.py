@@ -9,7 +9,7 @@ import redis
 from flask import Flask, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +86,9 @@ def register_error_handlers(app: Flask) -> None:
         logger.warning("Redis unavailable: %s", error)
         return jsonify(unavailable("The job queue is unavailable.").to_dict()), 503
 
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception):
-        logger.exception("Unhandled error")
+    # Registered for 500 rather than Exception so Flask still signals the original
+    # exception (got_request_exception) to Sentry and the log before this runs.
+    @app.errorhandler(InternalServerError)
+    def _unexpected(error: InternalServerError):
         body = {"error": "internal_error", "message": "An unexpected error occurred."}
         return jsonify(body), 500

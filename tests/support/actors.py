@@ -1,0 +1,22 @@
+"""Actors for worker subprocesses in tests (``dramatiq worker.app tests.support.actors``)."""
+
+from __future__ import annotations
+
+import time
+
+import dramatiq
+
+from worker.broker import broker
+
+
+@dramatiq.actor(actor_name="test_hold_once", queue_name="test", max_retries=0, time_limit=600_000)
+def hold_once(key: str) -> None:
+    """First delivery records ``started`` and hangs; a redelivery records ``finished``."""
+    if broker.client.rpush(key, "started") == 1:
+        time.sleep(600)
+    broker.client.rpush(key, "finished")
+
+
+@dramatiq.actor(actor_name="test_fail_loudly", queue_name="test", max_retries=0)
+def fail_loudly(text: str) -> None:
+    raise RuntimeError(text)

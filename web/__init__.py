@@ -8,7 +8,7 @@ from flask import Flask
 
 import jobs  # noqa: F401  (builds the broker and registers the actors views enqueue)
 from models import db
-from web import admin, carts, checkout, errors, health, orders, products, recovery, webhooks
+from web import admin, carts, checkout, errors, health, orders, products, webhooks
 from worker.observability import configure_logging
 from worker.settings import get_settings
 
@@ -29,7 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.configure(settings.database_url)
 
     errors.register_error_handlers(app)
-    blueprints = (health, webhooks, products, carts, checkout, orders, recovery, admin)
+    blueprints = (health, webhooks, products, carts, checkout, orders, admin)
     for module in blueprints:
         app.register_blueprint(module.bp)
     return app

@@ -1,8 +1,225 @@
-"""Email actors."""
+"""Order emails, sent at most once per (kind, order) and retried while the server flaps.
+
+Exactly-once as far as it can go: the ``emails`` row for (kind, order) is inserted with
+``ON CONFLICT DO NOTHING`` and locked for the whole attempt, so concurrent or replayed
+jobs skip a row that is being sent or already ``sent``. One window stays open: the
+server may accept the message and the worker die (or the database fail) before
+``sent`` commits; the retry then sends again. Every copy carries the same
+deterministic ``Message-ID`` so receivers can drop the duplicate (see docs/email.md).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import uuid
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from typing import Any
+from urllib.parse import quote
+
 import dramatiq
+from sqlalchemy.orm import Session as OrmSession
+
+from jobs.templates import Rendered, render
+from models import emails
+from models.base import utcnow
+from models.db import Session
+from models.orders import Order
+from worker import mailer
+from worker.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("order_confirmation", "shipping_notification")
+# A confirmation thanks for a payment; these orders never had one.
+UNPAID_STATUSES = ("pending_payment", "payment_failed", "canceled")
+TRACKING_URLS = {
+    "ups": "https://www.ups.com/track?tracknum={}",
+    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
+    "dhl": "https://www.dhl.com/en/express/tracking.html?AWB={}",
+}
+
+
+class UnsendableEmail(ValueError):
+    """The job names no email that could ever be sent (unknown kind, malformed id)."""
+
+
+def add_business_days(start: dt.date, days: int) -> dt.date:
+    """``start`` moved forward by ``days`` weekdays (Saturday and Sunday skipped)."""
+    current = start
+    while days > 0:
+        current += dt.timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value or "").split())
+
+
+def _address_lines(address: dict[str, Any]) -> list[str]:
+    place = ", ".join(
+        filter(None, (_one_line(address.get("city")), _one_line(address.get("state"))))
+    )
+    lines = [
+        _one_line(address.get("name")),
+        _one_line(address.get("line1")),
+        _one_line(address.get("line2")),
+        f"{place} {_one_line(address.get('postal_code'))}".strip(),
+        _one_line(address.get("country")),
+    ]
+    return [line for line in lines if line]
+
+
+def _store_name() -> str:
+    name, _ = parseaddr(get_settings().mail_from)
+    return name or "Cartfleet"
+
+
+def _shipment(order: Order) -> dict[str, Any]:
+    shipment = order.meta.get("shipment") or {}
+    carrier = _one_line(shipment.get("carrier"))
+    number = _one_line(shipment.get("tracking_number"))
+    template = TRACKING_URLS.get(carrier.lower())
+    return {
+        "carrier": carrier,
+        "tracking_number": number,
+        "tracking_url": template.format(quote(number, safe="")) if template else None,
+        "shipped_at": shipment.get("shipped_at"),
+    }
+
+
+def email_context(session: OrmSession, order: Order, kind: str) -> dict[str, Any]:
+    """Everything the ``kind`` templates show for ``order``."""
+    settings = get_settings()
+    storefront = settings.storefront_url.rstrip("/")
+    shipment = _shipment(order) if kind == "shipping_notification" else None
+    start = order.paid_at or order.created_at or utcnow()
+    if shipment and shipment["shipped_at"]:
+        start = dt.datetime.fromisoformat(shipment["shipped_at"])
+    delivery = add_business_days(start.date(), settings.delivery_business_days)
+    also_bought = []
+    if kind == "order_confirmation":
+        also_bought = [
+            {
+                "name": product.name,
+                "price_cents": product.price_cents,
+                "currency": product.currency,
+                "url": f"{storefront}/products/{quote(product.sku, safe='')}",
+            }
+            for product in emails.also_bought(session, order_id=order.id, currency=order.currency)
+        ]
+    return {
+        "store_name": _store_name(),
+        "storefront_url": storefront,
+        "customer_name": _one_line(order.shipping_address.get("name")) or order.email,
+        "order": {
+            "id": str(order.id),
+            "number": order.order_number,
+            "currency": order.currency,
+            "items": [
+                {
+                    "sku": item.sku,
+                    "name": item.name,
+                    "quantity": item.quantity,
+                    "unit_price_cents": item.unit_price_cents,
+                    "line_total_cents": item.quantity * item.unit_price_cents,
+                }
+                for item in order.items
+            ],
+            "subtotal_cents": order.subtotal_cents,
+            "discount_cents": order.discount_cents,
+            "total_cents": order.total_cents,
+        },
+        "address_lines": _address_lines(order.shipping_address),
+        "estimated_delivery": f"{delivery:%A, %B} {delivery.day}, {delivery.year}",
+        "track_url": f"{storefront}/orders/{order.id}",
+        "also_bought": also_bought,
+        "shipment": shipment,
+    }
+
+
+def compose(
+    session: OrmSession, order: Order, kind: str, *, message_id: str | None = None
+) -> tuple[Rendered, EmailMessage]:
+    """Render the ``kind`` email for ``order`` as a multipart/alternative message."""
+    rendered = render(kind, email_context(session, order, kind))
+    message = EmailMessage()
+    message["Subject"] = rendered.subject
+    message["From"] = get_settings().mail_from
+    message["To"] = Address(
+        display_name=_one_line(order.shipping_address.get("name")), addr_spec=order.email
+    )
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = message_id or mailer.deterministic_message_id(kind, str(order.id))
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return rendered, message
+
+
+def _not_sendable(order: Order, kind: str) -> str | None:
+    if kind == "order_confirmation" and order.status in UNPAID_STATUSES:
+        return f"order is {order.status}"
+    if kind == "shipping_notification" and not order.meta.get("shipment"):
+        return "order has no shipment"
+    return None
+
+
+def _parse(order_id: str, kind: str) -> uuid.UUID:
+    if kind not in KINDS:
+        raise UnsendableEmail(f"unknown email kind {kind!r}")
+    try:
+        return uuid.UUID(order_id)
+    except (ValueError, TypeError, AttributeError):
+        raise UnsendableEmail(f"malformed order id {order_id!r}") from None
+
+
+@dramatiq.actor(
+    actor_name="mark_email_dead",
+    queue_name="email",
+    max_retries=20,
+    min_backoff=1_000,
+    max_backoff=300_000,
+    time_limit=30_000,
+)
+def mark_email_dead(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """Retries of a ``send_order_email`` job ran out: its email row ends ``dead``.
+
+    Dramatiq's Retries middleware sends this (``on_retry_exhausted``) with the failed
+    message; the message itself sits in the ``email`` dead-letter queue.
+    """
+    args = list(message_data.get("args") or ())
+    kwargs = message_data.get("kwargs") or {}
+    order_id = kwargs.get("order_id", args[0] if args else None)
+    kind = kwargs.get("kind", args[1] if len(args) > 1 else None)
+    try:
+        order_uuid = _parse(order_id, kind)
+    except UnsendableEmail:
+        logger.warning("Exhausted email job names no email: %r", message_data)
+        return
+    traceback = (message_data.get("options") or {}).get("traceback") or ""
+    lines = [line for line in traceback.splitlines() if line.strip()]
+    error = f"retries exhausted after {retry_info.get('retries', 0) + 1} attempt(s)"
+    if lines:
+        error = f"{error}: {lines[-1]}"
+    with Session.begin() as session:
+        order = session.get(Order, order_uuid)
+        if order is None:
+            return
+        written = emails.mark_dead(
+            session,
+            kind=kind,
+            order_id=order.id,
+            recipient=order.email,
+            message_id=mailer.deterministic_message_id(kind, str(order.id)),
+            error=error,
+        )
+    if written:
+        logger.error("Email %s for order %s is dead: %s", kind, order_id, error)
 
 
 @dramatiq.actor(
@@ -12,7 +229,50 @@ import dramatiq
     min_backoff=5_000,
     max_backoff=900_000,
     time_limit=60_000,
+    throws=(mailer.PermanentMailError, UnsendableEmail),
+    on_retry_exhausted="mark_email_dead",
 )
 def send_order_email(order_id: str, kind: str) -> None:
-    """Send the ``kind`` email ("order_confirmation" or "shipping_notification") once."""
-    raise NotImplementedError("email delivery lands with the email issue (#6)")
+    """Send the ``kind`` email ("order_confirmation" or "shipping_notification") once.
+
+    Transient failures raise (Dramatiq retries with backoff); a permanent refusal marks
+    the row ``dead`` and dead-letters the message without retrying.
+    """
+    order_uuid = _parse(order_id, kind)
+    failure: mailer.MailError | None = None
+    # The row lock is held across the SMTP conversation (bounded by the SMTP timeout and
+    # the time limit) so that no other worker can send the same email meanwhile.
+    with Session.begin() as session:
+        order = session.get(Order, order_uuid)
+        if order is None:
+            logger.warning("No order %s; %s not sent", order_id, kind)
+            return
+        reason = _not_sendable(order, kind)
+        if reason:
+            logger.warning("Not sending %s for order %s: %s", kind, order_id, reason)
+            return
+        email = emails.claim(
+            session,
+            kind=kind,
+            order_id=order.id,
+            recipient=order.email,
+            message_id=mailer.deterministic_message_id(kind, str(order.id)),
+        )
+        if email is None:
+            logger.info("%s for order %s is being sent by another worker", kind, order_id)
+            return
+        if email.status == "sent":
+            return
+        rendered, message = compose(session, order, kind, message_id=email.message_id)
+        email.subject, email.recipient = rendered.subject[:255], order.email
+        try:
+            mailer.transport().send(message)
+        except mailer.MailError as error:
+            failure = error
+            permanent = isinstance(error, mailer.PermanentMailError)
+            emails.mark_failed(session, email=email, error=str(error), dead=permanent)
+        else:
+            emails.mark_sent(session, email=email)
+    if failure is not None:
+        raise failure
+    logger.info("Sent %s for order %s to %s", kind, order_id, order.email)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, created_at
+from models.base import Base, created_at, utcnow
+from models.catalog import Product
+from models.orders import Order, OrderItem
+
+EMAIL_STATUSES = ("pending", "sent", "dead")
+# Orders whose items count as purchases for "customers also bought".
+ALSO_BOUGHT_STATUSES = ("paid", "shipped")
 
 
 class Email(Base):
@@ -30,4 +37,106 @@ class Email(Base):
     __table_args__ = (
         UniqueConstraint("kind", "order_id"),
         Index("ix_emails_cart_id", "cart_id"),
+    )
+
+
+def claim(
+    session: Session, *, kind: str, order_id: uuid.UUID, recipient: str, message_id: str
+) -> Email | None:
+    """The order's ``kind`` email row, created if missing and locked for this transaction.
+
+    Returns None when another transaction holds the row: that one is sending, and its own
+    retries carry on if it fails, so the caller must not send too.
+    """
+    session.execute(
+        insert(Email)
+        .values(
+            kind=kind, order_id=order_id, recipient=recipient, subject="", message_id=message_id
+        )
+        .on_conflict_do_nothing(index_elements=[Email.kind, Email.order_id])
+    )
+    return session.scalars(
+        select(Email)
+        .where(Email.kind == kind, Email.order_id == order_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def mark_sent(session: Session, *, email: Email) -> None:
+    """Record the attempt the server accepted."""
+    email.status, email.sent_at, email.last_error = "sent", utcnow(), None
+    email.attempts += 1
+    session.flush()
+
+
+def mark_failed(session: Session, *, email: Email, error: str, dead: bool = False) -> None:
+    """Record a failed attempt; ``dead`` when no further attempt will be made."""
+    email.last_error = error[:2000]
+    email.attempts += 1
+    if dead:
+        email.status = "dead"
+    session.flush()
+
+
+def mark_dead(
+    session: Session,
+    *,
+    kind: str,
+    order_id: uuid.UUID,
+    recipient: str,
+    message_id: str,
+    error: str | None,
+) -> bool:
+    """Mark the email ``dead`` (creating the row if no attempt got that far).
+
+    A row already ``sent`` is left alone. Returns whether a row was written.
+    """
+    values = {"status": "dead", "last_error": (error or "retries exhausted")[:2000]}
+    statement = (
+        insert(Email)
+        .values(
+            kind=kind,
+            order_id=order_id,
+            recipient=recipient,
+            subject="",
+            message_id=message_id,
+            **values,
+        )
+        .on_conflict_do_update(
+            index_elements=[Email.kind, Email.order_id],
+            set_=values,
+            where=Email.status != "sent",
+        )
+    )
+    return session.execute(statement).rowcount == 1
+
+
+def also_bought(
+    session: Session, *, order_id: uuid.UUID, currency: str, limit: int = 3
+) -> list[Product]:
+    """Products most often bought together with this order's items, in paid or shipped
+    orders, excluding what the order already holds (one query)."""
+    own_skus = select(OrderItem.sku).where(OrderItem.order_id == order_id)
+    companion_orders = (
+        select(OrderItem.order_id)
+        .where(OrderItem.sku.in_(own_skus), OrderItem.order_id != order_id)
+        .distinct()
+    )
+    together = func.count(OrderItem.order_id.distinct())
+    return list(
+        session.scalars(
+            select(Product)
+            .join(OrderItem, OrderItem.sku == Product.sku)
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(
+                Order.status.in_(ALSO_BOUGHT_STATUSES),
+                OrderItem.order_id.in_(companion_orders),
+                OrderItem.sku.not_in(own_skus),
+                Product.currency == currency,
+            )
+            .group_by(Product.sku)
+            .order_by(together.desc(), Product.sku)
+            .limit(limit)
+        )
     )

@@ -36,17 +36,18 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, smtp, session, envelope):
-        parsed = email.message_from_bytes(envelope.original_content, policy=default_policy)
-        self.server._record(envelope.mail_from, list(envelope.rcpt_tos), parsed)
+        self.server._record(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
         return "250 Message accepted for delivery"
 
 
 class SMTPServer:
-    """``start()``/``stop()``; ``messages`` holds every accepted message, parsed."""
+    """``start()``/``stop()``; ``messages`` holds every accepted message, parsed, and
+    ``raw`` the same messages as the bytes that went over the wire."""
 
     def __init__(self, *, credentials: tuple[str, str] | None = None) -> None:
         self.credentials = credentials
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refused = 0
         self._refusals: list[int] = []
@@ -98,10 +99,12 @@ class SMTPServer:
             self.refused += 1
             return self._refusals.pop(0)
 
-    def _record(self, mail_from: str, rcpt_tos: list[str], message: EmailMessage) -> None:
+    def _record(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
+        parsed = email.message_from_bytes(raw, policy=default_policy)
         with self._lock:
             self.envelopes.append((mail_from, rcpt_tos))
-            self.messages.append(message)
+            self.raw.append(raw)
+            self.messages.append(parsed)
 
     def wait_for(self, count: int, *, timeout: float = 10) -> list[EmailMessage]:
         """The accepted messages once there are at least ``count`` (or on timeout)."""

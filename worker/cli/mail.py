@@ -1,10 +1,48 @@
-"""``cartfleet mail``."""
+"""``cartfleet mail``: look at the emails the workers send."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
 import click
+
+KINDS = ("order_confirmation", "shipping_notification")
 
 
 @click.group()
 def mail() -> None:
     """Mail commands."""
+
+
+@mail.command()
+@click.argument("order_id")
+@click.option("--kind", type=click.Choice(KINDS), default=KINDS[0], show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTML file to write [default: var/mail/preview/<kind>-<order number>.html].",
+)
+def preview(order_id: str, kind: str, output: Path | None) -> None:
+    """Render the email for ORDER_ID (order id or number) to an HTML file; sends nothing."""
+    from sqlalchemy import select
+
+    from jobs.email import compose
+    from models import db
+    from models.orders import Order
+    from worker.settings import get_settings
+
+    db.configure(get_settings().database_url)
+    with db.Session() as session:
+        try:
+            order = session.get(Order, uuid.UUID(order_id))
+        except ValueError:
+            order = session.scalar(select(Order).where(Order.order_number == order_id))
+        if order is None:
+            raise click.ClickException(f"no order {order_id}")
+        rendered, message = compose(session, order, kind)
+    path = output or Path("var/mail/preview") / f"{kind}-{order.order_number}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rendered.html, encoding="utf-8")
+    click.echo(f"{path}  (To: {message['To']}; Subject: {rendered.subject})")

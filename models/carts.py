@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import secrets
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from models.base import Base, created_at
+from models import inventory
+from models.base import Base, created_at, utcnow
+from models.catalog import Product
+
+logger = logging.getLogger(__name__)
 
 
 class Cart(Base):
@@ -95,3 +114,360 @@ class DiscountCode(Base):
     created_at: Mapped[dt.datetime] = created_at()
 
     __table_args__ = (CheckConstraint("percent BETWEEN 1 AND 100", name="percent_range"),)
+
+
+# --- Domain operations -------------------------------------------------------------------
+
+CART_TTL = dt.timedelta(days=30)
+MAX_QUANTITY = 99
+WRITABLE_STATUSES = ("active", "abandoned")
+STOCK_ERROR = "Unable to verify stock"
+
+
+class CartError(Exception):
+    """A cart operation that cannot be done as asked; ``code`` names it for the API."""
+
+    code = "cart_error"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class NotFound(CartError):
+    code = "not_found"
+
+
+class VersionConflict(CartError):
+    code = "version_conflict"
+
+
+class CartNotActive(CartError):
+    code = "cart_not_active"
+
+
+class InvalidItem(CartError):
+    """The body is well-formed but breaks a cart rule (quantity total, currency)."""
+
+    code = "validation_error"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, errors=[{"field": field, "message": message}])
+
+
+class OutOfStock(CartError):
+    code = "out_of_stock"
+
+
+class StockUnavailable(CartError):
+    code = "stock_unavailable"
+
+
+class InvalidCode(CartError):
+    code = "invalid_code"
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+    current_price_cents: int
+    in_stock: bool
+    stock_error: str | None
+
+
+@dataclass(frozen=True)
+class CartView:
+    """A cart as the storefront sees it: lines priced now, stock checked, totals."""
+
+    cart: Cart
+    lines: list[Line]
+    discount: DiscountCode | None
+    subtotal_cents: int
+    discount_cents: int
+    total_cents: int
+
+
+@dataclass(frozen=True)
+class StockPolicy:
+    """How cart reads check stock: statement timeout and the warehouse fallback switch."""
+
+    timeout_ms: int = 5000
+    fallback: bool = False
+
+
+def new_cart_id() -> str:
+    """An unguessable cart token (knowing it is the right to use the cart)."""
+    return secrets.token_urlsafe(24)
+
+
+def discount_amount(subtotal_cents: int, percent: int | None) -> int:
+    """The discount in cents; rounded down so a customer is never charged below zero."""
+    return subtotal_cents * percent // 100 if percent else 0
+
+
+def checked_availability(
+    session: Session, skus: Iterable[str], *, timeout_ms: int
+) -> dict[str, int] | None:
+    """Available units per sku in one query bounded by ``timeout_ms``; None when unverifiable.
+
+    Runs in a savepoint so a timeout leaves the caller's transaction usable.
+    """
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    try:
+        with session.begin_nested():
+            session.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(timeout_ms)}
+            )
+            available = inventory.available_by_sku(session, wanted)
+            session.execute(text("SET LOCAL statement_timeout TO DEFAULT"))
+    except OperationalError as error:
+        if error.connection_invalidated:
+            raise
+        logger.warning("Stock query failed for %d sku(s): %s", len(wanted), error.orig)
+        return None
+    return available
+
+
+def create_cart(session: Session, *, email: str | None = None, currency: str = "usd") -> Cart:
+    now = utcnow()
+    cart = Cart(
+        id=new_cart_id(),
+        status="active",
+        is_active=True,
+        version=1,
+        currency=currency,
+        email=email,
+        last_activity_at=now,
+        expires_at=now + CART_TTL,
+    )
+    session.add(cart)
+    session.flush()
+    return cart
+
+
+def get_cart(session: Session, cart_id: str) -> Cart:
+    cart = session.get(Cart, cart_id)
+    if cart is None:
+        raise NotFound("No such cart.")
+    return cart
+
+
+def lock_cart(session: Session, cart_id: str, *, expected_version: int | None = None) -> Cart:
+    """Lock the cart for a write; checks ``If-Match`` and that the cart takes writes.
+
+    The row lock serialises concurrent writes, so writes without a version never lose
+    an update: each one applies on top of the one before.
+    """
+    cart = session.get(Cart, cart_id, with_for_update=True, populate_existing=True)
+    if cart is None:
+        raise NotFound("No such cart.")
+    if expected_version is not None and expected_version != cart.version:
+        raise VersionConflict("The cart changed since you read it.", current_version=cart.version)
+    if cart.status not in WRITABLE_STATUSES:
+        raise CartNotActive(f"The cart is {cart.status} and cannot be changed.")
+    return cart
+
+
+def touch(cart: Cart) -> None:
+    """Record a write: new version, fresh activity time and expiry; revives an abandoned cart."""
+    now = utcnow()
+    cart.version += 1
+    cart.last_activity_at = now
+    cart.expires_at = now + CART_TTL
+    if cart.status == "abandoned":
+        cart.status, cart.is_active = "active", True
+
+
+def view(
+    session: Session,
+    cart: Cart,
+    *,
+    policy: StockPolicy,
+    available: dict[str, int] | None = None,
+) -> CartView:
+    """Price and stock-check every line: one query for lines, one (timed) for stock.
+
+    ``available`` skips the stock query when the caller already ran it for these skus.
+    """
+    rows = session.execute(
+        select(
+            CartItem.sku,
+            Product.name,
+            CartItem.quantity,
+            CartItem.unit_price_cents,
+            Product.price_cents,
+        )
+        .join(Product, Product.sku == CartItem.sku)
+        .where(CartItem.cart_id == cart.id)
+        .order_by(CartItem.id)
+    ).all()
+    if available is None and rows:
+        available = checked_availability(
+            session, (row.sku for row in rows), timeout_ms=policy.timeout_ms
+        )
+    lines = []
+    for sku, name, quantity, unit_price, current_price in rows:
+        if available is None:
+            in_stock, error = policy.fallback, STOCK_ERROR
+        else:
+            in_stock, error = available.get(sku, 0) >= quantity, None
+        lines.append(Line(sku, name, quantity, unit_price, current_price, in_stock, error))
+    discount = session.get(DiscountCode, cart.discount_code) if cart.discount_code else None
+    subtotal = sum(line.quantity * line.current_price_cents for line in lines)
+    off = discount_amount(subtotal, discount.percent if discount else None)
+    return CartView(cart, lines, discount, subtotal, off, subtotal - off)
+
+
+def _item(session: Session, cart: Cart, sku: str) -> CartItem | None:
+    return session.scalar(select(CartItem).where(CartItem.cart_id == cart.id, CartItem.sku == sku))
+
+
+def _skus(session: Session, cart: Cart) -> list[str]:
+    return list(session.scalars(select(CartItem.sku).where(CartItem.cart_id == cart.id)))
+
+
+def _require_stock(
+    available: dict[str, int] | None, *, sku: str, quantity: int, policy: StockPolicy
+) -> None:
+    if available is None:
+        if not policy.fallback:
+            raise StockUnavailable("Stock cannot be verified right now; try again shortly.")
+        return
+    if available.get(sku, 0) < quantity:
+        raise OutOfStock(
+            f"Only {available.get(sku, 0)} unit(s) of {sku} available.",
+            available=available.get(sku, 0),
+        )
+
+
+def add_item(
+    session: Session,
+    *,
+    cart_id: str,
+    sku: str,
+    quantity: int,
+    policy: StockPolicy,
+    expected_version: int | None = None,
+) -> CartView:
+    """Add ``quantity`` of ``sku`` (adding up with what is there, at most 99 in total)."""
+    cart = lock_cart(session, cart_id, expected_version=expected_version)
+    product = session.get(Product, sku)
+    if product is None:
+        raise NotFound(f"No such product: {sku}.")
+    if product.currency != cart.currency:
+        raise InvalidItem(
+            "sku", f"{sku} is sold in {product.currency}, the cart is in {cart.currency}."
+        )
+    item = _item(session, cart, sku)
+    total = (item.quantity if item else 0) + quantity
+    if total > MAX_QUANTITY:
+        raise InvalidItem("quantity", f"At most {MAX_QUANTITY} units of one sku per cart.")
+    available = checked_availability(
+        session, [*_skus(session, cart), sku], timeout_ms=policy.timeout_ms
+    )
+    _require_stock(available, sku=sku, quantity=total, policy=policy)
+    if item is None:
+        session.add(
+            CartItem(cart_id=cart.id, sku=sku, quantity=total, unit_price_cents=product.price_cents)
+        )
+    else:
+        item.quantity, item.version = total, item.version + 1
+    touch(cart)
+    session.flush()
+    return view(session, cart, policy=policy, available=available)
+
+
+def set_quantity(
+    session: Session,
+    *,
+    cart_id: str,
+    sku: str,
+    quantity: int,
+    policy: StockPolicy,
+    expected_version: int | None = None,
+) -> CartView:
+    """Set a line's quantity; 0 removes it. Only an increase needs the stock to be there."""
+    cart = lock_cart(session, cart_id, expected_version=expected_version)
+    item = _item(session, cart, sku)
+    if item is None:
+        raise NotFound(f"{sku} is not in the cart.")
+    available = checked_availability(session, _skus(session, cart), timeout_ms=policy.timeout_ms)
+    if quantity > item.quantity:
+        _require_stock(available, sku=sku, quantity=quantity, policy=policy)
+    if quantity == 0:
+        session.delete(item)
+    else:
+        item.quantity, item.version = quantity, item.version + 1
+    touch(cart)
+    session.flush()
+    return view(session, cart, policy=policy, available=available)
+
+
+def remove_item(
+    session: Session,
+    *,
+    cart_id: str,
+    sku: str,
+    policy: StockPolicy,
+    expected_version: int | None = None,
+) -> CartView:
+    cart = lock_cart(session, cart_id, expected_version=expected_version)
+    removed = session.execute(
+        delete(CartItem).where(CartItem.cart_id == cart.id, CartItem.sku == sku)
+    ).rowcount
+    if not removed:
+        raise NotFound(f"{sku} is not in the cart.")
+    touch(cart)
+    session.flush()
+    return view(session, cart, policy=policy)
+
+
+def usable_code(session: Session, code: str, *, cart: Cart, lock: bool = False) -> DiscountCode:
+    """The discount code if this cart may use it now; else ``InvalidCode``."""
+    row = session.get(DiscountCode, code, with_for_update=lock)
+    if row is None:
+        raise InvalidCode("Unknown discount code.")
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise InvalidCode("This discount code has expired.")
+    if row.used_at is not None:
+        raise InvalidCode("This discount code has already been used.")
+    if row.cart_id is not None and row.cart_id != cart.id:
+        raise InvalidCode("This discount code belongs to another cart.")
+    return row
+
+
+def apply_discount(
+    session: Session,
+    *,
+    cart_id: str,
+    code: str,
+    policy: StockPolicy,
+    expected_version: int | None = None,
+) -> CartView:
+    cart = lock_cart(session, cart_id, expected_version=expected_version)
+    cart.discount_code = usable_code(session, code, cart=cart).code
+    touch(cart)
+    session.flush()
+    return view(session, cart, policy=policy)
+
+
+def remove_discount(
+    session: Session,
+    *,
+    cart_id: str,
+    policy: StockPolicy,
+    expected_version: int | None = None,
+) -> CartView:
+    cart = lock_cart(session, cart_id, expected_version=expected_version)
+    if cart.discount_code is None:
+        raise NotFound("The cart has no discount code.")
+    cart.discount_code = None
+    touch(cart)
+    session.flush()
+    return view(session, cart, policy=policy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, func
+from sqlalchemy import CheckConstraint, ForeignKey, String, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -73,3 +73,33 @@ def upsert_product(
         )
     session.flush()
     return product
+
+
+def _like_pattern(query: str) -> str:
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_products(
+    session: Session, *, query: str | None = None, after_sku: str | None = None, limit: int = 20
+) -> list[Product]:
+    """Products in sku order after ``after_sku`` (keyset paging), ``query`` in sku or name."""
+    statement = select(Product).order_by(Product.sku).limit(limit)
+    if query:
+        pattern = _like_pattern(query)
+        statement = statement.where(
+            or_(Product.sku.ilike(pattern, escape="\\"), Product.name.ilike(pattern, escape="\\"))
+        )
+    if after_sku is not None:
+        statement = statement.where(Product.sku > after_sku)
+    return list(session.scalars(statement))
+
+
+def on_hand_by_warehouse(session: Session, sku: str) -> dict[str, int]:
+    return dict(
+        session.execute(
+            select(StockLevel.warehouse, StockLevel.on_hand)
+            .where(StockLevel.sku == sku)
+            .order_by(StockLevel.warehouse)
+        ).all()
+    )

@@ -155,3 +155,19 @@ def smtp_server(monkeypatch):
     server.stop()
     monkeypatch.setenv("SMTP_URL", "")
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app over real HTTP: a threaded werkzeug server on a free localhost port."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()

@@ -1,7 +1,198 @@
-"""Carts routes (see API.md)."""
+"""Cart routes (API.md "Carts"): versioned writes with ETag / If-Match, stock-checked lines."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Annotated
+
+from flask import Blueprint, jsonify, request
+from pydantic import EmailStr, Field, StrictInt, StringConstraints
+from sqlalchemy.orm import Session as OrmSession
+
+from jobs.carts import record_cart_event
+from models import carts
+from models.base import utcnow
+from models.carts import Cart, CartError, CartView, StockPolicy
+from models.db import Session
+from web.errors import APIError
+from web.serializers import cart_json
+from web.validation import Schema, parse_body
+from worker import outbox
+from worker.settings import get_settings
 
 bp = Blueprint("carts", __name__)
+
+# Domain error code -> HTTP status; the code itself is what clients see.
+STATUS_BY_CODE = {
+    "not_found": 404,
+    "version_conflict": 409,
+    "cart_not_active": 409,
+    "out_of_stock": 409,
+    "empty_cart": 409,
+    "price_changed_acknowledgment_required": 409,
+    "validation_error": 422,
+    "invalid_code": 422,
+    "stock_unavailable": 503,
+}
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class NewCart(Schema):
+    email: EmailStr | None = None
+    currency: Currency = "usd"
+
+
+class AddItem(Schema):
+    sku: Sku
+    quantity: StrictInt = Field(ge=1, le=carts.MAX_QUANTITY)
+
+
+class SetQuantity(Schema):
+    quantity: StrictInt = Field(ge=0, le=carts.MAX_QUANTITY)
+
+
+class ApplyCode(Schema):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+@bp.app_errorhandler(CartError)
+def _cart_error(error: CartError):
+    api = APIError(STATUS_BY_CODE.get(error.code, 409), error.code, error.message, **error.extra)
+    return jsonify(api.to_dict()), api.status
+
+
+def stock_policy() -> StockPolicy:
+    settings = get_settings()
+    return StockPolicy(
+        timeout_ms=settings.stock_query_timeout_ms, fallback=settings.enable_warehouse_fallback
+    )
+
+
+def expected_version() -> int | None:
+    """The version in ``If-Match`` (quotes and ``W/`` optional); None when absent or ``*``."""
+    raw = request.headers.get("If-Match", "").strip()
+    if not raw or raw == "*":
+        return None
+    raw = raw.removeprefix("W/").strip('"')
+    # A malformed tag can never match a version (they start at 1): 409 like a stale one.
+    return int(raw) if raw.isdigit() else 0
+
+
+def record_event(
+    session: OrmSession,
+    cart: Cart,
+    kind: str,
+    *,
+    sku: str | None = None,
+    quantity: int | None = None,
+) -> None:
+    """Log the write for recovery and the funnel; one event per cart version."""
+    outbox.enqueue(
+        session,
+        record_cart_event,
+        cart.id,
+        kind,
+        sku,
+        quantity,
+        utcnow().isoformat(),
+        f"{cart.id}:{cart.version}",
+    )
+
+
+def cart_response(view: CartView, status: int = 200):
+    response = jsonify(cart_json(view))
+    response.status_code = status
+    response.headers["ETag"] = f'"{view.cart.version}"'
+    return response
+
+
+@bp.post("/api/carts")
+def create_cart():
+    body = parse_body(NewCart)
+    with Session.begin() as session:
+        cart = carts.create_cart(session, email=body.email, currency=body.currency)
+        record_event(session, cart, "created")
+        view = CartView(cart, [], None, 0, 0, 0)
+    response = cart_response(view, 201)
+    response.headers["Location"] = f"/api/carts/{cart.id}"
+    return response
+
+
+@bp.get("/api/carts/<cart_id>")
+def get_cart(cart_id: str):
+    with Session.begin() as session:
+        view = carts.view(session, carts.get_cart(session, cart_id), policy=stock_policy())
+    return cart_response(view)
+
+
+@bp.post("/api/carts/<cart_id>/items")
+def add_item(cart_id: str):
+    body = parse_body(AddItem)
+    with Session.begin() as session:
+        view = carts.add_item(
+            session,
+            cart_id=cart_id,
+            sku=body.sku,
+            quantity=body.quantity,
+            policy=stock_policy(),
+            expected_version=expected_version(),
+        )
+        record_event(session, view.cart, "item_added", sku=body.sku, quantity=body.quantity)
+    return cart_response(view)
+
+
+@bp.patch("/api/carts/<cart_id>/items/<sku>")
+def set_quantity(cart_id: str, sku: str):
+    body = parse_body(SetQuantity)
+    with Session.begin() as session:
+        view = carts.set_quantity(
+            session,
+            cart_id=cart_id,
+            sku=sku,
+            quantity=body.quantity,
+            policy=stock_policy(),
+            expected_version=expected_version(),
+        )
+        kind = "item_removed" if body.quantity == 0 else "item_updated"
+        record_event(session, view.cart, kind, sku=sku, quantity=body.quantity)
+    return cart_response(view)
+
+
+@bp.delete("/api/carts/<cart_id>/items/<sku>")
+def remove_item(cart_id: str, sku: str):
+    with Session.begin() as session:
+        view = carts.remove_item(
+            session,
+            cart_id=cart_id,
+            sku=sku,
+            policy=stock_policy(),
+            expected_version=expected_version(),
+        )
+        record_event(session, view.cart, "item_removed", sku=sku, quantity=0)
+    return cart_response(view)
+
+
+@bp.post("/api/carts/<cart_id>/discount")
+def apply_discount(cart_id: str):
+    body = parse_body(ApplyCode)
+    with Session.begin() as session:
+        view = carts.apply_discount(
+            session,
+            cart_id=cart_id,
+            code=body.code,
+            policy=stock_policy(),
+            expected_version=expected_version(),
+        )
+        record_event(session, view.cart, "discount_applied")
+    return cart_response(view)
+
+
+@bp.delete("/api/carts/<cart_id>/discount")
+def remove_discount(cart_id: str):
+    with Session.begin() as session:
+        view = carts.remove_discount(
+            session, cart_id=cart_id, policy=stock_policy(), expected_version=expected_version()
+        )
+        record_event(session, view.cart, "discount_removed")
+    return cart_response(view)

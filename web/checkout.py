@@ -1,7 +1,108 @@
-"""Checkout routes (see API.md)."""
+"""Checkout route (API.md "Checkout"): reserve, create the order, then the PaymentIntent.
+
+No transaction is open while Stripe is called: the order and its reservation are
+committed first (models.checkout.start), then Stripe is asked, then the PaymentIntent is
+stored, or, when Stripe fails, the reservation is released and the cart reactivated.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+from typing import Annotated
+
+import stripe
+from flask import Blueprint, jsonify
+from pydantic import EmailStr, StrictBool, StringConstraints
+
+from models import checkout
+from models.db import Session
+from models.orders import Order
+from web.carts import record_event
+from web.errors import APIError
+from web.serializers import checkout_json
+from web.validation import Schema, parse_body
+from worker.payments import stripe_client
+from worker.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("checkout", __name__)
+
+
+Line = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
+
+
+class ShippingAddress(Schema):
+    name: Line
+    line1: Line
+    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
+    city: Line
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: Country
+
+
+class CheckoutBody(Schema):
+    email: EmailStr
+    shipping_address: ShippingAddress
+    acknowledge_price_changes: StrictBool = False
+
+
+def create_payment_intent(order: Order) -> stripe.PaymentIntent:
+    """One PaymentIntent per order: the idempotency key is derived from the order id."""
+    return stripe_client().v1.payment_intents.create(
+        params={
+            "amount": order.total_cents,
+            "currency": order.currency,
+            "metadata": {
+                "order_id": str(order.id),
+                "order_number": order.order_number,
+                "cart_id": order.cart_id or "",
+            },
+            "automatic_payment_methods": {"enabled": True},
+        },
+        options={"idempotency_key": f"checkout-payment-intent-{order.id}"},
+    )
+
+
+@bp.post("/api/carts/<cart_id>/checkout")
+def checkout_cart(cart_id: str):
+    body = parse_body(CheckoutBody)
+    with Session.begin() as session:
+        result = checkout.start(
+            session,
+            cart_id=cart_id,
+            email=body.email,
+            shipping_address=body.shipping_address.model_dump(),
+            acknowledge_price_changes=body.acknowledge_price_changes,
+            reservation_minutes=get_settings().reservation_minutes,
+        )
+        if result.created:
+            record_event(session, result.cart, "checkout_started")
+
+    order = result.order
+    if order.payment_intent_id is None:
+        try:
+            intent = create_payment_intent(order)
+        except stripe.StripeError as error:
+            logger.warning("PaymentIntent for order %s failed: %s", order.id, error)
+            # A repeat post leaves the undo to the request that created the order.
+            if result.created:
+                with Session.begin() as session:
+                    cart = checkout.abort(session, order_id=order.id, reason=str(error))
+                    if cart is not None:
+                        record_event(session, cart, "checkout_failed")
+            raise APIError(
+                502,
+                "payment_provider_error",
+                "The payment provider could not be reached; please try again.",
+            ) from None
+        with Session.begin() as session:
+            order = checkout.attach_payment_intent(
+                session,
+                order_id=order.id,
+                payment_intent_id=intent.id,
+                client_secret=intent.client_secret,
+            )
+        result = checkout.Checkout(order, result.cart, created=result.created)
+    return jsonify(checkout_json(result)), 201 if result.created else 200

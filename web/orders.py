@@ -1,7 +1,27 @@
-"""Orders routes (see API.md)."""
+"""Order read route (API.md "Checkout"): the storefront's view of one order."""
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint
 
+from models.db import Session
+from models.orders import Order
+from web.errors import APIError
+from web.serializers import order_json
+
 bp = Blueprint("orders", __name__)
+
+
+@bp.get("/api/orders/<order_id>")
+def get_order(order_id: str):
+    try:
+        key = uuid.UUID(order_id)
+    except ValueError:
+        raise APIError(404, "not_found", "No such order.") from None
+    with Session.begin() as session:
+        order = session.get(Order, key)
+        if order is None:
+            raise APIError(404, "not_found", "No such order.")
+        return order_json(order)

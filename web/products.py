@@ -1,7 +1,83 @@
-"""Products routes (see API.md)."""
+"""Product read routes (API.md "Products"): search with cursor paging, availability."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import base64
+import binascii
+from typing import Annotated
+
+from flask import Blueprint, request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from models.carts import checked_availability
+from models.catalog import Product, search_products
+from models.db import Session
+from web.errors import APIError
+from web.serializers import product_json
+from web.validation import validation_error
+from worker.settings import get_settings
 
 bp = Blueprint("products", __name__)
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class ProductQuery(BaseModel):
+    """Query string of the listing; unknown parameters are ignored, as browsers add some."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    q: Annotated[str, StringConstraints(max_length=200)] | None = None
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+def encode_cursor(sku: str) -> str:
+    return base64.urlsafe_b64encode(sku.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise APIError(
+            422,
+            "validation_error",
+            "The request is invalid.",
+            errors=[{"field": "cursor", "message": "not a cursor from this API"}],
+        ) from None
+
+
+def _availability(session, skus: list[str]) -> dict[str, int] | None:
+    return checked_availability(session, skus, timeout_ms=get_settings().stock_query_timeout_ms)
+
+
+@bp.get("/api/products")
+def list_products():
+    try:
+        query = ProductQuery.model_validate(request.args.to_dict())
+    except ValidationError as error:
+        raise validation_error(error) from None
+    after = decode_cursor(query.cursor) if query.cursor else None
+    with Session.begin() as session:
+        # One row more than asked tells whether there is a next page.
+        found = search_products(session, query=query.q, after_sku=after, limit=query.limit + 1)
+        page = found[: query.limit]
+        available = _availability(session, [product.sku for product in page])
+    items = [
+        product_json(product, None if available is None else available[product.sku])
+        for product in page
+    ]
+    next_cursor = encode_cursor(page[-1].sku) if len(found) > query.limit else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@bp.get("/api/products/<sku>")
+def get_product(sku: str):
+    with Session.begin() as session:
+        product = session.get(Product, sku)
+        if product is None:
+            raise APIError(404, "not_found", f"No such product: {sku}.")
+        available = _availability(session, [sku])
+    return product_json(product, None if available is None else available[sku])

@@ -59,3 +59,35 @@ def order(
     session.add(row)
     session.flush()
     return row
+
+
+def cart(session: Session, *, items: dict[str, int] | None = None, email: str | None = None):
+    """An active cart holding ``items`` ({sku: quantity}) of existing products at their price."""
+    from models.carts import CartItem, create_cart
+    from models.catalog import Product
+
+    row = create_cart(session, email=email)
+    for sku, quantity in sorted((items or {}).items()):
+        price = session.get(Product, sku).price_cents
+        session.add(CartItem(cart_id=row.id, sku=sku, quantity=quantity, unit_price_cents=price))
+    session.flush()
+    return row
+
+
+def discount_code(
+    session: Session,
+    code: str = "SAVE10",
+    *,
+    percent: int = 10,
+    cart_id: str | None = None,
+    expires_at: dt.datetime | None = None,
+    used_at: dt.datetime | None = None,
+):
+    from models.carts import DiscountCode
+
+    row = DiscountCode(
+        code=code, percent=percent, cart_id=cart_id, expires_at=expires_at, used_at=used_at
+    )
+    session.add(row)
+    session.flush()
+    return row

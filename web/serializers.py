@@ -1,0 +1,97 @@
+"""JSON shapes of API.md for carts, products, orders and checkouts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from models.carts import CartView
+from models.catalog import Product
+from models.checkout import Checkout
+from models.orders import Order
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def cart_json(view: CartView) -> dict[str, Any]:
+    cart = view.cart
+    return {
+        "id": cart.id,
+        "status": cart.status,
+        "version": cart.version,
+        "currency": cart.currency,
+        "email": cart.email,
+        "items": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price_cents,
+                "current_price_cents": line.current_price_cents,
+                "in_stock": line.in_stock,
+                "stock_error": line.stock_error,
+            }
+            for line in view.lines
+        ],
+        "subtotal_cents": view.subtotal_cents,
+        "discount": (
+            {"code": view.discount.code, "percent": view.discount.percent}
+            if view.discount
+            else None
+        ),
+        "discount_cents": view.discount_cents,
+        "total_cents": view.total_cents,
+        "order_id": str(cart.order_id) if cart.order_id else None,
+    }
+
+
+def product_json(product: Product, available: int | None) -> dict[str, Any]:
+    """``available`` is None when stock could not be verified."""
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "price_cents": product.price_cents,
+        "currency": product.currency,
+        "available": available,
+    }
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": str(order.id),
+        "order_number": order.order_number,
+        "status": order.status,
+        "items": [
+            {
+                "sku": item.sku,
+                "name": item.name,
+                "quantity": item.quantity,
+                "unit_price_cents": item.unit_price_cents,
+            }
+            for item in order.items
+        ],
+        "subtotal_cents": order.subtotal_cents,
+        "discount_cents": order.discount_cents,
+        "total_cents": order.total_cents,
+        "currency": order.currency,
+        "created_at": iso(order.created_at),
+        "paid_at": iso(order.paid_at),
+    }
+
+
+def checkout_json(checkout: Checkout) -> dict[str, Any]:
+    order = checkout.order
+    expires = checkout.reservation_expires_at
+    return {
+        "order_id": str(order.id),
+        "order_number": order.order_number,
+        "status": order.status,
+        "total_cents": order.total_cents,
+        "currency": order.currency,
+        "payment_intent_id": order.payment_intent_id,
+        "client_secret": order.client_secret,
+        "reservation_expires_at": iso(expires) if expires else None,
+        "price_changes": checkout.price_changes,
+    }

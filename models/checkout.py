@@ -150,6 +150,8 @@ def start(
         events=[OrderEvent(kind="created", data={"cart_id": cart.id, "price_changes": changes})],
     )
     session.add(order)
+    # The order row must exist before the cart points at it (the two reference each other).
+    session.flush()
     if discount is not None:
         discount.used_at = now
     for item, product in rows:

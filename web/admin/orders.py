@@ -1,7 +1,234 @@
-"""Admin: orders (see API.md)."""
+"""Admin: list and inspect orders, mark them shipped (API.md "Admin")."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from flask import request
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import selectinload
+
+from jobs.email import send_order_email
+from models.base import utcnow
+from models.db import Session
+from models.emails import Email
+from models.orders import ORDER_STATUSES, Order, OrderEvent
 from web.admin import bp
+from web.errors import APIError
+from web.validation import Schema, parse_body, validation_error
+from worker import outbox
 
 __all__ = ["bp"]
+
+# Written by the reservation-confirmation retry job (models/maintenance.py).
+RESERVATION_ERRORS_KEY = "reservation_confirmation_errors"
+MANUAL_RECONCILIATION_KEY = "needs_manual_reconciliation"
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+class ShipBody(Schema):
+    carrier: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class OrderFilters(Schema):
+    """Query string of the order list; unknown parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
+
+    status: str | None = None
+    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    from_: dt.datetime | None = Field(None, alias="from")
+    to: dt.datetime | None = None
+    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
+    cursor: str | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str | None) -> str | None:
+        if value is not None and value not in ORDER_STATUSES:
+            raise ValueError(f"must be one of {', '.join(ORDER_STATUSES)}")
+        return value
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # A time without an offset is read as UTC, like every time in the API.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _encode_cursor(order: Order) -> str:
+    raw = f"{order.created_at.isoformat()}|{order.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, _, order_id = raw.partition("|")
+        return dt.datetime.fromisoformat(created_at), uuid.UUID(order_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise APIError(
+            422,
+            "validation_error",
+            "The request is invalid.",
+            errors=[{"field": "cursor", "message": "not a cursor this API returned"}],
+        ) from None
+
+
+def _order_key(order_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(order_id)
+    except ValueError:
+        raise APIError(404, "not_found", "No such order.") from None
+
+
+def order_summary(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": str(order.id),
+        "order_number": order.order_number,
+        "status": order.status,
+        "email": order.email,
+        "total_cents": order.total_cents,
+        "refunded_cents": order.refunded_cents,
+        "currency": order.currency,
+        "created_at": iso(order.created_at),
+        "paid_at": iso(order.paid_at),
+    }
+
+
+def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
+    sent = session.scalars(select(Email).where(Email.order_id == order.id).order_by(Email.id))
+    return {
+        **order_summary(order),
+        "cart_id": order.cart_id,
+        "subtotal_cents": order.subtotal_cents,
+        "discount_cents": order.discount_cents,
+        "payment_intent_id": order.payment_intent_id,
+        "shipping_address": order.shipping_address,
+        "shipment": order.meta.get("shipment"),
+        "items": [
+            {
+                "sku": item.sku,
+                "name": item.name,
+                "quantity": item.quantity,
+                "unit_price_cents": item.unit_price_cents,
+            }
+            for item in order.items
+        ],
+        "reservations": [
+            {
+                "sku": reservation.sku,
+                "warehouse": reservation.warehouse,
+                "quantity": reservation.quantity,
+                "status": reservation.status,
+                "expires_at": iso(reservation.expires_at),
+            }
+            for reservation in order.reservations
+        ],
+        "reservation_errors": order.meta.get(RESERVATION_ERRORS_KEY) or [],
+        "needs_manual_reconciliation": bool(order.meta.get(MANUAL_RECONCILIATION_KEY)),
+        "emails": [
+            {
+                "kind": email.kind,
+                "status": email.status,
+                "recipient": email.recipient,
+                "message_id": email.message_id,
+                "attempts": email.attempts,
+                "last_error": email.last_error,
+                "sent_at": iso(email.sent_at),
+            }
+            for email in sent
+        ],
+        "events": [
+            {"kind": event.kind, "data": event.data, "at": iso(event.at)} for event in order.events
+        ],
+    }
+
+
+@bp.get("/api/orders")
+def list_orders():
+    try:
+        filters = OrderFilters.model_validate(request.args.to_dict())
+    except ValidationError as error:
+        raise validation_error(error) from None
+    query = select(Order)
+    if filters.status:
+        query = query.where(Order.status == filters.status)
+    if filters.email:
+        query = query.where(Order.email == filters.email)
+    if filters.from_:
+        query = query.where(Order.created_at >= filters.from_)
+    if filters.to:
+        query = query.where(Order.created_at < filters.to)
+    if filters.cursor:
+        created_at, order_id = _decode_cursor(filters.cursor)
+        query = query.where(
+            or_(
+                Order.created_at < created_at,
+                and_(Order.created_at == created_at, Order.id < order_id),
+            )
+        )
+    query = query.order_by(Order.created_at.desc(), Order.id.desc()).limit(filters.limit + 1)
+    with Session.begin() as session:
+        orders = list(session.scalars(query))
+    page, more = orders[: filters.limit], len(orders) > filters.limit
+    return {
+        "items": [order_summary(order) for order in page],
+        "next_cursor": _encode_cursor(page[-1]) if more else None,
+    }
+
+
+@bp.get("/api/orders/<order_id>")
+def get_order(order_id: str):
+    with Session.begin() as session:
+        order = session.get(
+            Order,
+            _order_key(order_id),
+            options=[selectinload(Order.events), selectinload(Order.reservations)],
+        )
+        if order is None:
+            raise APIError(404, "not_found", "No such order.")
+        return order_detail(session, order)
+
+
+@bp.post("/api/orders/<order_id>/ship")
+def ship_order(order_id: str):
+    """``paid`` → ``shipped``; the shipping notification goes out through the outbox."""
+    key = _order_key(order_id)
+    body = parse_body(ShipBody)
+    with Session.begin() as session:
+        order = session.get(Order, key, with_for_update=True)
+        if order is None:
+            raise APIError(404, "not_found", "No such order.")
+        if order.status != "paid":
+            raise APIError(
+                409,
+                "invalid_transition",
+                f"Only a paid order can be shipped; this one is {order.status}.",
+                current_status=order.status,
+            )
+        shipment = {
+            "carrier": body.carrier,
+            "tracking_number": body.tracking_number,
+            "shipped_at": utcnow().isoformat(),
+        }
+        order.status = "shipped"
+        order.meta = {**order.meta, "shipment": shipment}
+        order.events.append(OrderEvent(kind="shipped", data=shipment))
+        outbox.enqueue(session, send_order_email, str(order.id), "shipping_notification")
+        session.flush()
+        return order_detail(session, order)

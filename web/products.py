@@ -39,14 +39,18 @@ def encode_cursor(sku: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        sku = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        if sku:
+            return sku
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise APIError(
-            422,
-            "validation_error",
-            "The request is invalid.",
-            errors=[{"field": "cursor", "message": "not a cursor from this API"}],
-        ) from None
+        pass
+    raise APIError(
+        422,
+        "validation_error",
+        "The request is invalid.",
+        errors=[{"field": "cursor", "message": "not a cursor from this API"}],
+    )
 
 
 def _availability(session, skus: list[str]) -> dict[str, int] | None:

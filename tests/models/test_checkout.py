@@ -1,0 +1,92 @@
+"""Checkout domain flow: start, attach the PaymentIntent, abort."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from models import checkout, inventory
+from models.carts import Cart, DiscountCode
+from models.db import Session
+from models.orders import Order, OrderEvent
+from tests.support import factories
+
+ADDRESS = {"name": "A", "line1": "1", "city": "C", "postal_code": "1", "country": "US"}
+
+
+def start(session, cart_id, **options):
+    return checkout.start(
+        session,
+        cart_id=cart_id,
+        email="ada@example.com",
+        shipping_address=ADDRESS,
+        acknowledge_price_changes=options.get("ack", False),
+        reservation_minutes=15,
+    )
+
+
+def test_start_then_attach_then_repeat():
+    with Session.begin() as session:
+        factories.product(session, "A", price_cents=1000)
+        cart_id = factories.cart(session, items={"A": 2}).id
+    with Session.begin() as session:
+        first = start(session, cart_id)
+        assert first.created and first.order.total_cents == 2000
+        order_id = first.order.id
+    with Session.begin() as session:
+        checkout.attach_payment_intent(
+            session, order_id=order_id, payment_intent_id="pi_1", client_secret="s"
+        )
+    with Session.begin() as session:
+        again = start(session, cart_id)
+        assert not again.created and again.order.id == order_id
+        assert again.order.payment_intent_id == "pi_1"
+        kinds = session.scalars(select(OrderEvent.kind).where(OrderEvent.order_id == order_id))
+        assert list(kinds) == ["created", "payment_intent_created"]
+
+
+def test_abort_releases_cancels_and_frees_the_code():
+    with Session.begin() as session:
+        factories.product(session, "A")
+        cart = factories.cart(session, items={"A": 1})
+        factories.discount_code(session, "ONCE")
+        cart.discount_code, cart_id = "ONCE", cart.id
+    with Session.begin() as session:
+        order_id = start(session, cart_id).order.id
+        assert session.get(DiscountCode, "ONCE").used_at is not None
+    with Session.begin() as session:
+        cart = checkout.abort(session, order_id=order_id, reason="stripe down")
+        assert (cart.status, cart.order_id) == ("active", None)
+    with Session.begin() as session:
+        assert session.get(Order, order_id).status == "canceled"
+        assert session.get(DiscountCode, "ONCE").used_at is None
+        assert inventory.available_by_sku(session, ["A"]) == {"A": 10}
+        assert session.get(Cart, cart_id).discount_code == "ONCE"
+
+
+def test_abort_leaves_an_order_with_a_payment_intent_alone():
+    with Session.begin() as session:
+        factories.product(session, "A")
+        cart_id = factories.cart(session, items={"A": 1}).id
+    with Session.begin() as session:
+        order_id = start(session, cart_id).order.id
+        checkout.attach_payment_intent(
+            session, order_id=order_id, payment_intent_id="pi_2", client_secret="s"
+        )
+    with Session.begin() as session:
+        assert checkout.abort(session, order_id=order_id, reason="late failure") is None
+        assert session.get(Order, order_id).status == "pending_payment"
+
+
+def test_a_rise_without_acknowledgment_raises_before_anything_is_written():
+    with Session.begin() as session:
+        factories.product(session, "A", price_cents=100)
+        cart_id = factories.cart(session, items={"A": 1}).id
+        factories.product(session, "A", price_cents=150)
+    with pytest.raises(checkout.PriceChangeNeedsAcknowledgment) as raised, Session.begin() as s:
+        start(s, cart_id)
+    assert raised.value.extra["changes"] == [
+        {"sku": "A", "old_price_cents": 100, "new_price_cents": 150}
+    ]
+    with Session.begin() as session:
+        assert session.scalars(select(Order)).all() == []

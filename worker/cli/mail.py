@@ -22,7 +22,7 @@ def mail() -> None:
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="HTML file to write [default: var/mail/preview/<kind>-<order number>.html].",
+    help="HTML file to write [default: var/mail-preview/<kind>-<order number>.html].",
 )
 def preview(order_id: str, kind: str, output: Path | None) -> None:
     """Render the email for ORDER_ID (order id or number) to an HTML file; sends nothing."""
@@ -42,7 +42,7 @@ def preview(order_id: str, kind: str, output: Path | None) -> None:
         if order is None:
             raise click.ClickException(f"no order {order_id}")
         rendered, message = compose(session, order, kind)
-    path = output or Path("var/mail/preview") / f"{kind}-{order.order_number}.html"
+    path = output or Path("var/mail-preview") / f"{kind}-{order.order_number}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(rendered.html, encoding="utf-8")
     click.echo(f"{path}  (To: {message['To']}; Subject: {rendered.subject})")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Index, String, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, created_at, quoted
+from models.base import Base, created_at, quoted, utcnow
 
 WEBHOOK_STATUSES = ("received", "processed", "ignored", "failed", "dead")
 
@@ -31,3 +32,148 @@ class WebhookEvent(Base):
         CheckConstraint(f"status IN ({quoted(WEBHOOK_STATUSES)})", name="status_known"),
         Index("ix_webhook_events_status_received_at", "status", "received_at"),
     )
+
+
+# --- Inbox operations ----------------------------------------------------------------------
+
+FINAL_STATUSES = ("processed", "ignored")
+ERROR_LIMIT = 8_000  # characters of traceback kept on the row
+
+
+def store(session: Session, *, event: dict[str, Any], handled: bool) -> bool:
+    """Insert a verified Stripe event once; returns False when its id is already stored.
+
+    Handled types start ``received`` (a job will process them); others are stored
+    ``ignored`` so the inbox keeps every delivery without any work queued for it.
+    """
+    stored_id = session.execute(
+        insert(WebhookEvent)
+        .values(
+            id=event["id"],
+            type=event["type"],
+            api_version=event.get("api_version"),
+            livemode=bool(event.get("livemode", False)),
+            payload=event,
+            status="received" if handled else "ignored",
+            attempts=0,
+            processed_at=None if handled else func.now(),
+        )
+        .on_conflict_do_nothing(index_elements=[WebhookEvent.id])
+        .returning(WebhookEvent.id)
+    ).scalar_one_or_none()
+    return stored_id is not None
+
+
+def lock(session: Session, event_id: str) -> WebhookEvent | None:
+    """The inbox row, locked until the caller's transaction ends (one processor at a time)."""
+    return session.get(WebhookEvent, event_id, with_for_update=True, populate_existing=True)
+
+
+def mark_done(session: Session, *, event: WebhookEvent, status: str = "processed") -> None:
+    """Record the outcome in the transaction that applied the effect."""
+    event.status = status
+    event.attempts += 1
+    event.processed_at = utcnow()
+    event.last_error = None if status == "processed" else event.last_error
+
+
+def record_failure(session: Session, *, event_id: str, error: str) -> None:
+    """Count a failed attempt (in a transaction of its own: the effect's rolled back)."""
+    session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id, WebhookEvent.status.not_in(FINAL_STATUSES))
+        .values(
+            status="failed", attempts=WebhookEvent.attempts + 1, last_error=error[-ERROR_LIMIT:]
+        )
+    )
+
+
+def mark_dead(session: Session, *, event_id: str, error: str | None) -> WebhookEvent | None:
+    """Retries ran out: the row becomes ``dead`` unless a later attempt got it processed."""
+    event = lock(session, event_id)
+    if event is None or event.status in FINAL_STATUSES:
+        return None
+    event.status = "dead"
+    if error:
+        event.last_error = error[-ERROR_LIMIT:]
+    return event
+
+
+def stuck_ids(session: Session, *, older_than: dt.timedelta, limit: int) -> list[str]:
+    """Ids still ``received`` after ``older_than``, locked (rows being processed are skipped)."""
+    return list(
+        session.scalars(
+            select(WebhookEvent.id)
+            .where(
+                WebhookEvent.status == "received",
+                WebhookEvent.received_at < utcnow() - older_than,
+            )
+            .order_by(WebhookEvent.received_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def replay_ids(
+    session: Session,
+    *,
+    statuses: tuple[str, ...] = ("dead",),
+    since: dt.datetime | None = None,
+    ids: tuple[str, ...] = (),
+    limit: int = 10_000,
+) -> list[str]:
+    """Ids to hand to the processor again: by id, else by status and receipt time."""
+    conditions = [WebhookEvent.id.in_(ids) if ids else WebhookEvent.status.in_(statuses)]
+    if since is not None:
+        conditions.append(WebhookEvent.received_at >= since)
+    return list(
+        session.scalars(
+            select(WebhookEvent.id)
+            .where(*conditions)
+            .order_by(WebhookEvent.received_at)
+            .limit(limit)
+        )
+    )
+
+
+def counts_by_status(session: Session, *, since: dt.datetime | None = None) -> dict[str, int]:
+    """Rows per status (every status present, zero when none), optionally since a time."""
+    query = select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
+    if since is not None:
+        query = query.where(WebhookEvent.received_at >= since)
+    found = dict(session.execute(query).tuples().all())
+    return {status: int(found.get(status, 0)) for status in WEBHOOK_STATUSES}
+
+
+def health(session: Session, *, window: dt.timedelta) -> dict[str, Any]:
+    """Counts, failure rate, processing lag percentiles and oldest unprocessed age."""
+    since = utcnow() - window
+    counts = counts_by_status(session, since=since)
+    lag = func.extract("epoch", WebhookEvent.processed_at - WebhookEvent.received_at)
+    p50, p95 = session.execute(
+        select(
+            func.percentile_cont(0.5).within_group(lag),
+            func.percentile_cont(0.95).within_group(lag),
+        ).where(WebhookEvent.status == "processed", WebhookEvent.received_at >= since)
+    ).one()
+    oldest = session.scalar(
+        select(func.min(WebhookEvent.received_at)).where(
+            WebhookEvent.status.in_(("received", "failed"))
+        )
+    )
+    total = sum(counts.values())
+    failing = counts["failed"] + counts["dead"]
+    return {
+        "window_hours": window.total_seconds() / 3600,
+        "counts": counts,
+        "total": total,
+        "failure_rate": round(failing / total, 4) if total else 0.0,
+        "processing_lag_seconds": {
+            "p50": None if p50 is None else round(float(p50), 3),
+            "p95": None if p95 is None else round(float(p95), 3),
+        },
+        "oldest_unprocessed_age_seconds": (
+            None if oldest is None else round((utcnow() - oldest).total_seconds(), 3)
+        ),
+    }

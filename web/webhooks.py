@@ -1,7 +1,149 @@
-"""Webhooks routes (see API.md)."""
+"""``POST /webhooks/stripe``: verify the signature, store the event, hand off to a job.
+
+The view stays thin so Stripe gets its 200 in milliseconds: the event goes into the
+``webhook_events`` inbox and its ``process_stripe_event`` job into the outbox, in one
+transaction. Everything else happens in jobs/webhooks.py.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Blueprint, request
+from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from jobs import payments as handlers
+from jobs.webhooks import process_stripe_event
+from models import webhooks
+from models.db import Session
+from web.errors import APIError
+from worker import outbox
+from worker.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__)
+
+TOLERANCE_S = 300
+
+RECEIVED = Counter(
+    "stripe_webhooks_received_total",
+    "Stripe webhook deliveries by event type and outcome "
+    "(accepted, duplicate, ignored, invalid_signature, invalid_payload, unavailable).",
+    ["type", "outcome"],
+)
+
+
+class SignatureError(Exception):
+    """The ``Stripe-Signature`` header does not prove the body came from Stripe."""
+
+
+class _EventData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    object: dict[str, Any]
+
+
+class StripeEvent(BaseModel):
+    """The envelope every Stripe event has; the rest of the body is kept as sent."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=128)
+    api_version: str | None = Field(default=None, max_length=32)
+    livemode: bool = False
+    created: int | None = None
+    data: _EventData
+
+
+def verify_signature(
+    payload: bytes,
+    header: str | None,
+    secrets: Sequence[str],
+    *,
+    tolerance: int = TOLERANCE_S,
+    now: float | None = None,
+) -> int:
+    """Check Stripe's scheme (HMAC-SHA256 of ``"{t}.{payload}"``) against every secret.
+
+    Several secrets are accepted so an endpoint secret can be rotated without downtime.
+    Returns the signed timestamp; raises ``SignatureError``.
+    """
+    if not header:
+        raise SignatureError("The Stripe-Signature header is missing.")
+    if not secrets:
+        logger.error("STRIPE_WEBHOOK_SECRET is not set; every webhook is refused")
+        raise SignatureError("No webhook secret is configured.")
+    timestamp, signatures = None, []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            timestamp = value
+        elif key == "v1":
+            signatures.append(value)
+    if timestamp is None or not timestamp.isdigit() or not signatures:
+        raise SignatureError("The Stripe-Signature header is malformed.")
+    signed = timestamp.encode() + b"." + payload
+    expected = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest() for secret in secrets]
+    if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
+        raise SignatureError("No signature matches any configured webhook secret.")
+    age = (time.time() if now is None else now) - int(timestamp)
+    if abs(age) > tolerance:
+        raise SignatureError(f"The signature timestamp is outside the {tolerance} s tolerance.")
+    return int(timestamp)
+
+
+def _parse(payload: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(payload)
+        StripeEvent.model_validate(document)
+    except (ValueError, UnicodeDecodeError, ValidationError) as error:
+        RECEIVED.labels(type="unknown", outcome="invalid_payload").inc()
+        raise APIError(
+            400, "invalid_payload", "The body is not a Stripe event object.", detail=str(error)
+        ) from None
+    return document
+
+
+@bp.post("/webhooks/stripe")
+def stripe_webhook():
+    payload = request.get_data(cache=False)
+    try:
+        verify_signature(
+            payload,
+            request.headers.get("Stripe-Signature"),
+            get_settings().stripe_webhook_secret,
+        )
+    except SignatureError as error:
+        RECEIVED.labels(type="unknown", outcome="invalid_signature").inc()
+        raise APIError(400, "invalid_signature", str(error)) from None
+
+    event = _parse(payload)
+    handled = handlers.handles(event["type"])
+    try:
+        with Session.begin() as session:
+            stored = webhooks.store(session, event=event, handled=handled)
+            if stored and handled:
+                outbox.enqueue(session, process_stripe_event, event["id"])
+    except DataError as error:  # e.g. a NUL escape JSONB cannot hold
+        RECEIVED.labels(type=event["type"], outcome="invalid_payload").inc()
+        raise APIError(
+            400, "invalid_payload", "The event cannot be stored.", detail=str(error.orig)
+        ) from None
+    except (DBAPIError, PoolTimeoutError):
+        RECEIVED.labels(type=event["type"], outcome="unavailable").inc()
+        raise  # answered 503 by web.errors, so Stripe delivers it again
+
+    outcome = "duplicate" if not stored else ("accepted" if handled else "ignored")
+    RECEIVED.labels(type=event["type"], outcome=outcome).inc()
+    return {"received": True, "duplicate": not stored}

@@ -21,6 +21,7 @@ from dramatiq.middleware import (
 from dramatiq.middleware.prometheus import Prometheus
 from periodiq import PeriodiqMiddleware
 
+from worker.dead_letters import DeadLetterRecorder
 from worker.observability import init_sentry
 from worker.settings import ConfigurationError, get_settings
 
@@ -66,6 +67,7 @@ def build_broker(url: str) -> RedisBroker:
             min_backoff=DEFAULT_MIN_BACKOFF_MS,
             max_backoff=DEFAULT_MAX_BACKOFF_MS,
         ),
+        DeadLetterRecorder(),
         CurrentMessage(),
         Prometheus(),
         PeriodiqMiddleware(skip_delay=PERIODIC_SKIP_DELAY_S),

@@ -1,13 +1,14 @@
-"""One row per run of a scheduled job."""
+"""One row per run of a scheduled job, and the bookkeeping the scheduler and admin read."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Index, String, UniqueConstraint, exists, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base
+from models.base import Base, utcnow
 
 
 class JobRun(Base):
@@ -25,4 +26,85 @@ class JobRun(Base):
     __table_args__ = (
         UniqueConstraint("job", "scheduled_for"),
         Index("ix_job_runs_job_started_at", "job", "started_at"),
+    )
+
+
+# A run still "running" after its time limit plus this margin belongs to a dead worker.
+STALE_RUN_MARGIN = dt.timedelta(minutes=1)
+
+
+def start_run(
+    session: Session,
+    *,
+    job: str,
+    scheduled_for: dt.datetime | None,
+    time_limit: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> int | None:
+    """Record that ``job`` starts for its tick ``scheduled_for``; None when it must not run.
+
+    A tick runs once: a second delivery of a tick that succeeded, or that another worker
+    is running, gets None. A failed run (a retry) or one left ``running`` by a worker that
+    died (older than its time limit) is taken over. Manual runs (``scheduled_for`` None)
+    always get a row of their own.
+    """
+    now = now or utcnow()
+    inserted = session.scalar(
+        insert(JobRun)
+        .values(job=job, scheduled_for=scheduled_for, started_at=now, outcome="running")
+        .on_conflict_do_nothing(constraint="uq_job_runs_job_scheduled_for")
+        .returning(JobRun.id)
+    )
+    if inserted is not None:
+        return inserted
+    run = session.scalar(
+        select(JobRun)
+        .where(JobRun.job == job, JobRun.scheduled_for == scheduled_for)
+        .with_for_update()
+    )
+    stale = run.outcome == "running" and run.started_at < now - time_limit - STALE_RUN_MARGIN
+    if run.outcome != "failure" and not stale:
+        return None
+    run.started_at, run.finished_at, run.outcome, run.error = now, None, "running", None
+    return run.id
+
+
+def finish_run(
+    session: Session,
+    *,
+    run_id: int,
+    outcome: str,
+    items_processed: int = 0,
+    error: str | None = None,
+) -> None:
+    session.execute(
+        update(JobRun)
+        .where(JobRun.id == run_id)
+        .values(finished_at=utcnow(), outcome=outcome, items_processed=items_processed, error=error)
+    )
+
+
+def last_runs(session: Session, *, jobs: list[str]) -> dict[str, JobRun]:
+    """The most recently started run of each job that has one."""
+    rows = session.scalars(
+        select(JobRun)
+        .where(JobRun.job.in_(jobs))
+        .distinct(JobRun.job)
+        .order_by(JobRun.job, JobRun.started_at.desc(), JobRun.id.desc())
+    )
+    return {run.job: run for run in rows}
+
+
+def ran_since(session: Session, *, job: str, since: dt.datetime) -> bool:
+    """Whether ``job`` succeeded, or is running, for a tick at or after ``since``."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    JobRun.job == job,
+                    JobRun.outcome.in_(("success", "running")),
+                    or_(JobRun.scheduled_for >= since, JobRun.started_at >= since),
+                )
+            )
+        )
     )

@@ -22,6 +22,7 @@ from dramatiq.middleware.prometheus import Prometheus
 from periodiq import PeriodiqMiddleware
 
 from worker.dead_letters import DeadLetterRecorder
+from worker.job_runs import JobRunRecorder
 from worker.observability import init_sentry
 from worker.settings import ConfigurationError, get_settings
 
@@ -71,6 +72,7 @@ def build_broker(url: str) -> RedisBroker:
         CurrentMessage(),
         Prometheus(),
         PeriodiqMiddleware(skip_delay=PERIODIC_SKIP_DELAY_S),
+        JobRunRecorder(default_time_limit_ms=DEFAULT_TIME_LIMIT_MS),
     ]
     return RedisBroker(
         client=redis_client(url),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import database, dev, dlq, jobs, mail, webhooks
+from worker.cli import database, dev, dlq, jobs, mail, scheduler, webhooks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +19,7 @@ for _command in (
     webhooks.webhooks,
     dlq.dlq,
     jobs.jobs,
+    scheduler.scheduler,
     mail.mail,
 ):
     main.add_command(_command)

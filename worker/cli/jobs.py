@@ -1,10 +1,73 @@
-"""``cartfleet jobs``."""
+"""``cartfleet jobs``: the periodic jobs, their last and next runs, and running one now."""
 
 from __future__ import annotations
 
+import json
+
 import click
+import dramatiq
+
+
+def _broker() -> dramatiq.Broker:
+    import jobs  # noqa: F401  (builds the broker and registers every actor)
+    from models import db
+    from worker.settings import get_settings
+
+    db.configure(get_settings().database_url)
+    return dramatiq.get_broker()
+
+
+def _short(value: str | None) -> str:
+    return value[:19].replace("T", " ") if value else "-"
 
 
 @click.group()
 def jobs() -> None:
-    """Jobs commands."""
+    """Periodic jobs: schedules, runs, leader."""
+
+
+@jobs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the overview as JSON.")
+def list_jobs(as_json: bool) -> None:
+    """Each periodic job: cron, last run, next run (UTC); and the scheduler leader."""
+    from worker.scheduler import schedule_overview
+
+    overview = schedule_overview(_broker())
+    if as_json:
+        click.echo(json.dumps(overview, indent=2))
+        return
+    row = "{:<34} {:<14} {:<19} {:<9} {:>6}  {:<19}"
+    click.echo(row.format("JOB", "CRON", "LAST STARTED", "OUTCOME", "ITEMS", "NEXT RUN"))
+    for item in overview["items"]:
+        last = item["last_run"] or {}
+        click.echo(
+            row.format(
+                item["job"],
+                item["cron"],
+                _short(last.get("started_at")),
+                last.get("outcome", "-"),
+                last.get("items_processed", "-"),
+                _short(item["next_run"]),
+            )
+        )
+    leader = overview["leader"]
+    if leader is None:
+        click.echo("\nleader: none (no scheduler holds the lease)")
+    else:
+        click.echo(f"\nleader: {leader['id']} (lease expires in {leader['expires_in_ms']} ms)")
+
+
+@jobs.command("run")
+@click.argument("name")
+def run_job(name: str) -> None:
+    """Enqueue the periodic job NAME now (a manual run, recorded without a tick)."""
+    from worker.scheduler import periodic_actors
+
+    actors = {actor.actor_name: actor for actor in periodic_actors(_broker())}
+    if name not in actors:
+        raise click.BadParameter(
+            f"unknown periodic job {name!r}; one of: {', '.join(sorted(actors))}",
+            param_hint="NAME",
+        )
+    message = actors[name].send()
+    click.echo(f"Enqueued {name} on queue {message.queue_name} (message {message.message_id}).")

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
+from models.carts import Cart, CartEvent, CartItem
 from models.catalog import upsert_product
 from models.orders import Order, OrderItem
 
@@ -89,5 +90,34 @@ def discount_code(
         code=code, percent=percent, cart_id=cart_id, expires_at=expires_at, used_at=used_at
     )
     session.add(row)
+    session.flush()
+    return row
+
+
+def cart_row(
+    session: Session,
+    *,
+    lines: dict[str, int] | None = None,
+    status: str = "active",
+    order_id: uuid.UUID | None = None,
+    expires_at: dt.datetime | None = None,
+    events: int = 0,
+) -> Cart:
+    """A cart in any state (``status``, ``order_id``, ``expires_at``) with ``events`` rows."""
+    now = utcnow()
+    row = Cart(
+        id=f"cart-{uuid.uuid4().hex}",
+        status=status,
+        is_active=status == "active",
+        order_id=order_id,
+        expires_at=expires_at or now + dt.timedelta(days=30),
+        items=[
+            CartItem(sku=sku, quantity=qty, unit_price_cents=1000)
+            for sku, qty in sorted((lines or {}).items())
+        ],
+    )
+    session.add(row)
+    session.flush()
+    session.add_all(CartEvent(cart_id=row.id, kind="item_added", at=now) for _ in range(events))
     session.flush()
     return row

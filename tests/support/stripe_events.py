@@ -187,3 +187,54 @@ def _install_hold_once() -> None:
 
 
 _install_hold_once()
+
+
+# --- An order in checkout, as issue #3's checkout leaves it -------------------------------
+
+
+def checkout(
+    session,
+    *,
+    lines: dict[str, int] | None = None,
+    stock: dict[str, int] | None = None,
+    reserve: bool = True,
+):
+    """Products, a cart in ``checkout`` holding ``lines``, its order and its reservations.
+
+    ``stock`` is on-hand units per sku in warehouse ``main`` (default 10 each).
+    """
+    import datetime as dt
+
+    from models import inventory
+    from models.base import utcnow
+    from models.carts import Cart, CartItem
+    from tests.support import factories
+
+    lines = lines or {"SKU-A": 2}
+    for sku in sorted(lines):
+        factories.product(session, sku, stock={"main": (stock or {}).get(sku, 10)})
+    cart = Cart(
+        id="cart_" + secrets.token_hex(8),
+        status="checkout",
+        is_active=True,
+        currency="usd",
+        email="buyer@example.com",
+        expires_at=utcnow() + dt.timedelta(days=30),
+    )
+    session.add(cart)
+    session.flush()
+    for sku, quantity in sorted(lines.items()):
+        session.add(CartItem(cart_id=cart.id, sku=sku, quantity=quantity, unit_price_cents=1000))
+    order = factories.order(session, lines=lines, payment_intent_id="pi_" + secrets.token_hex(12))
+    order.cart_id = cart.id
+    cart.order_id = order.id
+    if reserve:
+        shortfalls = inventory.reserve(
+            session,
+            order_id=order.id,
+            quantities=lines,
+            expires_at=utcnow() + dt.timedelta(minutes=15),
+        )
+        assert not shortfalls, shortfalls
+    session.flush()
+    return order

@@ -1,3 +1,175 @@
-"""Scheduled actors."""
+"""Scheduled maintenance actors; the work itself lives in models/maintenance.py.
+
+Each run is bounded (batch sizes below, and its time limit), idempotent and recorded in
+``job_runs`` by worker.job_runs; the int each actor returns is its items processed.
+"""
 
 from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import dramatiq
+from periodiq import cron
+from prometheus_client import Counter, Gauge, Histogram
+
+from jobs.checkout import cancel_payment_intent
+from models import maintenance
+from models.base import utcnow
+from models.db import Session
+from models.orders import Order
+from worker import outbox
+from worker.alerts import send_alert
+
+logger = logging.getLogger(__name__)
+
+CLEANUP_BATCH = 100
+PURGE_BATCH_CARTS = 1_000
+PURGE_BUDGET_S = 240  # of its 300 s limit; what is left is handed to a follow-up run
+RETRY_BATCH = 100
+
+CLEANUP_EXECUTIONS = Counter(
+    "checkout_cleanup_job_executions_total", "Runs of the checked-out cart cleanup job."
+)
+CLEANUP_SUCCESSES = Counter(
+    "checkout_cleanup_job_success_total", "Runs of the checked-out cart cleanup job that finished."
+)
+CLEANUP_CARTS = Histogram(
+    "checkout_cleanup_job_carts_processed",
+    "Carts completed per run of the checked-out cart cleanup job.",
+    buckets=(0, 1, 5, 10, 25, 50, 100),
+)
+CARTS_PENDING_CLEANUP = Gauge(
+    "checkout_carts_pending_cleanup",
+    "Carts in checkout whose order is paid or later, after the last cleanup run.",
+    multiprocess_mode="mostrecent",
+)
+SESSIONS_CLEANED = Counter(
+    "cart_expired_sessions_cleaned_total", "Expired carts deleted by the session purge."
+)
+
+
+@dramatiq.actor(
+    actor_name="cleanup_checked_out_carts",
+    queue_name="maintenance",
+    periodic=cron("*/5 * * * *"),
+    max_retries=0,  # the next run, five minutes later, is the retry
+    time_limit=60_000,
+)
+def cleanup_checked_out_carts() -> int:
+    """Complete up to 100 carts left in checkout although their order is paid."""
+    CLEANUP_EXECUTIONS.inc()
+    with Session.begin() as session:
+        result = maintenance.cleanup_checked_out_carts(session, limit=CLEANUP_BATCH)
+    with Session() as session:
+        CARTS_PENDING_CLEANUP.set(maintenance.carts_pending_cleanup(session))
+    CLEANUP_CARTS.observe(len(result.cleaned))
+    CLEANUP_SUCCESSES.inc()
+    logger.info(
+        "Checked-out cart cleanup: %d completed, %d skipped (order missing)",
+        len(result.cleaned),
+        result.skipped_without_order,
+    )
+    return len(result.cleaned)
+
+
+def purge_batches(*, batch_size: int | None = None, budget_s: float | None = None) -> Iterator[int]:
+    """Purge carts expired over 7 days ago, one short transaction per batch.
+
+    Yields each committed batch's cart count. When the budget runs out with work left, a
+    follow-up run is enqueued, so no single run nears its time limit.
+    """
+    batch_size = batch_size or PURGE_BATCH_CARTS
+    cutoff = utcnow() - maintenance.SESSION_RETENTION
+    deadline = time.monotonic() + (PURGE_BUDGET_S if budget_s is None else budget_s)
+    after = None
+    while True:
+        with Session.begin() as session:
+            batch = maintenance.purge_expired_carts(
+                session, cutoff=cutoff, limit=batch_size, after=after
+            )
+        SESSIONS_CLEANED.inc(batch.carts)
+        yield batch.carts
+        if batch.carts < batch_size:
+            return
+        after = batch.last_expires_at
+        if time.monotonic() > deadline:
+            with Session.begin() as session:
+                outbox.enqueue(session, purge_expired_sessions)
+            logger.warning("Session purge out of time; a follow-up run continues")
+            return
+
+
+@dramatiq.actor(
+    actor_name="purge_expired_sessions",
+    queue_name="maintenance",
+    periodic=cron("0 2 * * *"),
+    max_retries=0,  # a missed night is caught up when the scheduler starts
+    time_limit=300_000,
+)
+def purge_expired_sessions() -> int:
+    """Delete carts (items and events too) expired over 7 days ago, unless an order has them."""
+    purged = sum(purge_batches())
+    logger.info("Purged %d expired cart(s)", purged)
+    return purged
+
+
+@dramatiq.actor(
+    actor_name="retry_reservation_confirmations",
+    queue_name="maintenance",
+    periodic=cron("*/15 * * * *"),
+    max_retries=0,
+    time_limit=120_000,
+)
+def retry_reservation_confirmations() -> int:
+    """Retry confirming the reservations of paid orders whose confirmation failed.
+
+    Each order backs off 5 min, 15 min, 1 h, 6 h, 24 h; after 5 failed attempts it is
+    marked for manual reconciliation and an alert goes out.
+    """
+    now = utcnow()
+    with Session() as session:
+        due = maintenance.orders_due_for_confirmation_retry(session, now=now, limit=RETRY_BATCH)
+    attempted = 0
+    for order_id in due:
+        # One short transaction per order: confirming locks stock rows.
+        with Session.begin() as session:
+            outcome = maintenance.retry_confirmation(session, order_id=order_id, now=now)
+            order = session.get(Order, order_id)
+        if outcome is None:
+            continue
+        attempted += 1
+        logger.info("Reservation confirmation retry for order %s: %s", order_id, outcome)
+        if outcome == "manual":
+            send_alert(
+                "Order needs manual stock reconciliation",
+                order_id=str(order_id),
+                order_number=order.order_number,
+                errors=order.meta.get(maintenance.ERRORS_KEY),
+            )
+    return attempted
+
+
+@dramatiq.actor(
+    actor_name="release_expired_reservations",
+    queue_name="maintenance",
+    periodic=cron("* * * * *"),
+    max_retries=0,
+    time_limit=60_000,
+)
+def release_expired_reservations() -> int:
+    """Release expired reservations and cancel the unpaid orders they belonged to.
+
+    A canceled order's PaymentIntent is canceled by a job and its cart is active again.
+    """
+    now = utcnow()
+    with Session.begin() as session:
+        released = maintenance.release_expired_reservations(session, now=now)
+        orders = maintenance.expired_pending_orders(session, now=now)
+        for order in orders:
+            maintenance.cancel_expired_order(session, order=order)
+            if order.payment_intent_id:
+                outbox.enqueue(session, cancel_payment_intent, str(order.id))
+            logger.info("Order %s canceled: its reservation expired", order.id)
+    return released + len(orders)

@@ -1,0 +1,305 @@
+"""The domain side of the scheduled jobs: cart cleanup, session purge, reservation upkeep.
+
+Each function does one bounded batch in the caller's transaction and claims its rows with
+``FOR UPDATE SKIP LOCKED``, so two runs at once split the work instead of doubling it,
+and running it again after it finished changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import DateTime, and_, cast, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from models import inventory
+from models.base import utcnow
+from models.carts import Cart, CartItem, DiscountCode
+from models.orders import Order, OrderEvent, Reservation
+
+logger = logging.getLogger(__name__)
+
+PAID_OR_LATER = ("paid", "shipped", "refunded", "partially_refunded")
+
+# --- Checked-out carts ---------------------------------------------------------------------
+
+
+@dataclass
+class CleanupResult:
+    cleaned: list[str] = field(default_factory=list)
+    skipped_without_order: int = 0
+
+
+def _paid_checkout_carts():
+    return (
+        select(Cart)
+        .join(Order, Order.id == Cart.order_id)
+        .where(Cart.status == "checkout", Order.status.in_(PAID_OR_LATER))
+    )
+
+
+def complete_cart(session: Session, *, cart: Cart, cleaned_by_job: bool = False) -> None:
+    """Empty a paid cart and close it for good (status ``completed``, not active)."""
+    session.execute(delete(CartItem).where(CartItem.cart_id == cart.id))
+    cart.status, cart.is_active = "completed", False
+    cart.version += 1
+    if cleaned_by_job:
+        cart.meta = {**cart.meta, "cleaned_by_job": True}
+
+
+def cleanup_checked_out_carts(session: Session, *, limit: int = 100) -> CleanupResult:
+    """Complete up to ``limit`` carts still in checkout whose order is paid or later.
+
+    Carts in checkout whose order no longer exists are left alone and counted.
+    """
+    result = CleanupResult()
+    carts = session.scalars(
+        _paid_checkout_carts()
+        .order_by(Cart.last_activity_at)
+        .limit(limit)
+        .with_for_update(of=Cart, skip_locked=True)
+    ).all()
+    for cart in carts:
+        complete_cart(session, cart=cart, cleaned_by_job=True)
+        logger.info("Cleaned up checked-out cart %s (order %s)", cart.id, cart.order_id)
+        result.cleaned.append(cart.id)
+    orphans = session.scalars(
+        select(Cart.id).where(Cart.status == "checkout", Cart.order_id.is_(None)).limit(limit)
+    ).all()
+    for cart_id in orphans:
+        logger.warning("Cart %s is in checkout but its order does not exist; skipped", cart_id)
+    result.skipped_without_order = len(orphans)
+    session.flush()
+    return result
+
+
+def carts_pending_cleanup(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(_paid_checkout_carts().subquery()))
+
+
+# --- Expired sessions ----------------------------------------------------------------------
+
+SESSION_RETENTION = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class PurgeBatch:
+    carts: int
+    last_expires_at: dt.datetime | None
+
+
+def purge_expired_carts(
+    session: Session,
+    *,
+    cutoff: dt.datetime,
+    limit: int,
+    after: dt.datetime | None = None,
+) -> PurgeBatch:
+    """Delete up to ``limit`` carts that expired before ``cutoff``, items and events with them.
+
+    Carts an order refers to are kept. Walks ``expires_at`` upwards from ``after`` (the
+    previous batch's ``last_expires_at``) so no batch rescans what earlier ones passed.
+    """
+    conditions = [
+        Cart.expires_at < cutoff,
+        Cart.order_id.is_(None),
+        ~exists().where(Order.cart_id == Cart.id),
+    ]
+    if after is not None:
+        conditions.append(Cart.expires_at >= after)
+    doomed = (
+        select(Cart.id)
+        .where(*conditions)
+        .order_by(Cart.expires_at)
+        .limit(limit)
+        .with_for_update(of=Cart, skip_locked=True)
+        .cte("doomed")
+    )
+    deleted = session.execute(
+        delete(Cart)
+        .where(Cart.id.in_(select(doomed.c.id)))
+        .returning(Cart.expires_at)
+        .execution_options(synchronize_session=False)
+    ).scalars()
+    expiries = list(deleted)
+    return PurgeBatch(len(expiries), max(expiries) if expiries else None)
+
+
+# --- Reservation confirmation retries ------------------------------------------------------
+
+ERRORS_KEY = "reservation_confirmation_errors"
+RETRY_KEY = "reservation_confirmation_retry"
+MANUAL_KEY = "needs_manual_reconciliation"
+# Wait before attempt 1, 2, ... measured from the previous attempt (or the error).
+RETRY_BACKOFF = (
+    dt.timedelta(minutes=5),
+    dt.timedelta(minutes=15),
+    dt.timedelta(hours=1),
+    dt.timedelta(hours=6),
+    dt.timedelta(hours=24),
+)
+MAX_CONFIRMATION_ATTEMPTS = len(RETRY_BACKOFF)
+RETRY_WINDOW = dt.timedelta(hours=24)
+RETRYABLE_STATUSES = ("paid", "shipped", "partially_refunded")
+
+
+def _has_errors():
+    errors = Order.meta[ERRORS_KEY]
+    return and_(
+        Order.meta.has_key(ERRORS_KEY),
+        func.jsonb_typeof(errors).in_(("array", "object")),
+        errors.not_in([[], {}]),
+    )
+
+
+def with_confirmation_errors():
+    """Orders whose reservations could not all be confirmed (the reconciliation list)."""
+    return select(Order).where(_has_errors())
+
+
+def orders_due_for_confirmation_retry(
+    session: Session, *, now: dt.datetime, limit: int = 100
+) -> list[uuid.UUID]:
+    """Orders with confirmation errors whose next attempt is due.
+
+    New candidates come from the last 24 h; an order already being retried keeps its
+    schedule to the end, even past 24 h.
+    """
+    next_attempt = func.coalesce(
+        cast(Order.meta[RETRY_KEY]["next_attempt_at"].astext, DateTime(timezone=True)),
+        Order.updated_at + RETRY_BACKOFF[0],
+    )
+    return list(
+        session.scalars(
+            select(Order.id)
+            .where(
+                _has_errors(),
+                ~Order.meta.has_key(MANUAL_KEY),
+                Order.status.in_(RETRYABLE_STATUSES),
+                or_(Order.created_at >= now - RETRY_WINDOW, Order.meta.has_key(RETRY_KEY)),
+                next_attempt <= now,
+            )
+            .order_by(Order.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def retry_confirmation(session: Session, *, order_id: uuid.UUID, now: dt.datetime) -> str | None:
+    """Try once more to confirm the order's reservations.
+
+    Returns ``"confirmed"`` (errors removed), ``"retrying"`` (next attempt scheduled),
+    ``"manual"`` (out of attempts: marked for manual reconciliation) or None when the
+    order is locked by someone else or no longer needs it.
+    """
+    order = session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update(skip_locked=True)
+    )
+    if order is None or not order.meta.get(ERRORS_KEY) or order.meta.get(MANUAL_KEY):
+        return None
+    errors = inventory.confirm(session, order_id=order.id)
+    meta: dict[str, Any] = dict(order.meta)
+    attempts = int((meta.get(RETRY_KEY) or {}).get("attempts", 0)) + 1
+    if not errors:
+        meta.pop(ERRORS_KEY, None)
+        meta.pop(RETRY_KEY, None)
+        outcome, data = "confirmed", {"attempt": attempts}
+        session.add(OrderEvent(order_id=order.id, kind="reservations_confirmed", data=data))
+    elif attempts >= MAX_CONFIRMATION_ATTEMPTS:
+        meta[ERRORS_KEY] = errors
+        meta[RETRY_KEY] = {"attempts": attempts, "last_attempt_at": now.isoformat()}
+        meta[MANUAL_KEY] = True
+        outcome = "manual"
+        data = {"attempts": attempts, "errors": errors}
+        session.add(OrderEvent(order_id=order.id, kind="manual_reconciliation_required", data=data))
+    else:
+        meta[ERRORS_KEY] = errors
+        meta[RETRY_KEY] = {
+            "attempts": attempts,
+            "last_attempt_at": now.isoformat(),
+            "next_attempt_at": (now + RETRY_BACKOFF[attempts]).isoformat(),
+        }
+        outcome = "retrying"
+        data = {"attempt": attempts, "errors": errors}
+        session.add(
+            OrderEvent(order_id=order.id, kind="reservation_confirmation_failed", data=data)
+        )
+    order.meta = meta
+    session.flush()
+    return outcome
+
+
+# --- Expired reservations ------------------------------------------------------------------
+
+
+def release_expired_reservations(session: Session, *, now: dt.datetime, limit: int = 1000) -> int:
+    """Mark up to ``limit`` active reservations past ``expires_at`` released."""
+    expired = (
+        select(Reservation.id)
+        .where(Reservation.status == "active", Reservation.expires_at <= now)
+        .order_by(Reservation.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return session.execute(
+        update(Reservation)
+        .where(Reservation.id.in_(expired))
+        .values(status="released")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def expired_pending_orders(session: Session, *, now: dt.datetime, limit: int = 100) -> list[Order]:
+    """Lock up to ``limit`` orders awaiting payment whose reservations have all expired."""
+    live = and_(
+        Reservation.order_id == Order.id,
+        or_(Reservation.status == "confirmed", Reservation.expires_at > now),
+    )
+    return list(
+        session.scalars(
+            select(Order)
+            .where(
+                Order.status == "pending_payment",
+                exists().where(Reservation.order_id == Order.id),
+                ~exists().where(live),
+            )
+            .order_by(Order.created_at)
+            .limit(limit)
+            .with_for_update(of=Order, skip_locked=True)
+        )
+    )
+
+
+def cancel_expired_order(session: Session, *, order: Order) -> Cart | None:
+    """Cancel a locked order whose reservations expired; its cart becomes active again.
+
+    Frees the discount code the order used. Returns the reactivated cart, if any.
+    """
+    inventory.release(session, order_id=order.id)
+    order.status = "canceled"
+    session.add(
+        OrderEvent(order_id=order.id, kind="canceled", data={"reason": "reservation_expired"})
+    )
+    code = order.meta.get("discount_code")
+    if code:
+        discount = session.get(DiscountCode, code, with_for_update=True)
+        if discount is not None:
+            discount.used_at = None
+    cart = (
+        session.get(Cart, order.cart_id, with_for_update=True, populate_existing=True)
+        if order.cart_id
+        else None
+    )
+    if cart is None or cart.order_id != order.id or cart.status != "checkout":
+        session.flush()
+        return None
+    cart.status, cart.is_active, cart.order_id = "active", True, None
+    cart.version += 1
+    cart.last_activity_at = utcnow()
+    session.flush()
+    return cart

@@ -20,13 +20,13 @@ os.environ.update(
     STRIPE_API_KEY="sk_test_cartfleet",
     STRIPE_WEBHOOK_SECRET="whsec_test_primary,whsec_test_rotated",
     MAIL_DIR=os.path.join(_TMP, "mail"),
-    PROMETHEUS_MULTIPROC_DIR="",
     SENTRY_DSN="",
     SMTP_URL="",
     ALERT_WEBHOOK_URL="",
     dramatiq_prom_port="0",
 )
-for _name in ("TEST_DATABASE_URL", "TEST_REDIS_URL"):
+# An empty PROMETHEUS_MULTIPROC_DIR would make prometheus_client write into the cwd.
+for _name in ("TEST_DATABASE_URL", "TEST_REDIS_URL", "PROMETHEUS_MULTIPROC_DIR"):
     os.environ.pop(_name, None)
 
 import contextlib

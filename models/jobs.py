@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Index, String, UniqueConstraint, exists, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, utcnow
@@ -89,7 +89,7 @@ def last_runs(session: Session, *, jobs: list[str]) -> dict[str, JobRun]:
     rows = session.scalars(
         select(JobRun)
         .where(JobRun.job.in_(jobs))
-        .distinct(JobRun.job)
+        .ext(distinct_on(JobRun.job))
         .order_by(JobRun.job, JobRun.started_at.desc(), JobRun.id.desc())
     )
     return {run.job: run for run in rows}

@@ -6,17 +6,25 @@ Time is driven by clocks the tests control, so minutes pass in milliseconds.
 from __future__ import annotations
 
 import collections
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import dramatiq
 import pendulum
 import pytest
+from click.testing import CliRunner
 from periodiq import cron
 
 from models.db import Session
 from models.jobs import JobRun
+from tests.support.services import ROOT
+from worker.cli import main
 from worker.leader import LeaderLease, current_leader
 from worker.scheduler import TICK_KEY, LeaderScheduler, previous_run
 
@@ -240,3 +248,95 @@ def test_previous_run_of_a_cron():
         2026, 11, 20, 3, 30, tz="UTC"
     )
     assert previous_run(cron("*/15 * * * *"), now) == now.replace(second=0)
+
+
+# --- the real processes and the CLI ----------------------------------------------------------
+
+
+def spawn_scheduler(*, lease_seconds: int = 3) -> subprocess.Popen:
+    command = [str(Path(sys.executable).parent / "cartfleet"), "scheduler"]
+    return subprocess.Popen(
+        [*command, "--lease-seconds", str(lease_seconds)],
+        cwd=ROOT,
+        env=dict(os.environ),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(predicate, *, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.2)
+    return result
+
+
+def leader_pid(broker) -> int | None:
+    leader = current_leader(broker.client)
+    return int(leader["id"].split(":")[1]) if leader else None
+
+
+def test_two_scheduler_processes_one_leader_and_takeover_after_kill(broker):
+    processes = [spawn_scheduler(), spawn_scheduler()]
+    try:
+        first_leader = wait_for(lambda: leader_pid(broker))
+        # The leader sends the current minute's ticks and the catch-up runs at start.
+        wait_for(lambda: enqueued(broker, "maintenance"))
+        time.sleep(2)
+        before = enqueued(broker, "maintenance")
+
+        leader = next(p for p in processes if p.pid == first_leader)
+        os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait(timeout=10)
+        follower = next(p for p in processes if p is not leader)
+        wait_for(lambda: leader_pid(broker) == follower.pid)
+        time.sleep(2)
+
+        after = enqueued(broker, "maintenance")
+        assert set(before.values()) == {1}
+        assert set(after.values()) == {1}
+        assert set(before) <= set(after)
+        assert {"relay_outbox", "release_expired_reservations", "purge_expired_sessions"} <= {
+            name for name, _ in before
+        }
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+    assert current_leader(broker.client) is None  # SIGTERM released the lease
+
+
+def test_jobs_list_shows_each_job_and_the_leader(broker):
+    LeaderLease(broker.client, identity="host-a:7:xyz").acquire_or_renew()
+    record_success("relay_outbox", pendulum.now("UTC").start_of("minute"))
+
+    result = CliRunner().invoke(main, ["jobs", "list"])
+
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert "*/5" in lines["cleanup_checked_out_carts"]
+    assert "success" in lines["relay_outbox"]
+    assert "leader: host-a:7:xyz" in result.output
+
+
+def test_jobs_run_enqueues_the_job_now(broker):
+    result = CliRunner().invoke(main, ["jobs", "run", "purge_expired_sessions"])
+
+    assert result.exit_code == 0, result.output
+    [(name, options)] = [
+        (m.actor_name, m.options)
+        for m in map(dramatiq.Message.decode, broker.client.hvals("dramatiq:maintenance.msgs"))
+    ]
+    assert name == "purge_expired_sessions"
+    assert "scheduled_at" not in options  # a manual run
+
+
+def test_jobs_run_refuses_an_unknown_job(broker):
+    result = CliRunner().invoke(main, ["jobs", "run", "no_such_job"])
+
+    assert result.exit_code == 2
+    assert "unknown periodic job" in result.output

@@ -1,0 +1,87 @@
+"""GET /admin/api/schedules: every periodic job with cron, last run, next run; the leader."""
+
+from __future__ import annotations
+
+import pendulum
+
+from models.db import Session
+from models.jobs import JobRun
+from tests.support.outages import redis_outage
+from worker.leader import LeaderLease
+
+AUTH = {"Authorization": "Bearer test-admin-token"}
+
+
+def test_requires_the_admin_token(client):
+    assert client.get("/admin/api/schedules").status_code == 401
+
+
+def test_lists_every_periodic_job_with_its_last_and_next_run(client, broker):
+    started = pendulum.now("UTC").subtract(minutes=3).start_of("minute")
+    with Session.begin() as session:
+        session.add_all(
+            [
+                JobRun(
+                    job="cleanup_checked_out_carts",
+                    scheduled_for=started.subtract(minutes=5),
+                    started_at=started.subtract(minutes=5),
+                    finished_at=started.subtract(minutes=5),
+                    outcome="failure",
+                    error="OperationalError: down",
+                ),
+                JobRun(
+                    job="cleanup_checked_out_carts",
+                    scheduled_for=started,
+                    started_at=started.add(seconds=1),
+                    finished_at=started.add(seconds=2),
+                    outcome="success",
+                    items_processed=12,
+                ),
+            ]
+        )
+    LeaderLease(broker.client, identity="host-a:42:abc").acquire_or_renew()
+
+    response = client.get("/admin/api/schedules", headers=AUTH)
+
+    assert response.status_code == 200
+    body = response.json
+    assert body["leader"]["id"] == "host-a:42:abc"
+    assert 0 < body["leader"]["expires_in_ms"] <= 30_000
+    jobs = {item["job"]: item for item in body["items"]}
+    assert {
+        "cleanup_checked_out_carts",
+        "purge_expired_sessions",
+        "retry_reservation_confirmations",
+        "release_expired_reservations",
+        "relay_outbox",
+    } <= set(jobs)
+    cleanup = jobs["cleanup_checked_out_carts"]
+    assert cleanup["cron"] == "*/5 * * * *"
+    assert cleanup["time_limit_ms"] == 60_000
+    assert cleanup["last_run"] == {
+        "scheduled_for": started.isoformat(),
+        "started_at": started.add(seconds=1).isoformat(),
+        "finished_at": started.add(seconds=2).isoformat(),
+        "outcome": "success",
+        "items_processed": 12,
+        "error": None,
+    }
+    next_run = pendulum.parse(cleanup["next_run"])
+    assert next_run > pendulum.now("UTC") and next_run.minute % 5 == 0
+    purge = jobs["purge_expired_sessions"]
+    assert purge["last_run"] is None
+    assert (pendulum.parse(purge["next_run"]).hour, pendulum.parse(purge["next_run"]).minute) == (
+        2,
+        0,
+    )
+
+
+def test_no_leader_when_no_scheduler_holds_the_lease(client):
+    assert client.get("/admin/api/schedules", headers=AUTH).json["leader"] is None
+
+
+def test_redis_outage_is_a_503(client, broker):
+    with redis_outage(broker):
+        response = client.get("/admin/api/schedules", headers=AUTH)
+    assert response.status_code == 503
+    assert response.json["error"] == "unavailable"

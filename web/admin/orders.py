@@ -18,6 +18,8 @@ from jobs.email import send_order_email
 from models.base import utcnow
 from models.db import Session
 from models.emails import Email
+from models.maintenance import ERRORS_KEY as RESERVATION_ERRORS_KEY
+from models.maintenance import MANUAL_KEY as MANUAL_RECONCILIATION_KEY
 from models.orders import ORDER_STATUSES, Order, OrderEvent
 from web.admin import bp
 from web.errors import APIError
@@ -26,9 +28,6 @@ from worker import outbox
 
 __all__ = ["bp"]
 
-# Written by the reservation-confirmation retry job (models/maintenance.py).
-RESERVATION_ERRORS_KEY = "reservation_confirmation_errors"
-MANUAL_RECONCILIATION_KEY = "needs_manual_reconciliation"
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 

@@ -66,6 +66,12 @@ def broker(schema):
     import jobs  # noqa: F401  (registers every actor)
     from worker.broker import broker
 
+    # In-process workers never boot a worker process; middleware that sets itself up
+    # on boot (Dramatiq's Prometheus exporter) needs the signal once. It also points
+    # PROMETHEUS_MULTIPROC_DIR at its own directory, which the web tests must not see.
+    broker.emit_after("process_boot")
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+        os.environ.pop(name, None)
     return broker
 
 

@@ -167,9 +167,9 @@ def release_expired_reservations() -> int:
     with Session.begin() as session:
         released = maintenance.release_expired_reservations(session, now=now)
         orders = maintenance.expired_pending_orders(session, now=now)
-        for order in orders:
-            maintenance.cancel_expired_order(session, order=order)
+        canceled = [o for o in orders if maintenance.cancel_expired_order(session, order=o)]
+        for order in canceled:
             if order.payment_intent_id:
                 outbox.enqueue(session, cancel_payment_intent, str(order.id))
             logger.info("Order %s canceled: its reservation expired", order.id)
-    return released + len(orders)
+    return released + len(canceled)

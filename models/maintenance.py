@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import DateTime, and_, cast, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from models import inventory
-from models.base import utcnow
-from models.carts import Cart, CartItem, DiscountCode
+from models import inventory, payments
+from models.carts import Cart, DiscountCode
 from models.orders import Order, OrderEvent, Reservation
 
 logger = logging.getLogger(__name__)
@@ -42,15 +41,6 @@ def _paid_checkout_carts():
     )
 
 
-def complete_cart(session: Session, *, cart: Cart, cleaned_by_job: bool = False) -> None:
-    """Empty a paid cart and close it for good (status ``completed``, not active)."""
-    session.execute(delete(CartItem).where(CartItem.cart_id == cart.id))
-    cart.status, cart.is_active = "completed", False
-    cart.version += 1
-    if cleaned_by_job:
-        cart.meta = {**cart.meta, "cleaned_by_job": True}
-
-
 def cleanup_checked_out_carts(session: Session, *, limit: int = 100) -> CleanupResult:
     """Complete up to ``limit`` carts still in checkout whose order is paid or later.
 
@@ -64,9 +54,13 @@ def cleanup_checked_out_carts(session: Session, *, limit: int = 100) -> CleanupR
         .with_for_update(of=Cart, skip_locked=True)
     ).all()
     for cart in carts:
-        complete_cart(session, cart=cart, cleaned_by_job=True)
-        logger.info("Cleaned up checked-out cart %s (order %s)", cart.id, cart.order_id)
-        result.cleaned.append(cart.id)
+        # The payment webhook's own completion, so both paths leave the same cart behind.
+        if payments.complete_cart(
+            session, cart_id=cart.id, cleaned_by_job=True, order_id=cart.order_id
+        ):
+            cart.meta = {**cart.meta, "cleaned_by_job": True}
+            logger.info("Cleaned up checked-out cart %s (order %s)", cart.id, cart.order_id)
+            result.cleaned.append(cart.id)
     orphans = session.scalars(
         select(Cart.id).where(Cart.status == "checkout", Cart.order_id.is_(None)).limit(limit)
     ).all()
@@ -235,6 +229,8 @@ def retry_confirmation(session: Session, *, order_id: uuid.UUID, now: dt.datetim
 
 # --- Expired reservations ------------------------------------------------------------------
 
+EXPIRED_REASON = "reservation_expired"
+
 
 def release_expired_reservations(session: Session, *, now: dt.datetime, limit: int = 1000) -> int:
     """Mark up to ``limit`` active reservations past ``expires_at`` released."""
@@ -275,31 +271,22 @@ def expired_pending_orders(session: Session, *, now: dt.datetime, limit: int = 1
     )
 
 
-def cancel_expired_order(session: Session, *, order: Order) -> Cart | None:
-    """Cancel a locked order whose reservations expired; its cart becomes active again.
+def cancel_expired_order(session: Session, *, order: Order) -> bool:
+    """Cancel a locked order whose reservations expired; returns whether it was canceled.
 
-    Frees the discount code the order used. Returns the reactivated cart, if any.
+    The payment webhook's cancel (status, timeline, reservations released, cart active
+    again), then what only an expiry implies: the cart no longer points at the order, so
+    it can be checked out afresh, and the discount code the order used is free again.
     """
-    inventory.release(session, order_id=order.id)
-    order.status = "canceled"
-    session.add(
-        OrderEvent(order_id=order.id, kind="canceled", data={"reason": "reservation_expired"})
-    )
+    if not payments.cancel_order(session, order_id=order.id, reason=EXPIRED_REASON):
+        return False
     code = order.meta.get("discount_code")
     if code:
         discount = session.get(DiscountCode, code, with_for_update=True)
         if discount is not None:
             discount.used_at = None
-    cart = (
-        session.get(Cart, order.cart_id, with_for_update=True, populate_existing=True)
-        if order.cart_id
-        else None
-    )
-    if cart is None or cart.order_id != order.id or cart.status != "checkout":
-        session.flush()
-        return None
-    cart.status, cart.is_active, cart.order_id = "active", True, None
-    cart.version += 1
-    cart.last_activity_at = utcnow()
+    cart = session.get(Cart, order.cart_id) if order.cart_id else None
+    if cart is not None and cart.order_id == order.id and cart.status == "active":
+        cart.order_id = None
     session.flush()
-    return cart
+    return True

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from models import inventory, maintenance
 from models.base import utcnow
-from models.carts import Cart, CartEvent, CartItem
+from models.carts import Cart, CartEvent, CartItem, DiscountCode
 from models.catalog import StockLevel
 from models.db import Session
 from models.orders import Order, OrderEvent, Reservation
@@ -340,9 +340,8 @@ def release_and_cancel(now=None) -> tuple[int, list]:
     with Session.begin() as session:
         released = maintenance.release_expired_reservations(session, now=now)
         orders = maintenance.expired_pending_orders(session, now=now)
-        for order in orders:
-            maintenance.cancel_expired_order(session, order=order)
-        return released, [order.id for order in orders]
+        canceled = [o.id for o in orders if maintenance.cancel_expired_order(session, order=o)]
+        return released, canceled
 
 
 def test_expired_reservations_cancel_the_order_and_reactivate_the_cart(skus):
@@ -365,7 +364,7 @@ def test_expired_reservations_cancel_the_order_and_reactivate_the_cart(skus):
         assert {r.status for r in session.get(Order, live.id).reservations} == {"active"}
         assert session.get(Cart, live_cart.id).status == "checkout"
         kinds = [e.kind for e in session.scalars(select(OrderEvent))]
-        assert kinds.count("canceled") == 1
+        assert kinds.count("order_canceled") == 1
 
     assert release_and_cancel() == (0, [])  # a second run changes nothing
 
@@ -392,3 +391,15 @@ def test_release_is_batch_limited(skus):
 
     assert released == 4
     assert count(Reservation, Reservation.status == "active") == 2
+
+
+def test_an_expired_checkout_frees_its_discount_code(skus):
+    with Session.begin() as session:
+        order, cart = pending_checkout(session, expires_in=-dt.timedelta(minutes=1))
+        code = factories.discount_code(session, "BACK10", cart_id=cart.id, used_at=utcnow())
+        order.meta = {**order.meta, "discount_code": code.code}
+
+    release_and_cancel()
+
+    with Session() as session:
+        assert session.get(DiscountCode, "BACK10").used_at is None

@@ -1,0 +1,84 @@
+"""Admin dead-letter routes: list with filters, requeue one or in bulk, delete."""
+
+from __future__ import annotations
+
+import uuid
+
+import dramatiq
+import pytest
+
+from worker import dead_letters
+
+AUTH = {"Authorization": "Bearer test-admin-token"}
+
+
+@pytest.fixture
+def letters(broker):
+    """Three dead letters: two of one actor on ``admin_a``, one of another on ``admin_b``."""
+    made = []
+    for number, (queue, actor) in enumerate(
+        [("admin_a", "admin_one"), ("admin_a", "admin_one"), ("admin_b", "admin_two")]
+    ):
+        message = dramatiq.Message(
+            queue_name=queue,
+            actor_name=actor,
+            args=(f"arg-{number}",),
+            kwargs={},
+            options={"retries": 10, "error": "KeyError: 'x'"},
+        )
+        redis_id = str(uuid.uuid4())
+        broker.client.zadd(f"dramatiq:{queue}.XQ", {redis_id: 1_700_000_000_000 + number})
+        broker.client.hset(f"dramatiq:{queue}.XQ.msgs", redis_id, message.encode())
+        made.append(message)
+    return made
+
+
+def test_requires_the_admin_token(client, letters):
+    assert client.get("/admin/api/dead-letters").status_code == 401
+
+
+def test_list_and_filters(client, letters):
+    everything = client.get("/admin/api/dead-letters", headers=AUTH).json["items"]
+    assert [i["message_id"] for i in everything] == [m.message_id for m in letters]
+    first = everything[0]
+    assert set(first) >= {"message_id", "queue", "actor", "args", "failed_at", "error"}
+    assert (first["queue"], first["actor"], first["args"]) == ("admin_a", "admin_one", ["arg-0"])
+    assert first["failed_at"].startswith("2023-11-14T22:13:20")
+    assert first["error"] == "KeyError: 'x'"
+
+    by_queue = client.get("/admin/api/dead-letters?queue=admin_b", headers=AUTH).json["items"]
+    assert [i["actor"] for i in by_queue] == ["admin_two"]
+    by_actor = client.get("/admin/api/dead-letters?actor=admin_one", headers=AUTH).json["items"]
+    assert len(by_actor) == 2
+    bad = client.get("/admin/api/dead-letters?limit=0", headers=AUTH)
+    assert bad.status_code == 422
+
+
+def test_requeue_one(broker, client, letters):
+    target = letters[1].message_id
+    response = client.post(f"/admin/api/dead-letters/{target}/requeue", headers=AUTH)
+    assert response.status_code == 200
+    assert response.json == {"requeued": 1, "message_id": target, "queue": "admin_a"}
+    assert broker.do_qsize("admin_a") == 1
+    again = client.post(f"/admin/api/dead-letters/{target}/requeue", headers=AUTH)
+    assert again.status_code == 404
+
+
+def test_bulk_requeue_with_filters(broker, client, letters):
+    response = client.post(
+        "/admin/api/dead-letters/requeue", json={"actor": "admin_one"}, headers=AUTH
+    )
+    assert response.json == {"requeued": 2}
+    assert dead_letters.count("admin_a") == 0 and dead_letters.count("admin_b") == 1
+    rest = client.post("/admin/api/dead-letters/requeue", headers=AUTH)
+    assert rest.json == {"requeued": 1}
+    invalid = client.post("/admin/api/dead-letters/requeue", json={"nope": 1}, headers=AUTH)
+    assert invalid.status_code == 422
+
+
+def test_delete(client, letters):
+    target = letters[2].message_id
+    response = client.delete(f"/admin/api/dead-letters/{target}", headers=AUTH)
+    assert response.json == {"deleted": 1, "message_id": target}
+    assert dead_letters.count("admin_b") == 0
+    assert client.delete(f"/admin/api/dead-letters/{target}", headers=AUTH).status_code == 404

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Connection,
     ForeignKey,
     Index,
+    Row,
     String,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     select,
@@ -24,11 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from models import inventory
+from models import catalog
 from models.base import Base, created_at, utcnow
 from models.catalog import Product
-
-logger = logging.getLogger(__name__)
 
 
 class Cart(Base):
@@ -169,6 +169,14 @@ class InvalidCode(CartError):
 
 
 @dataclass(frozen=True)
+class StockPolicy:
+    """How cart reads check stock: statement timeout and the warehouse fallback switch."""
+
+    timeout_ms: int = 5000
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
 class Line:
     sku: str
     name: str
@@ -183,20 +191,18 @@ class Line:
 class CartView:
     """A cart as the storefront sees it: lines priced now, stock checked, totals."""
 
-    cart: Cart
+    id: str
+    status: str
+    version: int
+    currency: str
+    email: str | None
+    order_id: uuid.UUID | None
     lines: list[Line]
-    discount: DiscountCode | None
+    discount_code: str | None
+    discount_percent: int | None
     subtotal_cents: int
     discount_cents: int
     total_cents: int
-
-
-@dataclass(frozen=True)
-class StockPolicy:
-    """How cart reads check stock: statement timeout and the warehouse fallback switch."""
-
-    timeout_ms: int = 5000
-    fallback: bool = False
 
 
 def new_cart_id() -> str:
@@ -209,29 +215,117 @@ def discount_amount(subtotal_cents: int, percent: int | None) -> int:
     return subtotal_cents * percent // 100 if percent else 0
 
 
-def checked_availability(
-    session: Session, skus: Iterable[str], *, timeout_ms: int
-) -> dict[str, int] | None:
-    """Available units per sku in one query bounded by ``timeout_ms``; None when unverifiable.
+def _line(values: Sequence[Any], available: int | None, policy: StockPolicy) -> Line:
+    """``values`` as in ``_LINE_COLUMNS``; ``available`` None: stock could not be verified."""
+    sku, name, quantity, unit_price, current_price = values
+    if available is None:
+        in_stock, error = policy.fallback, STOCK_ERROR
+    else:
+        in_stock, error = available >= quantity, None
+    return Line(sku, name, quantity, unit_price, current_price, in_stock, error)
 
-    Runs in a savepoint so a timeout leaves the caller's transaction usable.
+
+def _make_view(cart: Cart | Row, percent: int | None, lines: list[Line]) -> CartView:
+    subtotal = sum(line.quantity * line.current_price_cents for line in lines)
+    off = discount_amount(subtotal, percent)
+    return CartView(
+        cart.id,
+        cart.status,
+        cart.version,
+        cart.currency,
+        cart.email,
+        cart.order_id,
+        lines,
+        cart.discount_code,
+        percent,
+        subtotal,
+        off,
+        subtotal - off,
+    )
+
+
+_LINE_COLUMNS = (
+    CartItem.sku,
+    Product.name,
+    CartItem.quantity,
+    CartItem.unit_price_cents,
+    Product.price_cents,
+)
+
+
+def _read_statement(*, with_stock: bool):
+    columns = [
+        Cart.id,
+        Cart.status,
+        Cart.version,
+        Cart.currency,
+        Cart.email,
+        Cart.order_id,
+        Cart.discount_code,
+        DiscountCode.percent,
+        *_LINE_COLUMNS,
+    ]
+    if with_stock:
+        columns.append(catalog.available_units_of(CartItem.sku).label("available"))
+    return (
+        select(*columns)
+        .outerjoin(DiscountCode, DiscountCode.code == Cart.discount_code)
+        .outerjoin(CartItem, CartItem.cart_id == Cart.id)
+        .outerjoin(Product, Product.sku == CartItem.sku)
+        .where(Cart.id == bindparam("cart_id"))
+        .order_by(CartItem.id)
+    )
+
+
+# Built once: a cart read only binds the cart id.
+_READ_WITH_STOCK = _read_statement(with_stock=True)
+_READ_WITHOUT_STOCK = _read_statement(with_stock=False)
+_LINES = (
+    select(*_LINE_COLUMNS)
+    .join(Product, Product.sku == CartItem.sku)
+    .where(CartItem.cart_id == bindparam("cart_id"))
+    .order_by(CartItem.id)
+)
+
+
+def read_view(cart_id: str, *, policy: StockPolicy) -> CartView:
+    """The cart for a GET: cart, lines, prices and stock in one statement.
+
+    Runs on the stock reader (autocommit, statement timeout; see models.catalog) rather
+    than in a caller's transaction: a read needs no transaction, and this keeps it at one
+    round trip. When the statement times out the lines are read again without stock.
     """
-    wanted = sorted(set(skus))
-    if not wanted:
-        return {}
-    try:
-        with session.begin_nested():
-            session.execute(
-                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(timeout_ms)}
-            )
-            available = inventory.available_by_sku(session, wanted)
-            session.execute(text("SET LOCAL statement_timeout TO DEFAULT"))
-    except OperationalError as error:
-        if error.connection_invalidated:
-            raise
-        logger.warning("Stock query failed for %d sku(s): %s", len(wanted), error.orig)
-        return None
-    return available
+
+    def query(connection: Connection) -> tuple[list[Row], bool]:
+        try:
+            return connection.execute(_READ_WITH_STOCK, {"cart_id": cart_id}).all(), True
+        except OperationalError as error:
+            if not catalog.timed_out(error):
+                raise
+            return connection.execute(_READ_WITHOUT_STOCK, {"cart_id": cart_id}).all(), False
+
+    rows, stocked = catalog.read(policy.timeout_ms, query)
+    if not rows:
+        raise NotFound("No such cart.")
+    # Columns 8-12 are the line (NULL for an empty cart), 13 its stock.
+    lines = [
+        _line(row[8:13], catalog.units(row[13]) if stocked else None, policy)
+        for row in rows
+        if row[8] is not None
+    ]
+    return _make_view(rows[0], rows[0].percent, lines)
+
+
+def view(
+    session: Session, cart: Cart, *, policy: StockPolicy, available: dict[str, int] | None
+) -> CartView:
+    """The cart inside a write's transaction (sees the write); ``available`` from before it."""
+    rows = session.connection().execute(_LINES, {"cart_id": cart.id}).all()
+    percent = session.get(DiscountCode, cart.discount_code).percent if cart.discount_code else None
+    lines = [
+        _line(row, None if available is None else available.get(row.sku, 0), policy) for row in rows
+    ]
+    return _make_view(cart, percent, lines)
 
 
 def create_cart(session: Session, *, email: str | None = None, currency: str = "usd") -> Cart:
@@ -248,13 +342,6 @@ def create_cart(session: Session, *, email: str | None = None, currency: str = "
     )
     session.add(cart)
     session.flush()
-    return cart
-
-
-def get_cart(session: Session, cart_id: str) -> Cart:
-    cart = session.get(Cart, cart_id)
-    if cart is None:
-        raise NotFound("No such cart.")
     return cart
 
 
@@ -284,52 +371,16 @@ def touch(cart: Cart) -> None:
         cart.status, cart.is_active = "active", True
 
 
-def view(
-    session: Session,
-    cart: Cart,
-    *,
-    policy: StockPolicy,
-    available: dict[str, int] | None = None,
-) -> CartView:
-    """Price and stock-check every line: one query for lines, one (timed) for stock.
-
-    ``available`` skips the stock query when the caller already ran it for these skus.
-    """
-    rows = session.execute(
-        select(
-            CartItem.sku,
-            Product.name,
-            CartItem.quantity,
-            CartItem.unit_price_cents,
-            Product.price_cents,
-        )
-        .join(Product, Product.sku == CartItem.sku)
-        .where(CartItem.cart_id == cart.id)
-        .order_by(CartItem.id)
-    ).all()
-    if available is None and rows:
-        available = checked_availability(
-            session, (row.sku for row in rows), timeout_ms=policy.timeout_ms
-        )
-    lines = []
-    for sku, name, quantity, unit_price, current_price in rows:
-        if available is None:
-            in_stock, error = policy.fallback, STOCK_ERROR
-        else:
-            in_stock, error = available.get(sku, 0) >= quantity, None
-        lines.append(Line(sku, name, quantity, unit_price, current_price, in_stock, error))
-    discount = session.get(DiscountCode, cart.discount_code) if cart.discount_code else None
-    subtotal = sum(line.quantity * line.current_price_cents for line in lines)
-    off = discount_amount(subtotal, discount.percent if discount else None)
-    return CartView(cart, lines, discount, subtotal, off, subtotal - off)
-
-
 def _item(session: Session, cart: Cart, sku: str) -> CartItem | None:
     return session.scalar(select(CartItem).where(CartItem.cart_id == cart.id, CartItem.sku == sku))
 
 
-def _skus(session: Session, cart: Cart) -> list[str]:
-    return list(session.scalars(select(CartItem.sku).where(CartItem.cart_id == cart.id)))
+def _stock(session: Session, cart: Cart, policy: StockPolicy, *extra: str):
+    skus: Sequence[str] = [
+        *session.scalars(select(CartItem.sku).where(CartItem.cart_id == cart.id)),
+        *extra,
+    ]
+    return catalog.checked_available_units(skus, timeout_ms=policy.timeout_ms)
 
 
 def _require_stock(
@@ -340,10 +391,8 @@ def _require_stock(
             raise StockUnavailable("Stock cannot be verified right now; try again shortly.")
         return
     if available.get(sku, 0) < quantity:
-        raise OutOfStock(
-            f"Only {available.get(sku, 0)} unit(s) of {sku} available.",
-            available=available.get(sku, 0),
-        )
+        units = available.get(sku, 0)
+        raise OutOfStock(f"Only {units} unit(s) of {sku} available.", available=units)
 
 
 def add_item(
@@ -368,9 +417,7 @@ def add_item(
     total = (item.quantity if item else 0) + quantity
     if total > MAX_QUANTITY:
         raise InvalidItem("quantity", f"At most {MAX_QUANTITY} units of one sku per cart.")
-    available = checked_availability(
-        session, [*_skus(session, cart), sku], timeout_ms=policy.timeout_ms
-    )
+    available = _stock(session, cart, policy, sku)
     _require_stock(available, sku=sku, quantity=total, policy=policy)
     if item is None:
         session.add(
@@ -397,7 +444,7 @@ def set_quantity(
     item = _item(session, cart, sku)
     if item is None:
         raise NotFound(f"{sku} is not in the cart.")
-    available = checked_availability(session, _skus(session, cart), timeout_ms=policy.timeout_ms)
+    available = _stock(session, cart, policy)
     if quantity > item.quantity:
         _require_stock(available, sku=sku, quantity=quantity, policy=policy)
     if quantity == 0:
@@ -425,7 +472,7 @@ def remove_item(
         raise NotFound(f"{sku} is not in the cart.")
     touch(cart)
     session.flush()
-    return view(session, cart, policy=policy)
+    return view(session, cart, policy=policy, available=_stock(session, cart, policy))
 
 
 def usable_code(session: Session, code: str, *, cart: Cart, lock: bool = False) -> DiscountCode:
@@ -454,7 +501,7 @@ def apply_discount(
     cart.discount_code = usable_code(session, code, cart=cart).code
     touch(cart)
     session.flush()
-    return view(session, cart, policy=policy)
+    return view(session, cart, policy=policy, available=_stock(session, cart, policy))
 
 
 def remove_discount(
@@ -470,4 +517,4 @@ def remove_discount(
     cart.discount_code = None
     touch(cart)
     session.flush()
-    return view(session, cart, policy=policy)
+    return view(session, cart, policy=policy, available=_stock(session, cart, policy))

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import inventory
+from models import catalog, inventory
 from models.base import utcnow
 from models.carts import (
     WRITABLE_STATUSES,
@@ -117,6 +117,17 @@ def start(
             "Prices rose since these items were added; confirm with acknowledge_price_changes.",
             changes=changes,
         )
+    quantities = {item.sku: item.quantity for item, _ in rows}
+    # Fail fast, without creating an order or queueing on the stock row locks, when the
+    # committed stock is already short; the locked reservation below stays the authority.
+    available = catalog.available_units(session.connection(), quantities)
+    _raise_if_short(
+        [
+            inventory.Shortfall(sku, wanted, available[sku])
+            for sku, wanted in sorted(quantities.items())
+            if available[sku] < wanted
+        ]
+    )
     discount = _claim_discount(session, cart)
 
     now = utcnow()
@@ -163,12 +174,13 @@ def start(
     session.flush()
 
     # Last, so the stock rows stay locked only for the reservation and the commit.
-    shortfalls = inventory.reserve(
-        session,
-        order_id=order.id,
-        quantities={item.sku: item.quantity for item, _ in rows},
-        expires_at=expires_at,
+    _raise_if_short(
+        inventory.reserve(session, order_id=order.id, quantities=quantities, expires_at=expires_at)
     )
+    return Checkout(order, cart, created=True)
+
+
+def _raise_if_short(shortfalls: list[inventory.Shortfall]) -> None:
     if shortfalls:
         raise ItemsOutOfStock(
             "Not enough stock for some items.",
@@ -177,7 +189,6 @@ def start(
                 for s in shortfalls
             ],
         )
-    return Checkout(order, cart, created=True)
 
 
 def _claim_discount(session: Session, cart: Cart) -> DiscountCode | None:

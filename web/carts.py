@@ -81,7 +81,7 @@ def expected_version() -> int | None:
 
 def record_event(
     session: OrmSession,
-    cart: Cart,
+    cart: Cart | CartView,
     kind: str,
     *,
     sku: str | None = None,
@@ -103,7 +103,7 @@ def record_event(
 def cart_response(view: CartView, status: int = 200):
     response = jsonify(cart_json(view))
     response.status_code = status
-    response.headers["ETag"] = f'"{view.cart.version}"'
+    response.headers["ETag"] = f'"{view.version}"'
     return response
 
 
@@ -113,7 +113,7 @@ def create_cart():
     with Session.begin() as session:
         cart = carts.create_cart(session, email=body.email, currency=body.currency)
         record_event(session, cart, "created")
-        view = CartView(cart, [], None, 0, 0, 0)
+        view = carts.view(session, cart, policy=stock_policy(), available={})
     response = cart_response(view, 201)
     response.headers["Location"] = f"/api/carts/{cart.id}"
     return response
@@ -121,9 +121,7 @@ def create_cart():
 
 @bp.get("/api/carts/<cart_id>")
 def get_cart(cart_id: str):
-    with Session.begin() as session:
-        view = carts.view(session, carts.get_cart(session, cart_id), policy=stock_policy())
-    return cart_response(view)
+    return cart_response(carts.read_view(cart_id, policy=stock_policy()))
 
 
 @bp.post("/api/carts/<cart_id>/items")
@@ -138,7 +136,7 @@ def add_item(cart_id: str):
             policy=stock_policy(),
             expected_version=expected_version(),
         )
-        record_event(session, view.cart, "item_added", sku=body.sku, quantity=body.quantity)
+        record_event(session, view, "item_added", sku=body.sku, quantity=body.quantity)
     return cart_response(view)
 
 
@@ -155,7 +153,7 @@ def set_quantity(cart_id: str, sku: str):
             expected_version=expected_version(),
         )
         kind = "item_removed" if body.quantity == 0 else "item_updated"
-        record_event(session, view.cart, kind, sku=sku, quantity=body.quantity)
+        record_event(session, view, kind, sku=sku, quantity=body.quantity)
     return cart_response(view)
 
 
@@ -169,7 +167,7 @@ def remove_item(cart_id: str, sku: str):
             policy=stock_policy(),
             expected_version=expected_version(),
         )
-        record_event(session, view.cart, "item_removed", sku=sku, quantity=0)
+        record_event(session, view, "item_removed", sku=sku, quantity=0)
     return cart_response(view)
 
 
@@ -184,7 +182,7 @@ def apply_discount(cart_id: str):
             policy=stock_policy(),
             expected_version=expected_version(),
         )
-        record_event(session, view.cart, "discount_applied")
+        record_event(session, view, "discount_applied")
     return cart_response(view)
 
 
@@ -194,5 +192,5 @@ def remove_discount(cart_id: str):
         view = carts.remove_discount(
             session, cart_id=cart_id, policy=stock_policy(), expected_version=expected_version()
         )
-        record_event(session, view.cart, "discount_removed")
+        record_event(session, view, "discount_removed")
     return cart_response(view)

@@ -9,8 +9,7 @@ from typing import Annotated
 from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from models.carts import checked_availability
-from models.catalog import Product, search_products
+from models.catalog import Product, checked_available_units, search_products
 from models.db import Session
 from web.errors import APIError
 from web.serializers import product_json
@@ -53,8 +52,8 @@ def decode_cursor(cursor: str) -> str:
     )
 
 
-def _availability(session, skus: list[str]) -> dict[str, int] | None:
-    return checked_availability(session, skus, timeout_ms=get_settings().stock_query_timeout_ms)
+def _availability(skus: list[str]) -> dict[str, int] | None:
+    return checked_available_units(skus, timeout_ms=get_settings().stock_query_timeout_ms)
 
 
 @bp.get("/api/products")
@@ -67,8 +66,8 @@ def list_products():
     with Session.begin() as session:
         # One row more than asked tells whether there is a next page.
         found = search_products(session, query=query.q, after_sku=after, limit=query.limit + 1)
-        page = found[: query.limit]
-        available = _availability(session, [product.sku for product in page])
+    page = found[: query.limit]
+    available = _availability([product.sku for product in page])
     items = [
         product_json(product, None if available is None else available[product.sku])
         for product in page
@@ -83,5 +82,5 @@ def get_product(sku: str):
         product = session.get(Product, sku)
         if product is None:
             raise APIError(404, "not_found", f"No such product: {sku}.")
-        available = _availability(session, [sku])
+    available = _availability([sku])
     return product_json(product, None if available is None else available[sku])

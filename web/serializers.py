@@ -16,13 +16,12 @@ def iso(value: dt.datetime | None) -> str | None:
 
 
 def cart_json(view: CartView) -> dict[str, Any]:
-    cart = view.cart
     return {
-        "id": cart.id,
-        "status": cart.status,
-        "version": cart.version,
-        "currency": cart.currency,
-        "email": cart.email,
+        "id": view.id,
+        "status": view.status,
+        "version": view.version,
+        "currency": view.currency,
+        "email": view.email,
         "items": [
             {
                 "sku": line.sku,
@@ -37,13 +36,13 @@ def cart_json(view: CartView) -> dict[str, Any]:
         ],
         "subtotal_cents": view.subtotal_cents,
         "discount": (
-            {"code": view.discount.code, "percent": view.discount.percent}
-            if view.discount
+            {"code": view.discount_code, "percent": view.discount_percent}
+            if view.discount_code
             else None
         ),
         "discount_cents": view.discount_cents,
         "total_cents": view.total_cents,
-        "order_id": str(cart.order_id) if cart.order_id else None,
+        "order_id": str(view.order_id) if view.order_id else None,
     }
 
 

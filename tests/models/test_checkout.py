@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+import threading
+import time
 
-from models import checkout, inventory
+import pytest
+from sqlalchemy import func, select, text
+
+from models import checkout, db, inventory
 from models.carts import Cart, DiscountCode
 from models.db import Session
 from models.orders import Order, OrderEvent
@@ -90,3 +93,44 @@ def test_a_rise_without_acknowledgment_raises_before_anything_is_written():
     ]
     with Session.begin() as session:
         assert session.scalars(select(Order)).all() == []
+
+
+def _lock_waiters() -> int:
+    with db.engine().connect() as connection:
+        return connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar()
+
+
+def test_the_locked_reservation_decides_when_the_precheck_saw_stale_stock():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 1})
+        first, second = (factories.cart(session, items={"A": 1}).id for _ in range(2))
+    outcome: dict[str, object] = {}
+
+    def checkout_second():
+        try:
+            with Session.begin() as session:
+                start(session, second)
+            outcome["second"] = "created"
+        except checkout.ItemsOutOfStock as error:
+            outcome["second"] = error.extra["items"]
+
+    with Session.begin() as session:
+        start(session, first)  # holds the stock row lock until this block commits
+        thread = threading.Thread(target=checkout_second)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while _lock_waiters() == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # The second checkout passed the unlocked pre-check and now waits on the lock.
+        assert _lock_waiters() == 1
+    thread.join(timeout=30)
+
+    assert outcome["second"] == [{"sku": "A", "requested": 1, "available": 0}]
+    with Session.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 1
+        assert session.get(Cart, second).status == "active"

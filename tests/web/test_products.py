@@ -63,3 +63,21 @@ def test_bad_query_parameters_are_422(client):
         response = client.get(f"/api/products?{query}")
         assert response.status_code == 422, query
         assert response.json["error"] == "validation_error"
+
+
+def test_unverifiable_stock_shows_as_null(client, monkeypatch):
+    from sqlalchemy import text
+
+    from models import db
+    from worker.settings import get_settings
+
+    seed(1)
+    monkeypatch.setenv("STOCK_QUERY_TIMEOUT_MS", "100")
+    get_settings.cache_clear()
+    with db.engine().connect() as blocker:
+        blocker.execute(text("LOCK TABLE stock_levels IN ACCESS EXCLUSIVE MODE"))
+        listing = client.get("/api/products").json
+        one = client.get("/api/products/SKU-0").json
+        blocker.rollback()
+    get_settings.cache_clear()
+    assert listing["items"][0]["available"] is None and one["available"] is None

@@ -25,7 +25,6 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 from sqlalchemy import delete, event, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from models import inventory
@@ -226,18 +225,18 @@ def complete_cart(
     cart_id: str,
     cleaned_by_job: bool = False,
     order_id: uuid.UUID | None = None,
-    nowait: bool = False,
+    skip_locked: bool = False,
 ) -> bool:
     """Empty the cart and close it (``completed``, inactive); returns whether it changed.
 
     ``order_id`` completes it only while it still belongs to that order (a cart that was
-    reactivated and checked out again is left alone). ``nowait`` raises at once when
-    another transaction holds the cart instead of waiting for it.
+    reactivated and checked out again is left alone). ``skip_locked`` returns False at
+    once when another transaction holds the cart instead of waiting for it.
     """
     cart = session.scalars(
         select(Cart)
         .where(Cart.id == cart_id)
-        .with_for_update(nowait=nowait)
+        .with_for_update(skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     ).one_or_none()
     if cart is None or cart.status == "completed":
@@ -254,6 +253,14 @@ def complete_cart(
     return True
 
 
+def _cart_done_or_gone(session: Session, *, cart_id: str, order_id: uuid.UUID) -> bool:
+    """Nothing left to do for this cart (someone else completed it, or it moved on)."""
+    row = session.execute(
+        select(Cart.status, Cart.order_id).where(Cart.id == cart_id)
+    ).one_or_none()
+    return row is None or row.status == "completed" or row.order_id != order_id
+
+
 def complete_cart_quickly(
     session: Session,
     *,
@@ -262,24 +269,22 @@ def complete_cart_quickly(
 ) -> bool:
     """Complete the order's cart now, retrying after each of ``delays`` if it is locked.
 
-    Returns False when every try failed: the cart stays in ``checkout`` with a paid order
-    for the cleanup job, and ``checkout_cart_cleanup_failed_total`` counts it.
+    The cart is claimed with ``SKIP LOCKED``, so a busy cart costs no savepoint and never
+    blocks the payment. Returns False when every try found it locked: the cart stays in
+    ``checkout`` with a paid order for the cleanup job, and
+    ``checkout_cart_cleanup_failed_total`` counts it.
     """
     if order.cart_id is None:
         return True
     for attempt in range(len(delays) + 1):
-        try:
-            with session.begin_nested():
-                complete_cart(session, cart_id=order.cart_id, order_id=order.id, nowait=True)
-        except DBAPIError as error:
-            if error.connection_invalidated:
-                raise
-            logger.info("Cart %s busy on try %d: %s", order.cart_id, attempt + 1, error.orig)
-            if attempt < len(delays):
-                time.sleep(delays[attempt])
-            continue
-        after_commit(session, lambda tries=attempt: CART_CLEANUP_RETRIES.observe(tries))
-        return True
+        if complete_cart(session, cart_id=order.cart_id, order_id=order.id, skip_locked=True):
+            after_commit(session, lambda tries=attempt: CART_CLEANUP_RETRIES.observe(tries))
+            return True
+        if _cart_done_or_gone(session, cart_id=order.cart_id, order_id=order.id):
+            return True
+        logger.info("Cart %s busy on try %d", order.cart_id, attempt + 1)
+        if attempt < len(delays):
+            time.sleep(delays[attempt])
     _event(session, order, "cart_cleanup_deferred", cart_id=order.cart_id)
     after_commit(session, CART_CLEANUP_FAILED.inc)
     return False

@@ -1,0 +1,528 @@
+"""Stripe webhook pipeline: ingest under gunicorn and end-to-end processing, with baselines.
+
+Provisions its own PostgreSQL database and Redis db (tests/support/services), then, in
+one run and on free ports:
+
+- ingest: signed ``POST /webhooks/stripe`` against the cartfleet app and a bare Flask
+  route under the same gunicorn settings (web/gunicorn_conf.py), closed loop with
+  ``BENCH_CONNECTIONS`` (32) keep-alive connections, in alternating slices so background
+  load hits both alike; requests/s, p50/p99 and the ratio;
+- end-to-end: ``dramatiq worker.app`` (2 processes x 8 threads, as the Procfile) on the
+  webhooks queue; a burst of succeeded events for distinct orders (stock confirmed, cart
+  completed, email queued) from first POST to last row processed, beside a no-op actor
+  drained by the same workers (ratio); then an open-loop 200 events/s for 10 s with the
+  lag from each event's scheduled POST to its ``processed_at`` (p50/p99);
+- the RSS of the web and worker processes.
+
+Prints one JSON document. Run: ``.venv/bin/python bench/webhooks.py`` (about 2 minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+SECRET = "whsec_bench"
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+INGEST_SECONDS = float(os.environ.get("BENCH_SECONDS", "12"))
+INGEST_SLICES = 6
+BURST_EVENTS = 1500
+NOOP_MESSAGES = 5000
+LAG_RATE = 200  # events/s offered
+LAG_SECONDS = 10
+SKUS = 40
+
+if os.environ.get("CARTFLEET_BENCH_ROLE") == "worker":
+    # Imported by ``dramatiq worker.app webhooks --path bench``: the no-op baseline actor.
+    import dramatiq
+
+    @dramatiq.actor(actor_name="bench_noop", queue_name="bench_noop", max_retries=0)
+    def bench_noop(number: int) -> None:
+        """Does nothing: the ceiling of what the same workers can drain."""
+
+
+def bare_app():
+    """The baseline route (``gunicorn 'webhooks:bare_app()' --pythonpath bench``)."""
+    from flask import Flask, request
+
+    app = Flask("bare")
+
+    @app.post("/webhooks/stripe")
+    def bare():
+        request.get_data()
+        return {"received": True, "duplicate": False}
+
+    return app
+
+
+# --- events and HTTP ---------------------------------------------------------------------
+
+
+def _event(order_id: str, payment_intent: str, amount: int) -> bytes:
+    event = {
+        "id": "evt_" + secrets.token_hex(12),
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": int(time.time()),
+        "livemode": False,
+        "type": "payment_intent.succeeded",
+        "data": {
+            "object": {
+                "id": payment_intent,
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_received": amount,
+                "currency": "usd",
+                "status": "succeeded",
+                "metadata": {"order_id": order_id},
+            }
+        },
+    }
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def _request(payload: bytes) -> bytes:
+    t = int(time.time())
+    digest = hmac.new(SECRET.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    head = (
+        f"POST /webhooks/stripe HTTP/1.1\r\nHost: {HOST}\r\nConnection: keep-alive\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        f"Stripe-Signature: t={t},v1={digest}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+async def _exchange(reader, writer, request: bytes) -> tuple[int, bool]:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+    await reader.readexactly(int(headers.get("content-length", "0")))
+    return int(lines[0].split()[1]), headers.get("connection", "").lower() != "close"
+
+
+async def _closed_loop(port: int, requests: list[bytes], seconds: float | None) -> dict:
+    """Each connection sends its next request when the last one answered.
+
+    Runs for ``seconds`` (cycling through ``requests``) or until every request was sent.
+    """
+    latencies: list[float] = []
+    statuses: list[int] = []
+    cursor = iter(range(10**12))
+    deadline = None if seconds is None else time.perf_counter() + seconds
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            while deadline is None or time.perf_counter() < deadline:
+                index = next(cursor)
+                if deadline is None and index >= len(requests):
+                    return
+                start = time.perf_counter()
+                status, keep = await _exchange(reader, writer, requests[index % len(requests)])
+                latencies.append(time.perf_counter() - start)
+                statuses.append(status)
+                if not keep:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(HOST, port)
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
+    return {"latencies": latencies, "statuses": statuses, "elapsed": time.perf_counter() - started}
+
+
+async def _open_loop(port: int, requests: list[bytes], rate: float) -> tuple[float, dict]:
+    """Send request i at ``start + i / rate`` on a free connection; returns (start, statuses)."""
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(CONNECTIONS):
+        pool.put_nowait(await asyncio.open_connection(HOST, port))
+    statuses: dict[int, int] = {}
+    start = time.time() + 0.2
+
+    async def send(index: int, request: bytes) -> None:
+        await asyncio.sleep(max(0.0, start + index / rate - time.time()))
+        reader, writer = await pool.get()
+        status, _ = await _exchange(reader, writer, request)
+        statuses[status] = statuses.get(status, 0) + 1
+        pool.put_nowait((reader, writer))
+
+    await asyncio.gather(*(send(i, r) for i, r in enumerate(requests)))
+    while not pool.empty():
+        pool.get_nowait()[1].close()
+    return start, statuses
+
+
+def _ms(values: list[float], quantile: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(quantile * len(ordered)))] * 1000, 2)
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _rss(process: subprocess.Popen) -> dict:
+    return {
+        "master_mib": _rss_mib(process.pid),
+        "children_mib": [_rss_mib(pid) for pid in _children(process.pid)],
+    }
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _spawn(command: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
+    command = [sys.executable, "-m", "gunicorn", "-c", "web/gunicorn_conf.py"]
+    command += ["--bind", f"{HOST}:{port}", "--pythonpath", "bench", app_spec]
+    return _spawn(command, env)
+
+
+def _wait_port(port: int, timeout: float = 60) -> None:
+    from worker.embedded import port_open
+
+    deadline = time.monotonic() + timeout
+    while not port_open(HOST, port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on {port}")
+        time.sleep(0.1)
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def _seed(count: int) -> list[tuple[str, str, int]]:
+    """``count`` orders in checkout, each with a cart, one item and an active reservation."""
+    from sqlalchemy import insert
+
+    from models.base import utcnow
+    from models.carts import Cart, CartItem
+    from models.catalog import upsert_product
+    from models.db import Session
+    from models.orders import Order, OrderItem, Reservation
+
+    now = utcnow()
+    orders, rows = [], {"carts": [], "items": [], "orders": [], "lines": [], "holds": []}
+    for number in range(count):
+        order_id, cart_id = uuid.uuid4(), f"cart_{number}_{secrets.token_hex(6)}"
+        sku, intent = f"BENCH-{number % SKUS}", f"pi_bench_{number}_{secrets.token_hex(4)}"
+        rows["carts"].append(
+            {"id": cart_id, "status": "checkout", "expires_at": now + dt.timedelta(days=1)}
+        )
+        rows["items"].append(
+            {"cart_id": cart_id, "sku": sku, "quantity": 1, "unit_price_cents": 1000}
+        )
+        rows["orders"].append(
+            {
+                "id": order_id,
+                "cart_id": cart_id,
+                "email": "buyer@example.com",
+                "currency": "usd",
+                "subtotal_cents": 1000,
+                "total_cents": 1000,
+                "shipping_address": {"name": "Ada", "country": "US"},
+                "payment_intent_id": intent,
+            }
+        )
+        rows["lines"].append(
+            {"order_id": order_id, "sku": sku, "name": sku, "quantity": 1, "unit_price_cents": 1000}
+        )
+        rows["holds"].append(
+            {
+                "order_id": order_id,
+                "sku": sku,
+                "warehouse": "main",
+                "quantity": 1,
+                "status": "active",
+                "expires_at": now + dt.timedelta(hours=1),
+            }
+        )
+        orders.append((str(order_id), intent, 1000))
+    with Session.begin() as session:
+        for number in range(SKUS):
+            upsert_product(
+                session,
+                sku=f"BENCH-{number}",
+                name="bench",
+                price_cents=1000,
+                stock={"main": 1_000_000},
+            )
+        session.execute(insert(Cart), rows["carts"])
+        session.execute(insert(CartItem), rows["items"])
+        session.execute(insert(Order), rows["orders"])
+        session.execute(insert(OrderItem), rows["lines"])
+        session.execute(insert(Reservation), rows["holds"])
+        session.execute(
+            Cart.__table__.update().where(Cart.id == Order.cart_id).values(order_id=Order.id)
+        )
+    return orders
+
+
+def _processed(ids: list[str]) -> dict[str, float]:
+    from sqlalchemy import select
+
+    from models.db import Session
+    from models.webhooks import WebhookEvent
+
+    with Session() as session:
+        rows = session.execute(
+            select(WebhookEvent.id, WebhookEvent.processed_at).where(
+                WebhookEvent.id.in_(ids), WebhookEvent.status == "processed"
+            )
+        ).all()
+    return {event_id: at.timestamp() for event_id, at in rows}
+
+
+def _wait_processed(ids: list[str], timeout: float) -> dict[str, float]:
+    deadline = time.monotonic() + timeout
+    while True:
+        done = _processed(ids)
+        if len(done) == len(ids) or time.monotonic() > deadline:
+            return done
+        time.sleep(0.05)
+
+
+def _reset(broker) -> None:
+    from sqlalchemy import text
+
+    from models.db import Session
+
+    with Session.begin() as session:
+        session.execute(text("TRUNCATE webhook_events, outbox"))
+    broker.client.flushdb()
+
+
+# --- phases ------------------------------------------------------------------------------
+
+
+def _ingest(web_port: int, bare_port: int, web: subprocess.Popen) -> dict:
+    requests = [
+        _request(_event(str(uuid.uuid4()), f"pi_{n}", 1000)) for n in range(INGEST_SLICES * 4000)
+    ]
+    results = {"webhook": {"latencies": [], "statuses": [], "elapsed": 0.0}}
+    results["bare"] = {"latencies": [], "statuses": [], "elapsed": 0.0}
+    asyncio.run(_closed_loop(web_port, requests[:500], 1.5))  # warm-up
+    asyncio.run(_closed_loop(bare_port, requests[:500], 1.5))
+    offset = 500
+    for _ in range(INGEST_SLICES):
+        for name, port in (("webhook", web_port), ("bare", bare_port)):
+            chunk = requests[offset : offset + 4000] if name == "webhook" else requests[:1000]
+            run = asyncio.run(_closed_loop(port, chunk, INGEST_SECONDS / INGEST_SLICES))
+            for key in ("latencies", "statuses"):
+                results[name][key] += run[key]
+            results[name]["elapsed"] += run["elapsed"]
+            if name == "webhook":
+                offset += len(run["statuses"])
+
+    def summary(result: dict) -> dict:
+        return {
+            "requests": len(result["statuses"]),
+            "req_per_s": round(len(result["statuses"]) / result["elapsed"], 1),
+            "p50_ms": _ms(result["latencies"], 0.50),
+            "p99_ms": _ms(result["latencies"], 0.99),
+            "non_200": sum(1 for status in result["statuses"] if status != 200),
+        }
+
+    webhook, bare = summary(results["webhook"]), summary(results["bare"])
+    return {
+        "connections": CONNECTIONS,
+        "webhook": webhook,
+        "bare_route": bare,
+        "ratio": round(webhook["req_per_s"] / bare["req_per_s"], 3),
+        "web_rss": _rss(web),
+    }
+
+
+def _noop_drain(broker) -> float:
+    import dramatiq
+
+    messages = [
+        dramatiq.Message(
+            queue_name="bench_noop", actor_name="bench_noop", args=(n,), kwargs={}, options={}
+        )
+        for n in range(NOOP_MESSAGES)
+    ]
+    started = time.perf_counter()
+    for message in messages:
+        broker.enqueue(message)
+    while broker.do_qsize("bench_noop"):
+        time.sleep(0.01)
+    return round(NOOP_MESSAGES / (time.perf_counter() - started), 1)
+
+
+def _burst(web_port: int, orders: list[tuple[str, str, int]]) -> dict:
+    payloads = [_event(*order) for order in orders]
+    ids = [json.loads(p)["id"] for p in payloads]
+    requests = [_request(p) for p in payloads]
+    started = time.time()
+    posted = asyncio.run(_closed_loop(web_port, requests, None))
+    done = _wait_processed(ids, timeout=120)
+    finished = max(done.values()) if done else time.time()
+    return {
+        "events": len(ids),
+        "processed": len(done),
+        "post_non_200": sum(1 for s in posted["statuses"] if s != 200),
+        "events_per_s": round(len(done) / (finished - started), 1),
+    }
+
+
+def _lag(web_port: int, orders: list[tuple[str, str, int]]) -> dict:
+    payloads = [_event(*order) for order in orders]
+    ids = [json.loads(p)["id"] for p in payloads]
+    requests = [_request(p) for p in payloads]
+    start, statuses = asyncio.run(_open_loop(web_port, requests, LAG_RATE))
+    done = _wait_processed(ids, timeout=120)
+    lags = [
+        done[event_id] - (start + i / LAG_RATE)
+        for i, event_id in enumerate(ids)
+        if event_id in done
+    ]
+    return {
+        "offered_per_s": LAG_RATE,
+        "events": len(ids),
+        "processed": len(done),
+        "post_non_200": sum(n for status, n in statuses.items() if status != 200),
+        "lag_p50_ms": _ms(lags, 0.50),
+        "lag_p99_ms": _ms(lags, 0.99),
+        "lag_max_ms": _ms(lags, 1.0),
+    }
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from alembic import command
+
+    from tests.support import services
+    from worker.embedded import free_port
+
+    provisioned = services.provision()
+    metrics_dir = Path(f"/tmp/cartfleet-bench-metrics-{os.getpid()}")
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "CARTFLEET_ENV": "bench",
+        "DATABASE_URL": provisioned.database_url,
+        "REDIS_URL": provisioned.redis_url,
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+        "ADMIN_TOKEN": "bench",
+        "LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "dramatiq_prom_port": str(free_port()),
+        "MAIL_DIR": str(metrics_dir / "mail"),
+    }
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "CARTFLEET_ENV")})
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = ""
+    processes: list[subprocess.Popen] = []
+    try:
+        command.upgrade(services.alembic_config(provisioned.database_url), "head")
+        from models import db
+
+        db.configure(provisioned.database_url)
+        from worker.broker import broker
+
+        orders = _seed(BURST_EVENTS + LAG_RATE * LAG_SECONDS)
+        web_port, bare_port = free_port(), free_port()
+        web = _gunicorn("web:create_app()", web_port, env)
+        bare = _gunicorn("webhooks:bare_app()", bare_port, env)
+        processes += [web, bare]
+        _wait_port(web_port)
+        _wait_port(bare_port)
+
+        ingest = _ingest(web_port, bare_port, web)
+        _stop(bare)
+        _reset(broker)
+
+        worker = _spawn(
+            [
+                *(sys.executable, "-m", "dramatiq", "worker.app", "webhooks"),
+                *("--path", ".", "bench", "--processes", "2", "--threads", "8"),
+                *("--queues", "webhooks", "bench_noop"),
+            ],
+            {**env, "CARTFLEET_BENCH_ROLE": "worker"},
+        )
+        processes.append(worker)
+        deadline = time.monotonic() + 60
+        while broker.client.zcard("dramatiq:__heartbeats__") < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the dramatiq workers did not start")
+            time.sleep(0.2)
+        time.sleep(1)
+
+        noop_per_s = _noop_drain(broker)
+        burst = _burst(web_port, orders[:BURST_EVENTS])
+        lag = _lag(web_port, orders[BURST_EVENTS:])
+        report = {
+            "benchmark": "stripe_webhooks",
+            "cpus": os.cpu_count(),
+            "ingest": ingest,
+            "end_to_end": {
+                "burst": burst,
+                "noop_actor_drain_per_s": noop_per_s,
+                "ratio": round(burst["events_per_s"] / noop_per_s, 3),
+                "open_loop": lag,
+            },
+            "rss": {"web": _rss(web), "worker": _rss(worker)},
+        }
+        print(json.dumps(report, indent=2))
+    finally:
+        for process in processes:
+            _stop(process)
+        with contextlib.suppress(Exception):
+            from models import db
+
+            db.engine().dispose()
+        services.release(provisioned)
+
+
+if __name__ == "__main__":
+    main()

@@ -201,6 +201,53 @@ def _rss(process: subprocess.Popen) -> dict:
     }
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(process: subprocess.Popen) -> list[int]:
+    return [process.pid, *_children(process.pid)]
+
+
+def _postgres_backends() -> list[int]:
+    """The PostgreSQL backends serving the bench database (same machine, readable /proc)."""
+    from sqlalchemy import text
+
+    from models import db
+
+    with db.engine().connect() as connection:
+        return list(
+            connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            ).scalars()
+        )
+
+
+class CpuMeter:
+    """CPU seconds used by processes (and the database's backends) between start and stop."""
+
+    def __init__(self, *processes: subprocess.Popen, postgres: bool = False) -> None:
+        self.processes, self.postgres, self.used, self.pg_used = processes, postgres, 0.0, 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._pids = [pid for process in self.processes for pid in _tree(process)]
+        self._pg = _postgres_backends() if self.postgres else []
+        self._start, self._pg_start = _cpu_seconds(self._pids), _cpu_seconds(self._pg)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.used += _cpu_seconds(self._pids) - self._start
+        if self.postgres:
+            # Backends opened meanwhile are counted from their start.
+            pids = set(self._pg) | set(_postgres_backends())
+            self.pg_used += _cpu_seconds(list(pids)) - self._pg_start
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -345,7 +392,9 @@ def _reset(broker) -> None:
 # --- phases ------------------------------------------------------------------------------
 
 
-def _ingest(web_port: int, bare_port: int, web: subprocess.Popen) -> dict:
+def _ingest(
+    web_port: int, bare_port: int, web: subprocess.Popen, bare_server: subprocess.Popen
+) -> dict:
     requests = [
         _request(_event(str(uuid.uuid4()), f"pi_{n}", 1000)) for n in range(INGEST_SLICES * 4000)
     ]
@@ -354,26 +403,34 @@ def _ingest(web_port: int, bare_port: int, web: subprocess.Popen) -> dict:
     asyncio.run(_closed_loop(web_port, requests[:500], 1.5))  # warm-up
     asyncio.run(_closed_loop(bare_port, requests[:500], 1.5))
     offset = 500
+    meters = {"webhook": CpuMeter(web, postgres=True), "bare": CpuMeter(bare_server)}
     for _ in range(INGEST_SLICES):
         for name, port in (("webhook", web_port), ("bare", bare_port)):
             chunk = requests[offset : offset + 4000] if name == "webhook" else requests[:1000]
-            run = asyncio.run(_closed_loop(port, chunk, INGEST_SECONDS / INGEST_SLICES))
+            with meters[name]:
+                run = asyncio.run(_closed_loop(port, chunk, INGEST_SECONDS / INGEST_SLICES))
             for key in ("latencies", "statuses"):
                 results[name][key] += run[key]
             results[name]["elapsed"] += run["elapsed"]
             if name == "webhook":
                 offset += len(run["statuses"])
 
-    def summary(result: dict) -> dict:
-        return {
-            "requests": len(result["statuses"]),
-            "req_per_s": round(len(result["statuses"]) / result["elapsed"], 1),
+    def summary(result: dict, meter: CpuMeter) -> dict:
+        count = len(result["statuses"])
+        figures = {
+            "requests": count,
+            "req_per_s": round(count / result["elapsed"], 1),
             "p50_ms": _ms(result["latencies"], 0.50),
             "p99_ms": _ms(result["latencies"], 0.99),
             "non_200": sum(1 for status in result["statuses"] if status != 200),
+            "gunicorn_cpu_ms_per_request": round(meter.used / count * 1000, 3),
         }
+        if meter.postgres:
+            figures["postgres_cpu_ms_per_request"] = round(meter.pg_used / count * 1000, 3)
+        return figures
 
-    webhook, bare = summary(results["webhook"]), summary(results["bare"])
+    webhook = summary(results["webhook"], meters["webhook"])
+    bare = summary(results["bare"], meters["bare"])
     return {
         "connections": CONNECTIONS,
         "webhook": webhook,
@@ -383,7 +440,7 @@ def _ingest(web_port: int, bare_port: int, web: subprocess.Popen) -> dict:
     }
 
 
-def _noop_drain(broker) -> float:
+def _noop_drain(broker, worker: subprocess.Popen) -> dict:
     import dramatiq
 
     messages = [
@@ -392,27 +449,39 @@ def _noop_drain(broker) -> float:
         )
         for n in range(NOOP_MESSAGES)
     ]
-    started = time.perf_counter()
-    for message in messages:
-        broker.enqueue(message)
-    while broker.do_qsize("bench_noop"):
-        time.sleep(0.01)
-    return round(NOOP_MESSAGES / (time.perf_counter() - started), 1)
+    with CpuMeter(worker) as meter:
+        started = time.perf_counter()
+        for message in messages:
+            broker.enqueue(message)
+        while broker.do_qsize("bench_noop"):
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+    return {
+        "messages": NOOP_MESSAGES,
+        "per_s": round(NOOP_MESSAGES / elapsed, 1),
+        "worker_cpu_ms_per_message": round(meter.used / NOOP_MESSAGES * 1000, 3),
+    }
 
 
-def _burst(web_port: int, orders: list[tuple[str, str, int]]) -> dict:
+def _burst(
+    web_port: int, orders: list[tuple[str, str, int]], web: subprocess.Popen, worker
+) -> dict:
     payloads = [_event(*order) for order in orders]
     ids = [json.loads(p)["id"] for p in payloads]
     requests = [_request(p) for p in payloads]
-    started = time.time()
-    posted = asyncio.run(_closed_loop(web_port, requests, None))
-    done = _wait_processed(ids, timeout=120)
+    with CpuMeter(web) as web_cpu, CpuMeter(worker, postgres=True) as worker_cpu:
+        started = time.time()
+        posted = asyncio.run(_closed_loop(web_port, requests, None))
+        done = _wait_processed(ids, timeout=120)
     finished = max(done.values()) if done else time.time()
     return {
         "events": len(ids),
         "processed": len(done),
         "post_non_200": sum(1 for s in posted["statuses"] if s != 200),
         "events_per_s": round(len(done) / (finished - started), 1),
+        "worker_cpu_ms_per_event": round(worker_cpu.used / len(ids) * 1000, 3),
+        "web_cpu_ms_per_event": round(web_cpu.used / len(ids) * 1000, 3),
+        "postgres_cpu_ms_per_event": round(worker_cpu.pg_used / len(ids) * 1000, 3),
     }
 
 
@@ -445,6 +514,7 @@ def main() -> None:
     from tests.support import services
     from worker.embedded import free_port
 
+    load_at_start = os.getloadavg()[0]
     provisioned = services.provision()
     metrics_dir = Path(f"/tmp/cartfleet-bench-metrics-{os.getpid()}")
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -478,7 +548,7 @@ def main() -> None:
         _wait_port(web_port)
         _wait_port(bare_port)
 
-        ingest = _ingest(web_port, bare_port, web)
+        ingest = _ingest(web_port, bare_port, web, bare)
         _stop(bare)
         _reset(broker)
 
@@ -498,17 +568,18 @@ def main() -> None:
             time.sleep(0.2)
         time.sleep(1)
 
-        noop_per_s = _noop_drain(broker)
-        burst = _burst(web_port, orders[:BURST_EVENTS])
+        noop = _noop_drain(broker, worker)
+        burst = _burst(web_port, orders[:BURST_EVENTS], web, worker)
         lag = _lag(web_port, orders[BURST_EVENTS:])
         report = {
             "benchmark": "stripe_webhooks",
             "cpus": os.cpu_count(),
+            "load_average_at_start": load_at_start,
             "ingest": ingest,
             "end_to_end": {
                 "burst": burst,
-                "noop_actor_drain_per_s": noop_per_s,
-                "ratio": round(burst["events_per_s"] / noop_per_s, 3),
+                "noop_actor_drain": noop,
+                "ratio": round(burst["events_per_s"] / noop["per_s"], 3),
                 "open_loop": lag,
             },
             "rss": {"web": _rss(web), "worker": _rss(worker)},

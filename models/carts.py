@@ -211,7 +211,7 @@ def new_cart_id() -> str:
 
 
 def discount_amount(subtotal_cents: int, percent: int | None) -> int:
-    """The discount in cents; rounded down so a customer is never charged below zero."""
+    """The discount in cents, rounded down: never more than ``percent`` of the subtotal."""
     return subtotal_cents * percent // 100 if percent else 0
 
 
@@ -253,18 +253,23 @@ _LINE_COLUMNS = (
 )
 
 
+_HEADER_COLUMNS = (
+    Cart.id,
+    Cart.status,
+    Cart.version,
+    Cart.currency,
+    Cart.email,
+    Cart.order_id,
+    Cart.discount_code,
+    DiscountCode.percent,
+)
+# Where a read row's line columns sit (all NULL for an empty cart), and its stock after them.
+_LINE_SLICE = slice(len(_HEADER_COLUMNS), len(_HEADER_COLUMNS) + len(_LINE_COLUMNS))
+_STOCK_INDEX = _LINE_SLICE.stop
+
+
 def _read_statement(*, with_stock: bool):
-    columns = [
-        Cart.id,
-        Cart.status,
-        Cart.version,
-        Cart.currency,
-        Cart.email,
-        Cart.order_id,
-        Cart.discount_code,
-        DiscountCode.percent,
-        *_LINE_COLUMNS,
-    ]
+    columns = [*_HEADER_COLUMNS, *_LINE_COLUMNS]
     if with_stock:
         columns.append(catalog.available_units_of(CartItem.sku).label("available"))
     return (
@@ -307,11 +312,10 @@ def read_view(cart_id: str, *, policy: StockPolicy) -> CartView:
     rows, stocked = catalog.read(policy.timeout_ms, query)
     if not rows:
         raise NotFound("No such cart.")
-    # Columns 8-12 are the line (NULL for an empty cart), 13 its stock.
     lines = [
-        _line(row[8:13], catalog.units(row[13]) if stocked else None, policy)
+        _line(row[_LINE_SLICE], catalog.units(row[_STOCK_INDEX]) if stocked else None, policy)
         for row in rows
-        if row[8] is not None
+        if row[_LINE_SLICE.start] is not None
     ]
     return _make_view(rows[0], rows[0].percent, lines)
 

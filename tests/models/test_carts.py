@@ -74,7 +74,7 @@ def test_lock_cart_checks_version_and_status():
         carts.lock_cart(session, "missing")
 
 
-def test_view_totals_with_discount_round_in_the_customers_favour():
+def test_view_totals_with_a_discount_that_rounds_down():
     with Session.begin() as session:
         factories.product(session, "A", price_cents=333)
         cart = factories.cart(session, items={"A": 1})

@@ -142,7 +142,7 @@ def counts_by_status(session: Session, *, since: dt.datetime | None = None) -> d
     query = select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
     if since is not None:
         query = query.where(WebhookEvent.received_at >= since)
-    found = dict(session.execute(query).tuples().all())
+    found = dict(session.execute(query).all())
     return {status: int(found.get(status, 0)) for status in WEBHOOK_STATUSES}
 
 

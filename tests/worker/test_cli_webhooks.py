@@ -108,7 +108,7 @@ def test_dlq_list_requeue_and_purge(broker, dead_letter_pair):
     names, letters = dead_letter_pair
 
     listing = run("dlq", "list", "--queue", "cli_test", "--json")
-    items = [json.loads(line) for line in listing.output.splitlines()]
+    items = [json.loads(line) for line in listing.stdout.splitlines()]
     assert [i["message_id"] for i in items] == [m.message_id for m in letters]
     assert items[0]["error"] == "ValueError: boom"
     assert "2 dead letter(s)" in run("dlq", "list").output

@@ -176,7 +176,7 @@ class StockPolicy:
     fallback: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Line:
     sku: str
     name: str
@@ -187,7 +187,7 @@ class Line:
     stock_error: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CartView:
     """A cart as the storefront sees it: lines priced now, stock checked, totals."""
 

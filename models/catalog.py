@@ -136,19 +136,24 @@ def on_hand_by_warehouse(session: Session, sku: str) -> dict[str, int]:
 # transaction, savepoint or SET around it. They are advisory: reservations
 # (models.inventory) lock the stock rows and are the only authority at checkout.
 
-_readers: dict[tuple[str, int], Engine] = {}
+_readers: dict[tuple[Engine, int], Engine] = {}
 _readers_lock = threading.Lock()
 
 
 def stock_reader(timeout_ms: int) -> Engine:
     """The process's stock-read engine for the configured database and ``timeout_ms``."""
-    url = db.engine().url
-    key = (url.render_as_string(hide_password=False), timeout_ms)
+    key = (db.engine(), timeout_ms)
+    reader = _readers.get(key)
+    if reader is not None:
+        return reader
     with _readers_lock:
+        # Readers of an engine that ``db.configure`` replaced hold connections for nothing.
+        for stale in [k for k in _readers if k[0] is not key[0]]:
+            _readers.pop(stale).dispose()
         reader = _readers.get(key)
         if reader is None:
             reader = _readers[key] = create_engine(
-                url,
+                key[0].url,
                 isolation_level="AUTOCOMMIT",
                 # No ping per checkout (a round trip per read): ``read`` retries a read
                 # that met a stale connection instead.

@@ -185,6 +185,7 @@ class Line:
     current_price_cents: int
     in_stock: bool
     stock_error: str | None
+    available: int | None  # None: not verified (not shown to clients)
 
 
 @dataclass(slots=True)
@@ -222,7 +223,7 @@ def _line(values: Sequence[Any], available: int | None, policy: StockPolicy) -> 
         in_stock, error = policy.fallback, STOCK_ERROR
     else:
         in_stock, error = available >= quantity, None
-    return Line(sku, name, quantity, unit_price, current_price, in_stock, error)
+    return Line(sku, name, quantity, unit_price, current_price, in_stock, error, available)
 
 
 def _make_view(cart: Cart | Row, percent: int | None, lines: list[Line]) -> CartView:

@@ -1,8 +1,10 @@
 """Checkout: turn an active cart into a pending order with its stock reserved.
 
-The flow has three short transactions so no stock row stays locked while Stripe is
-called (the caller talks to Stripe between them):
+No stock row stays locked while Stripe is called (the caller talks to Stripe between
+these steps, each its own transaction):
 
+0. ``fail_fast_if_short``: no transaction; answers buyers who lost a race from committed
+   stock in one read, without locking anything.
 1. ``start``: lock the cart, re-price, create the order and its items, move the cart to
    ``checkout`` and reserve every line (stock rows locked in sku order, last, so they
    are held only for the reservation and the commit).
@@ -17,14 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import catalog, inventory
+from models import inventory
 from models.base import utcnow
 from models.carts import (
     WRITABLE_STATUSES,
@@ -34,7 +36,9 @@ from models.carts import (
     CartNotActive,
     DiscountCode,
     NotFound,
+    StockPolicy,
     discount_amount,
+    read_view,
     touch,
     usable_code,
 )
@@ -78,12 +82,14 @@ def start(
     shipping_address: Mapping[str, Any],
     acknowledge_price_changes: bool,
     reservation_minutes: int,
+    before_reserve: Callable[[Cart], None] | None = None,
 ) -> Checkout:
     """Create the order and reserve its stock, or return the order the cart already has.
 
     Raises ``EmptyCart``, ``PriceChangeNeedsAcknowledgment`` (a price rose and was not
     acknowledged), ``InvalidCode`` or ``ItemsOutOfStock``; the caller rolls back, so
-    nothing is reserved then.
+    nothing is reserved then. ``before_reserve(cart)`` runs in the transaction once the
+    order exists, before any stock row is locked (for the caller's own writes).
     """
     cart = session.get(Cart, cart_id, with_for_update=True, populate_existing=True)
     if cart is None:
@@ -118,16 +124,6 @@ def start(
             changes=changes,
         )
     quantities = {item.sku: item.quantity for item, _ in rows}
-    # Fail fast, without creating an order or queueing on the stock row locks, when the
-    # committed stock is already short; the locked reservation below stays the authority.
-    available = catalog.available_units(session.connection(), quantities)
-    _raise_if_short(
-        [
-            inventory.Shortfall(sku, wanted, available[sku])
-            for sku, wanted in sorted(quantities.items())
-            if available[sku] < wanted
-        ]
-    )
     discount = _claim_discount(session, cart)
 
     now = utcnow()
@@ -172,12 +168,45 @@ def start(
     cart.email = cart.email or email
     touch(cart)
     session.flush()
+    if before_reserve is not None:
+        before_reserve(cart)
 
     # Last, so the stock rows stay locked only for the reservation and the commit.
     _raise_if_short(
         inventory.reserve(session, order_id=order.id, quantities=quantities, expires_at=expires_at)
     )
     return Checkout(order, cart, created=True)
+
+
+def fail_fast_if_short(cart_id: str, *, acknowledge_price_changes: bool, timeout_ms: int) -> None:
+    """Raise ``ItemsOutOfStock`` when committed stock already cannot cover the cart.
+
+    One statement on the stock reader, outside any transaction, so buyers who lost a race
+    are answered without locking their cart, creating an order or queueing on the stock
+    rows. It stays silent whenever ``start`` would answer something else first (cart not
+    checkout-able, empty, a price rise to acknowledge) or stock could not be read; it can
+    only be more lenient than the locked reservation, which remains the authority.
+    """
+    try:
+        view = read_view(cart_id, policy=StockPolicy(timeout_ms=timeout_ms))
+    except NotFound:
+        return
+    if view.status not in WRITABLE_STATUSES or not view.lines:
+        return
+    lines = view.lines
+    if any(line.available is None for line in lines):
+        return
+    if not acknowledge_price_changes and any(
+        line.current_price_cents > line.unit_price_cents for line in lines
+    ):
+        return
+    _raise_if_short(
+        [
+            inventory.Shortfall(line.sku, line.quantity, line.available)
+            for line in sorted(lines, key=lambda line: line.sku)
+            if line.available < line.quantity
+        ]
+    )
 
 
 def _raise_if_short(shortfalls: list[inventory.Shortfall]) -> None:

@@ -68,6 +68,12 @@ def create_payment_intent(order: Order) -> stripe.PaymentIntent:
 @bp.post("/api/carts/<cart_id>/checkout")
 def checkout_cart(cart_id: str):
     body = parse_body(CheckoutBody)
+    settings = get_settings()
+    checkout.fail_fast_if_short(
+        cart_id,
+        acknowledge_price_changes=body.acknowledge_price_changes,
+        timeout_ms=settings.stock_query_timeout_ms,
+    )
     with Session.begin() as session:
         result = checkout.start(
             session,
@@ -75,10 +81,9 @@ def checkout_cart(cart_id: str):
             email=body.email,
             shipping_address=body.shipping_address.model_dump(),
             acknowledge_price_changes=body.acknowledge_price_changes,
-            reservation_minutes=get_settings().reservation_minutes,
+            reservation_minutes=settings.reservation_minutes,
+            before_reserve=lambda cart: record_event(session, cart, "checkout_started"),
         )
-        if result.created:
-            record_event(session, result.cart, "checkout_started")
 
     order = result.order
     if order.payment_intent_id is None:

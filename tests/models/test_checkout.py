@@ -113,6 +113,8 @@ def test_the_locked_reservation_decides_when_the_precheck_saw_stale_stock():
 
     def checkout_second():
         try:
+            # Passes: the first checkout's reservation is not committed yet.
+            checkout.fail_fast_if_short(second, acknowledge_price_changes=False, timeout_ms=5000)
             with Session.begin() as session:
                 start(session, second)
             outcome["second"] = "created"
@@ -126,7 +128,7 @@ def test_the_locked_reservation_decides_when_the_precheck_saw_stale_stock():
         deadline = time.monotonic() + 30
         while _lock_waiters() == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
-        # The second checkout passed the unlocked pre-check and now waits on the lock.
+        # The second checkout passed the fail-fast check and now waits on the lock.
         assert _lock_waiters() == 1
     thread.join(timeout=30)
 
@@ -134,3 +136,22 @@ def test_the_locked_reservation_decides_when_the_precheck_saw_stale_stock():
     with Session.begin() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 1
         assert session.get(Cart, second).status == "active"
+
+
+def test_fail_fast_answers_from_committed_stock_and_defers_everything_else():
+    with Session.begin() as session:
+        factories.product(session, "A", price_cents=100, stock={"main": 1})
+        short = factories.cart(session, items={"A": 2}).id
+        fine = factories.cart(session, items={"A": 1}).id
+        empty = factories.cart(session).id
+    with pytest.raises(checkout.ItemsOutOfStock) as raised:
+        checkout.fail_fast_if_short(short, acknowledge_price_changes=False, timeout_ms=5000)
+    assert raised.value.extra["items"] == [{"sku": "A", "requested": 2, "available": 1}]
+    for cart_id in (fine, empty, "missing"):
+        checkout.fail_fast_if_short(cart_id, acknowledge_price_changes=False, timeout_ms=5000)
+    with Session.begin() as session:
+        factories.product(session, "A", price_cents=150, stock={"main": 1})
+    # A rise to acknowledge is answered first, by start().
+    checkout.fail_fast_if_short(short, acknowledge_price_changes=False, timeout_ms=5000)
+    with pytest.raises(checkout.ItemsOutOfStock):
+        checkout.fail_fast_if_short(short, acknowledge_price_changes=True, timeout_ms=5000)

@@ -39,8 +39,9 @@ def checkout(client, cart_id, **extra):
 
 
 def set_price(sku: str, price_cents: int) -> None:
+    """Change the price, leaving the stock as it is."""
     with Session.begin() as session:
-        factories.product(session, sku, price_cents=price_cents)
+        factories.product(session, sku, price_cents=price_cents, stock={})
 
 
 def reserved_units(sku: str) -> int:
@@ -152,6 +153,24 @@ def test_out_of_stock_reserves_nothing(client, fake_stripe):
         assert session.scalar(select(func.count()).select_from(Order)) == 0
         assert session.get(Cart, cart_id).status == "active"
     assert fake_stripe.payment_intents == {}
+
+
+def test_a_price_rise_is_answered_before_a_shortfall(client, fake_stripe):
+    cart_id = make_cart({"A": 5}, A={"main": 2})
+    set_price("A", 1100)
+    response = checkout(client, cart_id)
+    assert response.json["error"] == "price_changed_acknowledgment_required"
+    response = checkout(client, cart_id, acknowledge_price_changes=True)
+    assert response.json["error"] == "out_of_stock"
+    assert response.json["items"] == [{"sku": "A", "requested": 5, "available": 2}]
+
+
+def test_repeat_post_after_taking_the_last_unit_returns_the_order(client, fake_stripe):
+    cart_id = make_cart({"A": 1}, A={"main": 1})
+    first = checkout(client, cart_id)
+    again = checkout(client, cart_id)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json["order_id"] == first.json["order_id"]
 
 
 def test_expired_reservation_makes_stock_available_again(client, fake_stripe):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 
 import dramatiq
@@ -98,7 +99,8 @@ def dead_letter_pair(broker):
             options={"retries": 3, "traceback": "Traceback...\nValueError: boom"},
         )
         redis_id = str(uuid.uuid4())
-        broker.client.zadd("dramatiq:cli_test.XQ", {redis_id: 1_700_000_000_000 + number})
+        dead_at = int(time.time() * 1000) + number  # recent: older ones expire (7-day TTL)
+        broker.client.zadd("dramatiq:cli_test.XQ", {redis_id: dead_at})
         broker.client.hset("dramatiq:cli_test.XQ.msgs", redis_id, message.encode())
         letters.append(message)
     return names, letters

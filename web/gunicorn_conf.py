@@ -14,6 +14,9 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-" if os.environ.get("WEB_ACCESS_LOG") else None
+# gunicorn's control socket sits at one fixed path per user; two instances on one host
+# (a second app, a benchmark, a test) would fight over it, and nothing here uses it.
+control_socket_disable = True
 
 # The web family's metric files live apart from the workers'; set before any worker
 # imports prometheus_client.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 
+import requests
 import stripe
 
 from worker.settings import get_settings
@@ -16,8 +17,12 @@ NETWORK_RETRIES = 2
 TIMEOUT_S = 10
 
 
-class PaymentProviderError(Exception):
-    """Stripe refused the request or could not be reached."""
+def _session(api_base: str) -> requests.Session:
+    # Proxy settings are read from the environment once here, not on every Stripe call.
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(api_base))
+    return session
 
 
 @functools.cache
@@ -28,5 +33,7 @@ def stripe_client() -> stripe.StripeClient:
         settings.stripe_api_key,
         base_addresses=base,
         max_network_retries=NETWORK_RETRIES,
-        http_client=stripe.RequestsClient(timeout=TIMEOUT_S),
+        http_client=stripe.RequestsClient(
+            timeout=TIMEOUT_S, session=_session(settings.stripe_api_base or stripe.DEFAULT_API_BASE)
+        ),
     )

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+import worker.broker  # noqa: F401  (the actor below binds to the fleet's broker)
 from models import webhooks as inbox
 from models.base import utcnow
 from models.db import Session
@@ -21,6 +22,12 @@ from tests.support import stripe_events
 from worker import dead_letters
 from worker.cli import main as cartfleet
 from worker.cli.webhooks import parse_since
+
+
+# Declared at collection, before any worker runs (see tests/worker/test_dead_letters.py).
+@dramatiq.actor(actor_name="cli_test_declare", queue_name="cli_test")
+def _declare_queue() -> None:
+    """Never sent."""
 
 
 def run(*args: str, input: str | None = None):

@@ -9,9 +9,18 @@ import uuid
 import dramatiq
 import pytest
 
+import worker.broker  # noqa: F401  (actors below bind to the fleet's broker)
 from worker import dead_letters
 
 QUEUE = "dlq_test"
+
+
+# Declared at collection, before any test starts a worker: a stopped in-process worker
+# still adds consumers for queues declared later (dramatiq keeps its middleware on the
+# broker), and those consumers would take this queue's messages and never run them.
+@dramatiq.actor(actor_name="dlq_test_declare", queue_name=QUEUE)
+def _declare_queue() -> None:
+    """Never sent."""
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -593,6 +594,7 @@ def main() -> None:
 
             db.engine().dispose()
         services.release(provisioned)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

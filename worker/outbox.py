@@ -1,8 +1,9 @@
 """The transactional outbox: jobs are written with the change and pushed after commit.
 
 ``enqueue(session, actor, *args)`` adds an ``outbox`` row in the caller's transaction.
-When that transaction commits, the rows are claimed (``FOR UPDATE SKIP LOCKED``), pushed
-to Redis and marked sent, in one short transaction of their own. A rolled-back
+When that transaction commits, the rows are marked sent by one UPDATE that keeps them
+locked, pushed to Redis, and the mark committed (un-marked for any push that failed), in
+one short transaction of their own; the relay skips locked rows, so no row goes twice. A rolled-back
 transaction leaves no row, so nothing is pushed. Rows that could not be pushed (Redis
 down, process killed between commit and push) are sent by ``relay``, which the
 ``relay_outbox`` actor runs every minute.
@@ -16,12 +17,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import Connection, Row, delete, event, func, select, update
 from sqlalchemy.orm import Session
 
+from models import db
 from models.base import utcnow
 from models.db import AppSession
-from models.db import Session as SessionFactory
 from models.outbox import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,21 @@ def enqueue(
     return row
 
 
-def _message(row: OutboxMessage) -> dramatiq.Message:
+_OUTBOX = OutboxMessage.__table__
+_MESSAGE_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.message_id,
+    _OUTBOX.c.queue_name,
+    _OUTBOX.c.actor_name,
+    _OUTBOX.c.args,
+    _OUTBOX.c.kwargs,
+    _OUTBOX.c.options,
+    _OUTBOX.c.delay_ms,
+    _OUTBOX.c.created_at,
+)
+
+
+def _message(row: Row) -> dramatiq.Message:
     return dramatiq.Message(
         queue_name=row.queue_name,
         actor_name=row.actor_name,
@@ -64,52 +79,58 @@ def _message(row: OutboxMessage) -> dramatiq.Message:
     )
 
 
-def _push_claimed(session: Session, rows: Sequence[OutboxMessage]) -> int:
-    """Push locked rows in order and mark the pushed ones sent; stop at the first failure.
+def _claim_and_push(connection: Connection, ids: Sequence[int]) -> int:
+    """Mark the unsent rows among ``ids`` sent, push them, and un-mark the ones not pushed.
 
-    A row is only marked sent when its push succeeded, and the lock is held until the
-    mark commits, so two pushers never send the same row.
+    The UPDATE holds the rows' locks until the caller's transaction commits, so another
+    pusher (which skips locked rows) never sends them too; a row is left sent only once
+    Redis took it. Stops at the first push that fails and re-raises after un-marking.
     """
+    claimed = connection.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.sent_at.is_(None))
+        .values(sent_at=func.now())
+        .returning(*_MESSAGE_COLUMNS)
+    ).all()
     broker = dramatiq.get_broker()
-    pushed: list[int] = []
+    pushed = 0
     try:
-        for row in rows:
+        for row in sorted(claimed, key=lambda row: row.id):
             broker.enqueue(_message(row), delay=row.delay_ms)
-            pushed.append(row.id)
-    finally:
-        if pushed:
-            session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(pushed)).values(sent_at=utcnow())
-            )
-    return len(pushed)
+            pushed += 1
+    except Exception:
+        unsent = [row.id for row in sorted(claimed, key=lambda row: row.id)[pushed:]]
+        connection.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(unsent)).values(sent_at=None))
+        connection.commit()
+        raise
+    return pushed
 
 
 def push(ids: Sequence[int]) -> int:
     """Push the given unsent rows now; returns how many were sent."""
-    with SessionFactory.begin() as session:
-        rows = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.sent_at.is_(None))
-            .order_by(OutboxMessage.id)
-            .with_for_update(skip_locked=True)
-        ).all()
-        return _push_claimed(session, rows)
+    with db.engine().connect() as connection:
+        pushed = _claim_and_push(connection, list(ids))
+        connection.commit()
+    return pushed
 
 
 def relay(*, batch_size: int = RELAY_BATCH_SIZE, max_batches: int = 20) -> int:
-    """Send rows that were committed but not pushed; returns how many were sent."""
+    """Send rows that were committed but not pushed, oldest first; returns how many."""
     sent = 0
     for _ in range(max_batches):
-        with SessionFactory.begin() as session:
-            rows = session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None))
-                .order_by(OutboxMessage.id)
-                .limit(batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
-            sent += _push_claimed(session, rows)
-        if len(rows) < batch_size:
+        batch = (
+            select(_OUTBOX.c.id)
+            .where(_OUTBOX.c.sent_at.is_(None))
+            .order_by(_OUTBOX.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        with db.engine().connect() as connection:
+            ids = connection.scalars(batch).all()
+            pushed = _claim_and_push(connection, ids)
+            connection.commit()
+        sent += pushed
+        if pushed < batch_size:
             break
     if sent:
         logger.info("Relayed %d outbox message(s)", sent)
@@ -118,7 +139,7 @@ def relay(*, batch_size: int = RELAY_BATCH_SIZE, max_batches: int = 20) -> int:
 
 def prune(*, older_than: dt.timedelta = SENT_RETENTION, batch_size: int = 5_000) -> int:
     """Delete one batch of rows sent longer ago than ``older_than``."""
-    with SessionFactory.begin() as session:
+    with db.Session.begin() as session:
         ids = (
             select(OutboxMessage.id)
             .where(OutboxMessage.sent_at < utcnow() - older_than)
@@ -130,6 +151,8 @@ def prune(*, older_than: dt.timedelta = SENT_RETENTION, batch_size: int = 5_000)
 
 @event.listens_for(AppSession, "after_commit")
 def _push_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a released savepoint; the rows go out when the real transaction commits
     ids = session.info.pop(_PENDING_KEY, None)
     if not ids:
         return
@@ -142,4 +165,6 @@ def _push_after_commit(session: Session) -> None:
 
 @event.listens_for(AppSession, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # rows of a rolled-back savepoint are gone; push() simply won't find them
     session.info.pop(_PENDING_KEY, None)

@@ -59,8 +59,13 @@ def _redis_base() -> tuple[str, list]:
     return url, [process]
 
 
+def _redis_db(base: str, number: int) -> redis.Redis:
+    """A client on db ``number`` of the server in ``base`` (a db in the URL would win)."""
+    return redis.Redis.from_url(urlsplit(base)._replace(path=f"/{number}").geturl())
+
+
 def _claim_redis_db(base: str) -> int:
-    client = redis.Redis.from_url(base, db=0)
+    client = _redis_db(base, 0)
     for number in range(1, 16):
         if client.set(CLAIM_KEY.format(number), os.getpid(), nx=True, ex=CLAIM_SECONDS):
             client.close()
@@ -77,8 +82,8 @@ def provision() -> TestServices:
 
     redis_base, redis_owned = _redis_base()
     number = _claim_redis_db(redis_base)
-    redis.Redis.from_url(redis_base, db=number).flushdb()
     redis_url = urlsplit(redis_base)._replace(path=f"/{number}").geturl()
+    redis.Redis.from_url(redis_url).flushdb()
     return TestServices(database_url, redis_url, admin_url, redis_base, number, owned + redis_owned)
 
 
@@ -86,10 +91,10 @@ def release(services: TestServices) -> None:
     name = make_url(services.database_url).database
     with psycopg.connect(_libpq(services.admin_url), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    client = redis.Redis.from_url(services.redis_base, db=services.redis_db)
+    client = redis.Redis.from_url(services.redis_url)
     client.flushdb()
     client.close()
-    redis.Redis.from_url(services.redis_base, db=0).delete(CLAIM_KEY.format(services.redis_db))
+    _redis_db(services.redis_base, 0).delete(CLAIM_KEY.format(services.redis_db))
     for process in services.owned:
         process.terminate()
 

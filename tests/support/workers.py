@@ -18,11 +18,15 @@ from tests.support.services import ROOT
 @contextlib.contextmanager
 def running_worker(broker: RedisBroker, *, threads: int = 4) -> Iterator[dramatiq.Worker]:
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=50)
+    before = list(broker.middleware)
     worker.start()
     try:
         yield worker
     finally:
         worker.stop(timeout=10_000)
+        # A stopped Worker leaves its middleware on the broker, and that middleware
+        # would start consumers for queues declared later that nobody drains.
+        broker.middleware[:] = before
 
 
 def drain(broker: RedisBroker, worker: dramatiq.Worker, *, timeout: float = 30) -> None:

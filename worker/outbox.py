@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
-from sqlalchemy import Connection, Row, delete, event, func, select, update
+from sqlalchemy import Connection, Row, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import db
@@ -34,23 +35,27 @@ SENT_RETENTION = dt.timedelta(days=7)
 
 def enqueue(
     session: Session, actor: dramatiq.Actor, *args: Any, delay_ms: int | None = None, **kwargs: Any
-) -> OutboxMessage:
+) -> int:
     """Write a job for ``actor`` into the caller's transaction; it is sent after commit.
 
     Arguments must be JSON primitives (ids, strings, numbers), as for any actor.
+    Returns the outbox row id.
     """
-    row = OutboxMessage(
-        queue_name=actor.queue_name,
-        actor_name=actor.actor_name,
-        args=list(args),
-        kwargs=kwargs,
-        options={},
-        delay_ms=delay_ms,
-    )
-    session.add(row)
-    session.flush()
-    session.info.setdefault(_PENDING_KEY, []).append(row.id)
-    return row
+    row_id = session.execute(
+        insert(OutboxMessage)
+        .values(
+            message_id=uuid.uuid4(),
+            queue_name=actor.queue_name,
+            actor_name=actor.actor_name,
+            args=list(args),
+            kwargs=kwargs,
+            options={},
+            delay_ms=delay_ms,
+        )
+        .returning(OutboxMessage.id)
+    ).scalar_one()
+    session.info.setdefault(_PENDING_KEY, []).append(row_id)
+    return row_id
 
 
 _OUTBOX = OutboxMessage.__table__

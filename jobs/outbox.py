@@ -9,6 +9,7 @@ from worker import outbox
 
 
 @dramatiq.actor(
+    actor_name="relay_outbox",
     queue_name="maintenance",
     periodic=cron("* * * * *"),
     max_retries=0,  # the next minute's run is the retry
@@ -20,6 +21,7 @@ def relay_outbox() -> int:
 
 
 @dramatiq.actor(
+    actor_name="prune_outbox",
     queue_name="maintenance",
     periodic=cron("30 3 * * *"),
     max_retries=3,

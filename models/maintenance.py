@@ -13,7 +13,20 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import DateTime, and_, cast, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    String,
+    and_,
+    cast,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from models import inventory, payments
@@ -81,46 +94,63 @@ SESSION_RETENTION = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True)
-class PurgeBatch:
-    carts: int
+class PurgeChunk:
+    addresses: list[str]  # row addresses (ctid) of purgeable carts, in physical order
     last_expires_at: dt.datetime | None
 
 
-def purge_expired_carts(
-    session: Session,
-    *,
-    cutoff: dt.datetime,
-    limit: int,
-    after: dt.datetime | None = None,
-) -> PurgeBatch:
-    """Delete up to ``limit`` carts that expired before ``cutoff``, items and events with them.
-
-    Carts an order refers to are kept. Walks ``expires_at`` upwards from ``after`` (the
-    previous batch's ``last_expires_at``) so no batch rescans what earlier ones passed.
-    """
-    conditions = [
-        Cart.expires_at < cutoff,
-        Cart.order_id.is_(None),
-        ~exists().where(Order.cart_id == Cart.id),
+def _purgeable(carts, *, cutoff: dt.datetime) -> list:
+    return [
+        carts.c.expires_at < cutoff,
+        carts.c.order_id.is_(None),
+        ~exists().where(Order.cart_id == carts.c.id),
     ]
+
+
+def physical_order(address: str) -> tuple[int, int]:
+    page, slot = address.strip("()").split(",")
+    return int(page), int(slot)
+
+
+def purge_candidates(
+    session: Session, *, cutoff: dt.datetime, limit: int, after: dt.datetime | None = None
+) -> PurgeChunk:
+    """The next ``limit`` carts that expired before ``cutoff`` and no order refers to.
+
+    Walks ``expires_at`` upwards from ``after`` (the previous chunk's ``last_expires_at``)
+    so no chunk rescans what earlier ones passed, and returns their row addresses sorted
+    by position in the table: deleting them in that order touches each page once per
+    chunk instead of once per cart.
+    """
+    carts = Cart.__table__
+    conditions = _purgeable(carts, cutoff=cutoff)
     if after is not None:
-        conditions.append(Cart.expires_at >= after)
-    doomed = (
-        select(Cart.id)
+        conditions.append(carts.c.expires_at >= after)
+    rows = session.execute(
+        select(literal_column("carts.ctid", String), carts.c.expires_at)
         .where(*conditions)
-        .order_by(Cart.expires_at)
+        .order_by(carts.c.expires_at)
         .limit(limit)
-        .with_for_update(of=Cart, skip_locked=True)
-        .cte("doomed")
+    ).all()
+    return PurgeChunk(
+        sorted((address for address, _ in rows), key=physical_order),
+        max((expires_at for _, expires_at in rows), default=None),
     )
-    deleted = session.execute(
-        delete(Cart)
-        .where(Cart.id.in_(select(doomed.c.id)))
-        .returning(Cart.expires_at)
-        .execution_options(synchronize_session=False)
-    ).scalars()
-    expiries = list(deleted)
-    return PurgeBatch(len(expiries), max(expiries) if expiries else None)
+
+
+def purge_carts_at(session: Session, *, addresses: list[str], cutoff: dt.datetime) -> int:
+    """Delete the carts at ``addresses`` (with items, events, emails) that still qualify.
+
+    The conditions are checked on the row being deleted, so a cart revived or ordered
+    since it was chosen, or a row that moved, is left alone.
+    """
+    carts = Cart.__table__
+    return session.execute(
+        delete(carts).where(
+            text("carts.ctid = ANY(CAST(:addresses AS tid[]))").bindparams(addresses=addresses),
+            *_purgeable(carts, cutoff=cutoff),
+        )
+    ).rowcount
 
 
 # --- Reservation confirmation retries ------------------------------------------------------

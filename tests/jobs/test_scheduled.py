@@ -183,3 +183,18 @@ def test_retry_job_alerts_when_an_order_needs_manual_reconciliation(skus, caplog
     alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ALERT")]
     assert len(alerts) == 1
     assert order.order_number in alerts[0]
+
+
+def test_purge_reads_candidates_in_chunks_and_deletes_in_batches(skus, monkeypatch):
+    with Session.begin() as session:
+        for day in range(5):
+            factories.cart_row(session, expires_at=utcnow() - dt.timedelta(days=10 + day))
+        kept = factories.cart_row(session, expires_at=utcnow() - dt.timedelta(days=3)).id
+    monkeypatch.setattr(scheduled, "PURGE_CHUNK_CARTS", 3)
+    monkeypatch.setattr(scheduled, "PURGE_READ_CARTS", 2)
+
+    batches = list(scheduled.purge_batches(batch_size=2))
+
+    assert batches == [2, 1, 2]
+    with Session() as session:
+        assert [cart.id for cart in session.scalars(select(Cart))] == [kept]

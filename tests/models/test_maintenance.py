@@ -132,6 +132,14 @@ def cutoff() -> dt.datetime:
     return utcnow() - maintenance.SESSION_RETENTION
 
 
+def purge(*, limit: int = 100, after=None) -> tuple[int, maintenance.PurgeChunk]:
+    with Session() as session:
+        chunk = maintenance.purge_candidates(session, cutoff=cutoff(), limit=limit, after=after)
+    with Session.begin() as session:
+        deleted = maintenance.purge_carts_at(session, addresses=chunk.addresses, cutoff=cutoff())
+    return deleted, chunk
+
+
 def test_purge_deletes_long_expired_carts_with_their_items_and_events(skus):
     with Session.begin() as session:
         old = factories.cart_row(
@@ -147,10 +155,9 @@ def test_purge_deletes_long_expired_carts_with_their_items_and_events(skus):
             order_id=factories.order(session, lines={"SKU-1": 1}).id,
         )
 
-    with Session.begin() as session:
-        batch = maintenance.purge_expired_carts(session, cutoff=cutoff(), limit=100)
+    deleted, _ = purge()
 
-    assert batch.carts == 1
+    assert deleted == 1
     with Session() as session:
         assert session.get(Cart, old) is None
         assert {cart.id for cart in session.scalars(select(Cart))} == {
@@ -164,22 +171,36 @@ def test_purge_deletes_long_expired_carts_with_their_items_and_events(skus):
     assert count(Order) == 2
 
 
-def test_purge_works_in_bounded_batches_and_walks_forward(skus):
+def test_purge_reads_bounded_chunks_walking_expiry_forward(skus):
     with Session.begin() as session:
         for day in range(5):
             factories.cart_row(session, lines={"SKU-1": 1}, expires_at=days_ago(20 - day))
 
-    batches, after = [], None
+    deleted, after = [], None
     while True:
-        with Session.begin() as session:
-            batch = maintenance.purge_expired_carts(session, cutoff=cutoff(), limit=2, after=after)
-        batches.append(batch.carts)
-        if batch.carts < 2:
+        count_deleted, chunk = purge(limit=2, after=after)
+        deleted.append(count_deleted)
+        if len(chunk.addresses) < 2:
             break
-        after = batch.last_expires_at
+        after = chunk.last_expires_at
 
-    assert batches == [2, 2, 1]
+    assert deleted == [2, 2, 1]
     assert count(Cart) == 0
+
+
+def test_a_cart_revived_after_it_was_chosen_is_kept(skus):
+    with Session.begin() as session:
+        cart_id = factories.cart_row(session, lines={"SKU-1": 1}, expires_at=days_ago(9)).id
+    with Session() as session:
+        chunk = maintenance.purge_candidates(session, cutoff=cutoff(), limit=100)
+    with Session.begin() as session:
+        session.get(Cart, cart_id).expires_at = utcnow() + dt.timedelta(days=30)
+
+    with Session.begin() as session:
+        deleted = maintenance.purge_carts_at(session, addresses=chunk.addresses, cutoff=cutoff())
+
+    assert deleted == 0
+    assert count(Cart) == 1
 
 
 def test_purge_twice_deletes_nothing_more(skus):
@@ -187,12 +208,10 @@ def test_purge_twice_deletes_nothing_more(skus):
         factories.cart_row(session, expires_at=days_ago(9))
         factories.cart_row(session, expires_at=days_ago(1))
 
-    with Session.begin() as session:
-        first = maintenance.purge_expired_carts(session, cutoff=cutoff(), limit=100)
-    with Session.begin() as session:
-        second = maintenance.purge_expired_carts(session, cutoff=cutoff(), limit=100)
+    first, _ = purge()
+    second, _ = purge()
 
-    assert (first.carts, second.carts) == (1, 0)
+    assert (first, second) == (1, 0)
     assert count(Cart) == 1
 
 

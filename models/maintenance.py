@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from models import inventory, payments
+from models import payments
 from models.carts import Cart, DiscountCode
 from models.orders import Order, OrderEvent, Reservation
 
@@ -225,33 +225,34 @@ def retry_confirmation(session: Session, *, order_id: uuid.UUID, now: dt.datetim
     )
     if order is None or not order.meta.get(ERRORS_KEY) or order.meta.get(MANUAL_KEY):
         return None
-    errors = inventory.confirm(session, order_id=order.id)
+    attempts = int((order.meta.get(RETRY_KEY) or {}).get("attempts", 0)) + 1
+    # The payment webhook's own confirmation: records or clears the errors on the order,
+    # its timeline and metrics, the same way whoever confirms.
+    errors = payments.confirm_reservations(session, order=order)
     meta: dict[str, Any] = dict(order.meta)
-    attempts = int((meta.get(RETRY_KEY) or {}).get("attempts", 0)) + 1
     if not errors:
-        meta.pop(ERRORS_KEY, None)
         meta.pop(RETRY_KEY, None)
         outcome, data = "confirmed", {"attempt": attempts}
-        session.add(OrderEvent(order_id=order.id, kind="reservations_confirmed", data=data))
     elif attempts >= MAX_CONFIRMATION_ATTEMPTS:
-        meta[ERRORS_KEY] = errors
         meta[RETRY_KEY] = {"attempts": attempts, "last_attempt_at": now.isoformat()}
         meta[MANUAL_KEY] = True
-        outcome = "manual"
-        data = {"attempts": attempts, "errors": errors}
-        session.add(OrderEvent(order_id=order.id, kind="manual_reconciliation_required", data=data))
+        outcome, data = "manual", {"attempt": attempts}
+        session.add(
+            OrderEvent(
+                order_id=order.id,
+                kind="manual_reconciliation_required",
+                data={"attempts": attempts, "errors": errors},
+            )
+        )
     else:
-        meta[ERRORS_KEY] = errors
+        next_attempt_at = (now + RETRY_BACKOFF[attempts]).isoformat()
         meta[RETRY_KEY] = {
             "attempts": attempts,
             "last_attempt_at": now.isoformat(),
-            "next_attempt_at": (now + RETRY_BACKOFF[attempts]).isoformat(),
+            "next_attempt_at": next_attempt_at,
         }
-        outcome = "retrying"
-        data = {"attempt": attempts, "errors": errors}
-        session.add(
-            OrderEvent(order_id=order.id, kind="reservation_confirmation_failed", data=data)
-        )
+        outcome, data = "retrying", {"attempt": attempts, "next_attempt_at": next_attempt_at}
+    session.add(OrderEvent(order_id=order.id, kind="reservation_confirmation_retry", data=data))
     order.meta = meta
     session.flush()
     return outcome

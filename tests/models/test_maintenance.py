@@ -279,7 +279,12 @@ def test_failed_retry_backs_off_then_success_removes_the_error(skus):
         assert maintenance.ERRORS_KEY not in order.meta
         assert maintenance.RETRY_KEY not in order.meta
         assert [r.status for r in order.reservations] == ["confirmed"]
-        assert "reservations_confirmed" in [event.kind for event in order.events]
+        kinds = [event.kind for event in order.events]
+        assert kinds[-3:] == [
+            "reservation_confirmation_errors_cleared",
+            "reservations_confirmed",
+            "reservation_confirmation_retry",
+        ]
         later = now + dt.timedelta(days=2)
         assert maintenance.orders_due_for_confirmation_retry(session, now=later) == []
 
@@ -306,8 +311,9 @@ def test_five_failed_attempts_mark_the_order_for_manual_reconciliation(skus):
         far = now + dt.timedelta(days=3)
         assert maintenance.orders_due_for_confirmation_retry(session, now=far) == []
         kinds = [event.kind for event in order.events]
-        assert kinds.count("reservation_confirmation_failed") == 4
-        assert kinds[-1] == "manual_reconciliation_required"
+        assert kinds.count("reservation_confirmation_failed") == 5
+        assert kinds.count("reservation_confirmation_retry") == 5
+        assert "manual_reconciliation_required" in kinds
     assert stock() == 1  # nothing confirmed, nothing oversold
 
 

@@ -331,7 +331,6 @@ def main() -> None:
             "STRIPE_WEBHOOK_SECRET": "whsec_bench",
             "ADMIN_TOKEN": "bench-admin-token",
             "LOG_LEVEL": "WARNING",
-            "PROMETHEUS_MULTIPROC_DIR": "",
             "SENTRY_DSN": "",
         }
         app_port, bare_port = free_port(), free_port()

@@ -532,7 +532,7 @@ def main() -> None:
         "MAIL_DIR": str(metrics_dir / "mail"),
     }
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "CARTFLEET_ENV")})
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = ""
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     processes: list[subprocess.Popen] = []
     try:
         command.upgrade(services.alembic_config(provisioned.database_url), "head")

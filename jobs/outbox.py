@@ -24,7 +24,7 @@ def relay_outbox() -> int:
     actor_name="prune_outbox",
     queue_name="maintenance",
     periodic=cron("30 3 * * *"),
-    max_retries=3,
+    max_retries=0,  # periodiq would drop a retry that waited past its skip delay anyway
     time_limit=300_000,
 )
 def prune_outbox() -> int:

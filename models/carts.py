@@ -64,6 +64,7 @@ class Cart(Base):
         Index("ix_carts_status_last_activity_at", "status", "last_activity_at"),
         Index("ix_carts_expires_at", "expires_at"),
         Index("ix_carts_order_id", "order_id"),
+        Index("ix_carts_discount_code", "discount_code"),
     )
 
 
@@ -113,7 +114,10 @@ class DiscountCode(Base):
     used_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = created_at()
 
-    __table_args__ = (CheckConstraint("percent BETWEEN 1 AND 100", name="percent_range"),)
+    __table_args__ = (
+        CheckConstraint("percent BETWEEN 1 AND 100", name="percent_range"),
+        Index("ix_discount_codes_cart_id", "cart_id"),
+    )
 
 
 # --- Domain operations -------------------------------------------------------------------

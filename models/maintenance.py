@@ -306,8 +306,8 @@ def cancel_expired_order(session: Session, *, order: Order) -> bool:
     """Cancel a locked order whose reservations expired; returns whether it was canceled.
 
     The payment webhook's cancel (status, timeline, reservations released, cart active
-    again), then what only an expiry implies: the cart no longer points at the order, so
-    it can be checked out afresh, and the discount code the order used is free again.
+    again and detached from the order), then what only an expiry implies: the discount
+    code the order used is free again.
     """
     if not payments.cancel_order(session, order_id=order.id, reason=EXPIRED_REASON):
         return False
@@ -316,8 +316,5 @@ def cancel_expired_order(session: Session, *, order: Order) -> bool:
         discount = session.get(DiscountCode, code, with_for_update=True)
         if discount is not None:
             discount.used_at = None
-    cart = session.get(Cart, order.cart_id) if order.cart_id else None
-    if cart is not None and cart.order_id == order.id and cart.status == "active":
-        cart.order_id = None
     session.flush()
     return True

@@ -297,6 +297,8 @@ def reactivate_cart(session: Session, *, order: Order) -> bool:
     cart = session.get(Cart, order.cart_id, with_for_update=True, populate_existing=True)
     if cart is None or cart.status != "checkout" or cart.order_id != order.id:
         return False
+    # The cart keeps pointing at the order: should the payment succeed after all, the
+    # cart is completed with it; a new checkout points it at the new order.
     cart.status, cart.is_active = "active", True
     cart.version += 1
     cart.last_activity_at = utcnow()

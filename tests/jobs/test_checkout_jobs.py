@@ -120,7 +120,7 @@ def test_expired_checkout_end_to_end_cancels_order_intent_and_reactivates_cart(
         assert (reactivated.status, reactivated.is_active, reactivated.order_id) == (
             "active",
             True,
-            None,
+            order.id,
         )
     assert fake_stripe.payment_intents[intent.id]["status"] == "canceled"
     assert len(cancel_requests(fake_stripe)) == 1

@@ -383,7 +383,7 @@ def test_expired_reservations_cancel_the_order_and_reactivate_the_cart(skus):
         assert order.status == "canceled"
         assert {r.status for r in order.reservations} == {"released"}
         cart = session.get(Cart, expired_cart.id)
-        assert (cart.status, cart.is_active, cart.order_id) == ("active", True, None)
+        assert (cart.status, cart.is_active, cart.order_id) == ("active", True, expired.id)
         assert len(cart.items) == 2
         assert session.get(Order, live.id).status == "pending_payment"
         assert {r.status for r in session.get(Order, live.id).reservations} == {"active"}

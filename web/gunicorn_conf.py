@@ -18,22 +18,19 @@ accesslog = "-" if os.environ.get("WEB_ACCESS_LOG") else None
 # (a second app, a benchmark, a test) would fight over it, and nothing here uses it.
 control_socket_disable = True
 
-# The web family's metric files live apart from the workers'; set before any worker
-# imports prometheus_client.
-_metrics_base = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _metrics_base:
-    _web_metrics = Path(_metrics_base) / "web"
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_web_metrics)
+# The web family's metrics (multiprocess mode); workers keep theirs in dramatiq_prom_db.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
 def on_starting(server):
-    if _metrics_base:
-        shutil.rmtree(_web_metrics, ignore_errors=True)
-        _web_metrics.mkdir(parents=True, exist_ok=True)
+    if _metrics_dir:
+        # Files of a previous run would be summed into this one's counters.
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
+        Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
 
 
 def child_exit(server, worker):
-    if _metrics_base:
+    if _metrics_dir:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

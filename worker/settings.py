@@ -43,7 +43,6 @@ class Settings(BaseSettings):
     enable_warehouse_fallback: bool = False
     reservation_minutes: int = Field(15, ge=1)
     stock_query_timeout_ms: int = Field(5000, ge=1)
-    prometheus_multiproc_dir: str = ""
     log_level: str = "INFO"
 
     @field_validator("stripe_webhook_secret", mode="before")

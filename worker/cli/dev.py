@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,7 +44,10 @@ def dev(port: int) -> None:
         process, env["REDIS_URL"] = embedded.start_redis(VAR / "redis")
         children.append(process)
     env.setdefault("ADMIN_TOKEN", _admin_token())
-    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str((VAR / "metrics").resolve()))
+    # Metric files of an earlier run would be summed into this one's counters.
+    shutil.rmtree(VAR / "metrics", ignore_errors=True)
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str((VAR / "metrics" / "web").resolve()))
+    env.setdefault("dramatiq_prom_db", str((VAR / "metrics" / "worker").resolve()))
     env.setdefault("MAIL_DIR", str((VAR / "mail").resolve()))
     env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_cartfleet_dev")
     env.setdefault("TZ", "UTC")

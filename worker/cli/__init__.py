@@ -5,9 +5,20 @@ from __future__ import annotations
 import click
 
 from worker.cli import database, dev, dlq, jobs, mail, scheduler, webhooks
+from worker.settings import ConfigurationError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cartfleet(click.Group):
+    """Reports a missing or malformed setting as one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Cartfleet, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Operate a cartfleet deployment."""
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 
 from flask import Blueprint, request
@@ -11,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from models.catalog import Product, checked_available_units, search_products
 from models.db import Session
+from web import cursors
 from web.errors import APIError
 from web.serializers import product_json
 from web.validation import validation_error
@@ -32,26 +31,6 @@ class ProductQuery(BaseModel):
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
-def encode_cursor(sku: str) -> str:
-    return base64.urlsafe_b64encode(sku.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        sku = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-        if sku:
-            return sku
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise APIError(
-        422,
-        "validation_error",
-        "The request is invalid.",
-        errors=[{"field": "cursor", "message": "not a cursor from this API"}],
-    )
-
-
 def _availability(skus: list[str]) -> dict[str, int] | None:
     return checked_available_units(skus, timeout_ms=get_settings().stock_query_timeout_ms)
 
@@ -62,7 +41,7 @@ def list_products():
         query = ProductQuery.model_validate(request.args.to_dict())
     except ValidationError as error:
         raise validation_error(error) from None
-    after = decode_cursor(query.cursor) if query.cursor else None
+    after = cursors.decode(query.cursor, parts=1)[0] if query.cursor else None
     with Session.begin() as session:
         # One row more than asked tells whether there is a next page.
         found = search_products(session, query=query.q, after_sku=after, limit=query.limit + 1)
@@ -72,7 +51,7 @@ def list_products():
         product_json(product, None if available is None else available[product.sku])
         for product in page
     ]
-    next_cursor = encode_cursor(page[-1].sku) if len(found) > query.limit else None
+    next_cursor = cursors.encode(page[-1].sku) if len(found) > query.limit else None
     return {"items": items, "next_cursor": next_cursor}
 
 

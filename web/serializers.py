@@ -8,7 +8,7 @@ from typing import Any
 from models.carts import CartView
 from models.catalog import Product
 from models.checkout import Checkout
-from models.orders import Order
+from models.orders import Order, OrderItem
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -57,20 +57,21 @@ def product_json(product: Product, available: int | None) -> dict[str, Any]:
     }
 
 
+def order_item_json(item: OrderItem) -> dict[str, Any]:
+    return {
+        "sku": item.sku,
+        "name": item.name,
+        "quantity": item.quantity,
+        "unit_price_cents": item.unit_price_cents,
+    }
+
+
 def order_json(order: Order) -> dict[str, Any]:
     return {
         "order_id": str(order.id),
         "order_number": order.order_number,
         "status": order.status,
-        "items": [
-            {
-                "sku": item.sku,
-                "name": item.name,
-                "quantity": item.quantity,
-                "unit_price_cents": item.unit_price_cents,
-            }
-            for item in order.items
-        ],
+        "items": [order_item_json(item) for item in order.items],
         "subtotal_cents": order.subtotal_cents,
         "discount_cents": order.discount_cents,
         "total_cents": order.total_cents,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import uuid
 from typing import Annotated, Any
@@ -21,8 +19,10 @@ from models.emails import Email
 from models.maintenance import ERRORS_KEY as RESERVATION_ERRORS_KEY
 from models.maintenance import MANUAL_KEY as MANUAL_RECONCILIATION_KEY
 from models.orders import ORDER_STATUSES, Order, OrderEvent
+from web import cursors
 from web.admin import bp
 from web.errors import APIError
+from web.serializers import iso, order_item_json
 from web.validation import Schema, parse_body, validation_error
 from worker import outbox
 
@@ -65,29 +65,6 @@ class OrderFilters(Schema):
         return value
 
 
-def iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
-def _encode_cursor(order: Order) -> str:
-    raw = f"{order.created_at.isoformat()}|{order.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, _, order_id = raw.partition("|")
-        return dt.datetime.fromisoformat(created_at), uuid.UUID(order_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise APIError(
-            422,
-            "validation_error",
-            "The request is invalid.",
-            errors=[{"field": "cursor", "message": "not a cursor this API returned"}],
-        ) from None
-
-
 def _order_key(order_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(order_id)
@@ -119,15 +96,7 @@ def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
         "payment_intent_id": order.payment_intent_id,
         "shipping_address": order.shipping_address,
         "shipment": order.meta.get("shipment"),
-        "items": [
-            {
-                "sku": item.sku,
-                "name": item.name,
-                "quantity": item.quantity,
-                "unit_price_cents": item.unit_price_cents,
-            }
-            for item in order.items
-        ],
+        "items": [order_item_json(item) for item in order.items],
         "reservations": [
             {
                 "sku": reservation.sku,
@@ -174,7 +143,7 @@ def list_orders():
     if filters.to:
         query = query.where(Order.created_at < filters.to)
     if filters.cursor:
-        created_at, order_id = _decode_cursor(filters.cursor)
+        created_at, order_id = cursors.decode_order(filters.cursor)
         query = query.where(
             or_(
                 Order.created_at < created_at,
@@ -187,7 +156,7 @@ def list_orders():
     page, more = orders[: filters.limit], len(orders) > filters.limit
     return {
         "items": [order_summary(order) for order in page],
-        "next_cursor": _encode_cursor(page[-1]) if more else None,
+        "next_cursor": cursors.encode_order(page[-1]) if more else None,
     }
 
 

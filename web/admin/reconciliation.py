@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import uuid
 from typing import Literal
 
 from flask import request
@@ -14,8 +11,8 @@ from sqlalchemy import tuple_
 from models import maintenance
 from models.db import Session
 from models.orders import Order
+from web import cursors
 from web.admin import bp
-from web.errors import APIError
 from web.validation import Schema, validation_error
 
 
@@ -23,24 +20,6 @@ class ReconciliationQuery(Schema):
     state: Literal["all", "manual", "retrying"] = "all"
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = None
-
-
-def _encode_cursor(order: Order) -> str:
-    raw = f"{order.created_at.isoformat()}|{order.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        created_at, order_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return dt.datetime.fromisoformat(created_at), uuid.UUID(order_id)
-    except ValueError:
-        raise APIError(
-            422,
-            "validation_error",
-            "The request is invalid.",
-            errors=[{"field": "cursor", "message": "Not a cursor from this listing."}],
-        ) from None
 
 
 def _item(order: Order) -> dict[str, object]:
@@ -79,7 +58,7 @@ def reconciliation():
     elif query.state == "retrying":
         statement = statement.where(~Order.meta.has_key(maintenance.MANUAL_KEY))
     if query.cursor:
-        created_at, order_id = _decode_cursor(query.cursor)
+        created_at, order_id = cursors.decode_order(query.cursor)
         statement = statement.where(
             tuple_(Order.created_at, Order.id) < tuple_(created_at, order_id)
         )
@@ -89,7 +68,7 @@ def reconciliation():
     page = orders[: query.limit]
     return {
         "items": [_item(order) for order in page],
-        "next_cursor": _encode_cursor(page[-1]) if len(orders) > query.limit else None,
+        "next_cursor": cursors.encode_order(page[-1]) if len(orders) > query.limit else None,
     }
 
 

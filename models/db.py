@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
@@ -15,20 +16,27 @@ class AppSession(OrmSession):
 
 Session = sessionmaker(class_=AppSession, expire_on_commit=False)
 
+# A connection used this recently is trusted as is; an older one is pinged at checkout.
+PING_IDLE_AFTER_S = 10.0
+
 _engine: Engine | None = None
+_autocommit: Engine | None = None
 
 
 def configure(url: str, **engine_options) -> Engine:
     """Create the process engine for ``url`` and bind ``Session`` to it (once per URL)."""
-    global _engine
+    global _engine, _autocommit
     if _engine is not None:
         if _engine.url.render_as_string(hide_password=False) == url and not engine_options:
             return _engine
         _engine.dispose()
-    options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_timeout": 5}
+    options = {"pool_size": 10, "max_overflow": 10, "pool_timeout": 5}
     options.update(engine_options)
     options.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
     _engine = create_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        _ping_when_idle(_engine)
+    _autocommit = _engine.execution_options(isolation_level="AUTOCOMMIT")
     Session.configure(bind=_engine)
     return _engine
 
@@ -37,6 +45,40 @@ def engine() -> Engine:
     if _engine is None:
         raise RuntimeError("models.db.configure() has not been called in this process")
     return _engine
+
+
+def autocommit_engine() -> Engine:
+    """The same pool, each statement its own transaction: for single-statement writes.
+
+    Skips the BEGIN and COMMIT round trips that would wrap one statement.
+    """
+    if _autocommit is None:
+        raise RuntimeError("models.db.configure() has not been called in this process")
+    return _autocommit
+
+
+def _ping_when_idle(target: Engine) -> None:
+    """``pool_pre_ping``, but only for connections idle longer than ``PING_IDLE_AFTER_S``.
+
+    A ping is a round trip on every checkout; under traffic a connection was used a
+    moment ago, so the ping buys nothing. Should the server restart under traffic
+    anyway, the first statement on a dead connection fails (one 503), and SQLAlchemy
+    then recycles every connection the pool held before that moment.
+    """
+
+    @event.listens_for(target, "checkin")
+    def _stamp(dbapi_connection, record) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(target, "checkout")
+    def _ping(dbapi_connection, record, proxy) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_IDLE_AFTER_S:
+            return
+        try:
+            target.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError("idle connection failed its ping") from error
 
 
 def _after_fork_in_child() -> None:

@@ -5,11 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, func, select, update
+from sqlalchemy import (
+    CheckConstraint,
+    Connection,
+    Index,
+    Insert,
+    String,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, quoted, utcnow
+from models.outbox import insert_row
 
 WEBHOOK_STATUSES = ("received", "processed", "ignored", "failed", "dead")
 
@@ -40,28 +51,61 @@ FINAL_STATUSES = ("processed", "ignored")
 ERROR_LIMIT = 8_000  # characters of traceback kept on the row
 
 
-def store(session: Session, *, event: dict[str, Any], handled: bool) -> bool:
-    """Insert a verified Stripe event once; returns False when its id is already stored.
+_TABLE = WebhookEvent.__table__
 
-    Handled types start ``received`` (a job will process them); others are stored
-    ``ignored`` so the inbox keeps every delivery without any work queued for it.
-    """
-    stored_id = session.execute(
-        insert(WebhookEvent)
+
+def _insert_event(status: str) -> Insert:
+    return (
+        insert(_TABLE)
         .values(
-            id=event["id"],
-            type=event["type"],
-            api_version=event.get("api_version"),
-            livemode=bool(event.get("livemode", False)),
-            payload=event,
-            status="received" if handled else "ignored",
+            id=bindparam("id"),
+            type=bindparam("type"),
+            api_version=bindparam("api_version"),
+            livemode=bindparam("livemode"),
+            payload=bindparam("payload", type_=_TABLE.c.payload.type),
+            status=status,
             attempts=0,
-            processed_at=None if handled else func.now(),
+            processed_at=None if status == "received" else func.now(),
         )
-        .on_conflict_do_nothing(index_elements=[WebhookEvent.id])
-        .returning(WebhookEvent.id)
-    ).scalar_one_or_none()
-    return stored_id is not None
+        .on_conflict_do_nothing(index_elements=[_TABLE.c.id])
+        .returning(_TABLE.c.id)
+    )
+
+
+# One statement each, so an autocommit connection stores an event in one round trip.
+_STORE_IGNORED = _insert_event("ignored")
+_STORE_WITH_JOB = insert_row(when=_insert_event("received").cte("stored"))
+
+
+def _event_params(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": event["id"],
+        "type": event["type"],
+        "api_version": event.get("api_version"),
+        "livemode": bool(event.get("livemode", False)),
+        "payload": event,
+    }
+
+
+def store_with_job(
+    connection: Connection, *, event: dict[str, Any], job: dict[str, Any]
+) -> int | None:
+    """Insert a verified Stripe event ``received`` and its job's outbox row, atomically.
+
+    ``job`` holds the outbox row's columns (``worker.outbox.row``). Both rows are written
+    by one statement, so nothing else is needed for atomicity. Returns the outbox row id,
+    or None when the event id is already stored (then nothing is written).
+    """
+    params = {**_event_params(event), **job}
+    return connection.execute(_STORE_WITH_JOB, params).scalar_one_or_none()
+
+
+def store_ignored(connection: Connection, *, event: dict[str, Any]) -> bool:
+    """Insert an event of a type with no handler, already ``ignored``; False if a duplicate.
+
+    The inbox keeps every delivery even when no work is queued for it.
+    """
+    return connection.execute(_STORE_IGNORED, _event_params(event)).first() is not None
 
 
 def lock(session: Session, event_id: str) -> WebhookEvent | None:

@@ -2,7 +2,8 @@
 
 The view stays thin so Stripe gets its 200 in milliseconds: the event goes into the
 ``webhook_events`` inbox and its ``process_stripe_event`` job into the outbox, in one
-transaction. Everything else happens in jobs/webhooks.py.
+statement (one round trip, its own transaction), then the job is pushed to Redis.
+Everything else happens in jobs/webhooks.py.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from jobs import payments as handlers
 from jobs.webhooks import process_stripe_event
-from models import webhooks
-from models.db import Session
+from models import db, webhooks
 from web.errors import APIError
 from worker import outbox
 from worker.settings import get_settings
@@ -130,11 +130,16 @@ def stripe_webhook():
 
     event = _parse(payload)
     handled = handlers.handles(event["type"])
+    job = outbox.message(process_stripe_event, event["id"]) if handled else None
     try:
-        with Session.begin() as session:
-            stored = webhooks.store(session, event=event, handled=handled)
-            if stored and handled:
-                outbox.enqueue(session, process_stripe_event, event["id"])
+        with db.autocommit_engine().connect() as connection:
+            if job is None:
+                stored = webhooks.store_ignored(connection, event=event)
+            else:
+                row_id = webhooks.store_with_job(connection, event=event, job=outbox.row(job))
+                stored = row_id is not None
+                if stored:
+                    outbox.send([outbox.Pending(row_id, job)])
     except DataError as error:  # e.g. a NUL escape JSONB cannot hold
         RECEIVED.labels(type=event["type"], outcome="invalid_payload").inc()
         raise APIError(

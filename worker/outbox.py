@@ -1,36 +1,87 @@
 """The transactional outbox: jobs are written with the change and pushed after commit.
 
-``enqueue(session, actor, *args)`` adds an ``outbox`` row in the caller's transaction.
-When that transaction commits, the rows are marked sent by one UPDATE that keeps them
-locked, pushed to Redis, and the mark committed (un-marked for any push that failed), in
-one short transaction of their own; the relay skips locked rows, so no row goes twice. A rolled-back
-transaction leaves no row, so nothing is pushed. Rows that could not be pushed (Redis
-down, process killed between commit and push) are sent by ``relay``, which the
-``relay_outbox`` actor runs every minute.
+``enqueue(session, actor, *args)`` adds an ``outbox`` row in the caller's transaction
+and keeps the message in memory. When that transaction commits, the messages are pushed
+to Redis, and the pushed rows are marked sent in batches by a background thread
+(worker/sent_marks.py). A rolled-back transaction leaves no row, so nothing is pushed.
+
+Rows that were committed but not pushed (Redis down, process killed between commit and
+push) are sent by ``relay``, which the ``relay_outbox`` actor runs every minute. The
+relay leaves rows younger than ``RELAY_AFTER`` alone, as their own process is pushing
+them; should it still catch one already pushed (a process stalled that long, or killed
+between the push and its mark), the job runs twice, which every actor tolerates
+by being idempotent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-from sqlalchemy import Connection, Row, delete, event, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, bindparam, delete, event, func, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from models import db
-from models.base import utcnow
 from models.db import AppSession
-from models.outbox import OutboxMessage
+from models.outbox import OutboxMessage, insert_row
+from worker.sent_marks import SentMarks
 
 logger = logging.getLogger(__name__)
 
 _PENDING_KEY = "cartfleet.outbox.pending"
+RELAY_AFTER = dt.timedelta(seconds=30)
 RELAY_BATCH_SIZE = 500
 SENT_RETENTION = dt.timedelta(days=7)
+
+_OUTBOX = OutboxMessage.__table__
+_INSERT = insert_row()
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == func.any(bindparam("ids")), _OUTBOX.c.sent_at.is_(None))
+    .values(sent_at=func.now())
+)
+_marks = SentMarks(_MARK_SENT)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A committed outbox row and the message it holds, waiting to be pushed."""
+
+    row_id: int
+    message: dramatiq.Message
+    delay_ms: int | None = None
+
+
+def message(actor: dramatiq.Actor, *args: Any, **kwargs: Any) -> dramatiq.Message:
+    """The Dramatiq message an outbox row stands for (its id is the row's ``message_id``)."""
+    return dramatiq.Message(
+        queue_name=actor.queue_name,
+        actor_name=actor.actor_name,
+        args=args,
+        kwargs=kwargs,
+        options={},
+        message_id=str(uuid.uuid4()),
+        message_timestamp=int(time.time() * 1000),
+    )
+
+
+def row(job: dramatiq.Message, delay_ms: int | None = None) -> dict[str, Any]:
+    """The parameters of ``models.outbox.insert_row`` for ``job``."""
+    return {
+        "message_id": uuid.UUID(job.message_id),
+        "queue_name": job.queue_name,
+        "actor_name": job.actor_name,
+        "args": list(job.args),
+        "kwargs": job.kwargs,
+        "options": job.options,
+        "delay_ms": delay_ms,
+    }
 
 
 def enqueue(
@@ -41,24 +92,40 @@ def enqueue(
     Arguments must be JSON primitives (ids, strings, numbers), as for any actor.
     Returns the outbox row id.
     """
-    row_id = session.execute(
-        insert(OutboxMessage)
-        .values(
-            message_id=uuid.uuid4(),
-            queue_name=actor.queue_name,
-            actor_name=actor.actor_name,
-            args=list(args),
-            kwargs=kwargs,
-            options={},
-            delay_ms=delay_ms,
-        )
-        .returning(OutboxMessage.id)
-    ).scalar_one()
-    session.info.setdefault(_PENDING_KEY, []).append(row_id)
+    job = message(actor, *args, **kwargs)
+    row_id = session.connection().execute(_INSERT, row(job, delay_ms)).scalar_one()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING_KEY, []).append((transaction, Pending(row_id, job, delay_ms)))
     return row_id
 
 
-_OUTBOX = OutboxMessage.__table__
+def send(pending: Sequence[Pending]) -> int:
+    """Push committed rows to Redis; returns how many went. The pushed are marked sent.
+
+    Never raises: a row that could not be pushed stays unsent for the relay.
+    """
+    broker = dramatiq.get_broker()
+    pushed: list[int] = []
+    try:
+        for item in pending:
+            broker.enqueue(item.message, delay=item.delay_ms)
+            pushed.append(item.row_id)
+    except Exception:
+        logger.warning(
+            "Outbox push failed; %d row(s) left for the relay",
+            len(pending) - len(pushed),
+            exc_info=True,
+        )
+    if pushed:
+        _marks.add(pushed)
+    return len(pushed)
+
+
+def flush_sent_marks() -> bool:
+    """Write the pending sent marks now (tests, and anything about to exit)."""
+    return _marks.flush()
+
+
 _MESSAGE_COLUMNS = (
     _OUTBOX.c.id,
     _OUTBOX.c.message_id,
@@ -72,67 +139,43 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def _message(row: Row) -> dramatiq.Message:
-    return dramatiq.Message(
-        queue_name=row.queue_name,
-        actor_name=row.actor_name,
-        args=tuple(row.args),
-        kwargs=row.kwargs,
-        options=row.options,
-        message_id=str(row.message_id),
-        message_timestamp=int(row.created_at.timestamp() * 1000),
+def _pending(stored: Row) -> Pending:
+    job = dramatiq.Message(
+        queue_name=stored.queue_name,
+        actor_name=stored.actor_name,
+        args=tuple(stored.args),
+        kwargs=stored.kwargs,
+        options=stored.options,
+        message_id=str(stored.message_id),
+        message_timestamp=int(stored.created_at.timestamp() * 1000),
     )
+    return Pending(stored.id, job, stored.delay_ms)
 
 
-def _claim_and_push(connection: Connection, ids: Sequence[int]) -> int:
-    """Mark the unsent rows among ``ids`` sent, push them, and un-mark the ones not pushed.
+def relay(
+    *,
+    batch_size: int = RELAY_BATCH_SIZE,
+    max_batches: int = 20,
+    older_than: dt.timedelta | None = None,
+) -> int:
+    """Send rows committed more than ``older_than`` ago but never pushed; returns how many.
 
-    The UPDATE holds the rows' locks until the caller's transaction commits, so another
-    pusher (which skips locked rows) never sends them too; a row is left sent only once
-    Redis took it. Stops at the first push that fails and re-raises after un-marking.
+    Each batch stays locked (``SKIP LOCKED`` for a concurrent relay) until its pushes
+    are marked. Stops at the first push that fails; the next run starts over.
     """
-    claimed = connection.execute(
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.sent_at.is_(None))
-        .values(sent_at=func.now())
-        .returning(*_MESSAGE_COLUMNS)
-    ).all()
-    broker = dramatiq.get_broker()
-    pushed = 0
-    try:
-        for row in sorted(claimed, key=lambda row: row.id):
-            broker.enqueue(_message(row), delay=row.delay_ms)
-            pushed += 1
-    except Exception:
-        unsent = [row.id for row in sorted(claimed, key=lambda row: row.id)[pushed:]]
-        connection.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(unsent)).values(sent_at=None))
-        connection.commit()
-        raise
-    return pushed
-
-
-def push(ids: Sequence[int]) -> int:
-    """Push the given unsent rows now; returns how many were sent."""
-    with db.engine().connect() as connection:
-        pushed = _claim_and_push(connection, list(ids))
-        connection.commit()
-    return pushed
-
-
-def relay(*, batch_size: int = RELAY_BATCH_SIZE, max_batches: int = 20) -> int:
-    """Send rows that were committed but not pushed, oldest first; returns how many."""
+    age = RELAY_AFTER if older_than is None else older_than
     sent = 0
     for _ in range(max_batches):
         batch = (
-            select(_OUTBOX.c.id)
-            .where(_OUTBOX.c.sent_at.is_(None))
+            select(*_MESSAGE_COLUMNS)
+            .where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.created_at <= func.now() - age)
             .order_by(_OUTBOX.c.id)
             .limit(batch_size)
             .with_for_update(skip_locked=True)
         )
         with db.engine().connect() as connection:
-            ids = connection.scalars(batch).all()
-            pushed = _claim_and_push(connection, ids)
+            rows = [_pending(stored) for stored in connection.execute(batch)]
+            pushed = _push_locked(connection, rows)
             connection.commit()
         sent += pushed
         if pushed < batch_size:
@@ -142,12 +185,26 @@ def relay(*, batch_size: int = RELAY_BATCH_SIZE, max_batches: int = 20) -> int:
     return sent
 
 
+def _push_locked(connection: Connection, rows: Sequence[Pending]) -> int:
+    broker = dramatiq.get_broker()
+    pushed: list[int] = []
+    try:
+        for item in rows:
+            broker.enqueue(item.message, delay=item.delay_ms)
+            pushed.append(item.row_id)
+    except Exception:
+        logger.warning("Relay push failed after %d message(s)", len(pushed), exc_info=True)
+    if pushed:
+        connection.execute(_MARK_SENT, {"ids": pushed})
+    return len(pushed)
+
+
 def prune(*, older_than: dt.timedelta = SENT_RETENTION, batch_size: int = 5_000) -> int:
     """Delete one batch of rows sent longer ago than ``older_than``."""
     with db.Session.begin() as session:
         ids = (
             select(OutboxMessage.id)
-            .where(OutboxMessage.sent_at < utcnow() - older_than)
+            .where(OutboxMessage.sent_at < func.now() - older_than)
             .limit(batch_size)
             .scalar_subquery()
         )
@@ -155,21 +212,35 @@ def prune(*, older_than: dt.timedelta = SENT_RETENTION, batch_size: int = 5_000)
 
 
 @event.listens_for(AppSession, "after_commit")
-def _push_after_commit(session: Session) -> None:
+def _send_after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a released savepoint; the rows go out when the real transaction commits
-    ids = session.info.pop(_PENDING_KEY, None)
-    if not ids:
-        return
-    try:
-        push(ids)
-    except Exception:
-        # The rows are committed; the relay sends them once Redis answers again.
-        logger.warning("Outbox push failed; %d row(s) left for the relay", len(ids), exc_info=True)
+    pending = session.info.pop(_PENDING_KEY, None)
+    if pending:
+        send([item for _, item in pending])
 
 
-@event.listens_for(AppSession, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # rows of a rolled-back savepoint are gone; push() simply won't find them
-    session.info.pop(_PENDING_KEY, None)
+@event.listens_for(AppSession, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Drop the jobs written inside the (sub)transaction that rolled back."""
+    pending = session.info.get(_PENDING_KEY)
+    if pending:
+        session.info[_PENDING_KEY] = [
+            (transaction, item)
+            for transaction, item in pending
+            if not _inside(transaction, previous_transaction)
+        ]
+
+
+def _inside(transaction: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(AppSession, "after_transaction_end")
+def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # closed without a commit: its rows were never written
+        session.info.pop(_PENDING_KEY, None)

@@ -11,6 +11,7 @@ from models.base import utcnow
 from models.carts import Cart, CartEvent, CartItem
 from models.catalog import upsert_product
 from models.orders import Order, OrderItem
+from models.webhooks import WebhookEvent
 
 
 def product(session: Session, sku: str = "SKU-1", *, price_cents: int = 1000, stock=None):
@@ -119,5 +120,20 @@ def cart_row(
     session.add(row)
     session.flush()
     session.add_all(CartEvent(cart_id=row.id, kind="item_added", at=now) for _ in range(events))
+    session.flush()
+    return row
+
+
+def inbox_event(session: Session, event: dict, *, status: str = "received") -> WebhookEvent:
+    """A Stripe event stored in the inbox with no job queued for it (a lost job)."""
+    row = WebhookEvent(
+        id=event["id"],
+        type=event["type"],
+        api_version=event.get("api_version"),
+        livemode=bool(event.get("livemode")),
+        payload=event,
+        status=status,
+    )
+    session.add(row)
     session.flush()
     return row

@@ -6,11 +6,10 @@ import datetime as dt
 
 from sqlalchemy import update
 
-from models import webhooks as inbox
 from models.base import utcnow
 from models.db import Session
 from models.webhooks import WebhookEvent
-from tests.support import stripe_events
+from tests.support import factories, stripe_events
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
 
@@ -19,7 +18,7 @@ def row(status: str, *, received_ago: dt.timedelta, lag: dt.timedelta | None = N
     event = stripe_events.event("payment_intent.succeeded", {"id": "pi_1"})
     received = utcnow() - received_ago
     with Session.begin() as session:
-        inbox.store(session, event=event, handled=True)
+        factories.inbox_event(session, event)
         session.execute(
             update(WebhookEvent)
             .where(WebhookEvent.id == event["id"])

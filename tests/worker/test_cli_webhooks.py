@@ -13,12 +13,11 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 import worker.broker  # noqa: F401  (the actor below binds to the fleet's broker)
-from models import webhooks as inbox
 from models.base import utcnow
 from models.db import Session
 from models.outbox import OutboxMessage
 from models.webhooks import WebhookEvent
-from tests.support import stripe_events
+from tests.support import factories, stripe_events
 from worker import dead_letters
 from worker.cli import main as cartfleet
 from worker.cli.webhooks import parse_since
@@ -38,7 +37,7 @@ def run(*args: str, input: str | None = None):
 def stored_event(status: str, *, age: dt.timedelta = dt.timedelta()) -> str:
     event = stripe_events.event("payment_intent.succeeded", {"id": "pi_1"})
     with Session.begin() as session:
-        inbox.store(session, event=event, handled=True)
+        factories.inbox_event(session, event)
         session.execute(
             update(WebhookEvent)
             .where(WebhookEvent.id == event["id"])

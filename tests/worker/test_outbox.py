@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
 
 import dramatiq
@@ -11,8 +13,9 @@ from sqlalchemy import func, select
 from jobs.outbox import relay_outbox
 from models.db import Session
 from models.outbox import OutboxMessage
-from tests.support.outages import redis_outage
+from tests.support.outages import database_outage, redis_outage
 from worker import outbox
+from worker.sent_marks import SentMarks
 
 
 @pytest.fixture
@@ -43,6 +46,7 @@ def test_committed_job_runs_in_worker_and_row_is_marked_sent(recorder, drain_que
         outbox.enqueue(session, recorder, "order-1")
 
     drain_queues()
+    outbox.flush_sent_marks()
 
     assert recorder.calls() == ["order-1"]
     assert unsent_count() == 0
@@ -60,7 +64,10 @@ def test_rolled_back_transaction_sends_nothing(recorder, drain_queues):
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
-def test_commit_while_redis_is_down_is_relayed_once_when_it_returns(broker, recorder, drain_queues):
+def test_commit_while_redis_is_down_is_relayed_once_when_it_returns(
+    broker, recorder, drain_queues, monkeypatch
+):
+    monkeypatch.setattr(outbox, "RELAY_AFTER", dt.timedelta(0))
     with redis_outage(broker), Session.begin() as session:
         outbox.enqueue(session, recorder, "paid-while-down")
     assert unsent_count() == 1
@@ -78,7 +85,70 @@ def test_relay_sends_in_bounded_batches(broker, recorder):
         for number in range(7):
             outbox.enqueue(session, recorder, str(number))
 
-    assert outbox.relay(batch_size=3, max_batches=2) == 6
+    now = dt.timedelta(0)
+    assert outbox.relay(batch_size=3, max_batches=2, older_than=now) == 6
     assert unsent_count() == 1
-    assert outbox.relay(batch_size=3) == 1
+    assert outbox.relay(batch_size=3, older_than=now) == 1
     assert broker.do_qsize("test") == 7
+
+
+def test_jobs_of_a_rolled_back_savepoint_are_not_sent(recorder, drain_queues):
+    with Session.begin() as session:
+        outbox.enqueue(session, recorder, "kept")
+        with pytest.raises(RuntimeError), session.begin_nested():
+            outbox.enqueue(session, recorder, "undone")
+            raise RuntimeError("the inner change failed")
+        with session.begin_nested():
+            outbox.enqueue(session, recorder, "released")
+
+    drain_queues()
+
+    assert sorted(recorder.calls()) == ["kept", "released"]
+    with Session() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+
+
+def test_a_session_closed_without_commit_sends_nothing(recorder, drain_queues):
+    with Session() as session:
+        outbox.enqueue(session, recorder, "abandoned")
+
+    drain_queues()
+
+    assert recorder.calls() == []
+
+
+def test_relay_leaves_rows_younger_than_the_grace_to_their_own_process(broker, recorder):
+    with redis_outage(broker), Session.begin() as session:
+        outbox.enqueue(session, recorder, "just-committed")
+
+    assert outbox.relay() == 0
+    assert outbox.relay(older_than=dt.timedelta(0)) == 1
+    assert unsent_count() == 0
+
+
+def test_pushed_rows_are_marked_sent_by_the_background_thread(broker, recorder):
+    with Session.begin() as session:
+        for number in range(3):
+            outbox.enqueue(session, recorder, str(number))
+    assert broker.do_qsize("test") == 3
+
+    deadline = time.monotonic() + 5
+    while unsent_count() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    assert unsent_count() == 0
+
+
+def test_marks_that_fail_are_retried_until_the_database_answers(broker, recorder):
+    with redis_outage(broker), Session.begin() as session:
+        row_id = outbox.enqueue(session, recorder, "pushed-before-the-outage")
+    marks = SentMarks(outbox._MARK_SENT)
+
+    with database_outage():
+        marks.add([row_id])
+        time.sleep(0.3)  # its first tries fail
+
+    deadline = time.monotonic() + 5
+    while unsent_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert unsent_count() == 0

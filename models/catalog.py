@@ -182,18 +182,11 @@ os.register_at_fork(after_in_child=_dispose_readers_after_fork)
 def read(timeout_ms: int, query: Callable[[Connection], T]) -> T:
     """Run the read-only ``query`` on a stock-reader connection.
 
-    A pooled connection the server dropped (restart, idle kill) fails its first use and is
-    invalidated; the read is then run once more on a fresh connection. A statement that
-    hits the timeout raises ``OperationalError`` (see ``timed_out``).
+    A pooled connection the server dropped (restart, idle kill) is replaced and the read
+    run once more (``db.with_connection``). A statement that hits the timeout raises
+    ``OperationalError`` (see ``timed_out``).
     """
-    for attempt in (1, 2):
-        try:
-            with stock_reader(timeout_ms).connect() as connection:
-                return query(connection)
-        except OperationalError as error:
-            if attempt == 2 or not error.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
+    return db.with_connection(stock_reader(timeout_ms), query)
 
 
 def timed_out(error: OperationalError) -> bool:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
+
+T = TypeVar("T")
 
 
 class AppSession(OrmSession):
@@ -57,13 +62,45 @@ def autocommit_engine() -> Engine:
     return _autocommit
 
 
+def flush_if_pending(session: OrmSession, *classes: type) -> None:
+    """Flush ``session`` if it holds unflushed changes to instances of ``classes``.
+
+    For Core statements about to run on ``session.connection()``, which skips autoflush:
+    they must see the caller's changes to the rows they read, and only those force a
+    flush (the rest go in one batch at commit).
+    """
+    if any(
+        isinstance(instance, classes)
+        for instance in itertools.chain(session.new, session.dirty, session.deleted)
+    ):
+        session.flush()
+
+
+def with_connection(target: Engine, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` on a connection of ``target``, once more if that one was stale.
+
+    A pooled connection the server dropped (restart, idle kill) fails its first use and
+    is invalidated, with every connection pooled before it; ``work`` is then run again
+    on a fresh one. Only for work that is safe to repeat (reads, idempotent writes).
+    """
+    for attempt in (1, 2):
+        try:
+            with target.connect() as connection:
+                return work(connection)
+        except exc.DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _ping_when_idle(target: Engine) -> None:
     """``pool_pre_ping``, but only for connections idle longer than ``PING_IDLE_AFTER_S``.
 
     A ping is a round trip on every checkout; under traffic a connection was used a
     moment ago, so the ping buys nothing. Should the server restart under traffic
-    anyway, the first statement on a dead connection fails (one 503), and SQLAlchemy
-    then recycles every connection the pool held before that moment.
+    anyway, the first statement on a dead connection fails (a 503 or a job retry, unless
+    it ran through ``with_connection``), and SQLAlchemy then recycles every connection
+    the pool held before that moment.
     """
 
     @event.listens_for(target, "checkin")

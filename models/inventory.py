@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from models import db
 from models.base import utcnow
 from models.catalog import StockLevel
 from models.orders import Reservation
@@ -67,9 +68,7 @@ def available_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
     return {sku: found.get(sku, 0) for sku in wanted}
 
 
-def _lock_stock(
-    session: Session, skus: Iterable[str], *, excluding_order: uuid.UUID | None = None
-) -> list[tuple[StockLevel, int]]:
+def _lock_stock(session: Session, skus: Iterable[str]) -> list[tuple[StockLevel, int]]:
     """Lock the stock rows of ``skus`` in (sku, warehouse) order; rows with free units."""
     wanted = sorted(set(skus))
     levels = session.scalars(
@@ -78,15 +77,7 @@ def _lock_stock(
         .order_by(StockLevel.sku, StockLevel.warehouse)
         .with_for_update()
     ).all()
-    reserved = _reserved_subquery(utcnow(), excluding_order=excluding_order)
-    held = {
-        (sku, warehouse): int(units)
-        for sku, warehouse, units in session.execute(
-            select(reserved.c.sku, reserved.c.warehouse, reserved.c.reserved).where(
-                reserved.c.sku.in_(wanted)
-            )
-        )
-    }
+    held = _held(session, wanted)
     return [(level, level.on_hand - held.get((level.sku, level.warehouse), 0)) for level in levels]
 
 
@@ -135,46 +126,110 @@ def reserve(
     return []
 
 
+_RESERVATIONS = Reservation.__table__
+_STOCK = StockLevel.__table__
+
+# The order's unconfirmed reservations with their stock rows, both locked in
+# (sku, warehouse) order like every other stock writer. Every reservation has its stock
+# row (foreign key), so the inner join drops none.
+_LOCK_UNCONFIRMED = (
+    select(
+        _RESERVATIONS.c.id,
+        _RESERVATIONS.c.sku,
+        _RESERVATIONS.c.warehouse,
+        _RESERVATIONS.c.quantity,
+        _RESERVATIONS.c.status,
+        (_RESERVATIONS.c.expires_at > func.now()).label("live"),
+        _STOCK.c.on_hand,
+    )
+    .join(
+        _STOCK,
+        and_(_STOCK.c.sku == _RESERVATIONS.c.sku, _STOCK.c.warehouse == _RESERVATIONS.c.warehouse),
+    )
+    .where(
+        _RESERVATIONS.c.order_id == bindparam("order_id"),
+        _RESERVATIONS.c.status != "confirmed",
+    )
+    .order_by(_RESERVATIONS.c.sku, _RESERVATIONS.c.warehouse)
+    .with_for_update(of=[_RESERVATIONS, _STOCK])
+)
+_TAKE_STOCK = (
+    update(_STOCK)
+    .where(
+        _STOCK.c.sku == bindparam("stock_sku"), _STOCK.c.warehouse == bindparam("stock_warehouse")
+    )
+    .values(on_hand=_STOCK.c.on_hand - bindparam("units"), updated_at=func.now())
+)
+_MARK_CONFIRMED = (
+    update(_RESERVATIONS)
+    .where(_RESERVATIONS.c.id == func.any(bindparam("ids")))
+    .values(status="confirmed")
+)
+
+
 def confirm(session: Session, *, order_id: uuid.UUID) -> list[dict[str, object]]:
     """Turn the order's reservations into sold stock: decrement on hand, never below zero.
 
-    A reservation that expired or was released is honoured if the units are still free.
-    Returns one error per reservation that could not be confirmed (nothing raised), so
-    the caller can record it for the retry job; confirmed ones are not touched again.
+    An active reservation that has not expired holds its units, so it needs only the
+    units on hand. One that expired or was released is honoured if its units are still
+    free of other orders' live reservations. Returns one error per reservation that
+    could not be confirmed (nothing raised), so the caller can record it for the retry
+    job; confirmed ones are not touched again.
+
+    Runs Core statements on the session's connection (a payment's hot path: no ORM
+    objects, no autoflush of unrelated changes); reservation and stock objects loaded
+    in ``session`` are stale afterwards.
     """
-    reservations = session.scalars(
-        select(Reservation)
-        .where(Reservation.order_id == order_id, Reservation.status != "confirmed")
-        .order_by(Reservation.sku, Reservation.warehouse)
-        .with_for_update()
-    ).all()
-    if not reservations:
-        return []
-    free = {
-        (level.sku, level.warehouse): (level, units)
-        for level, units in _lock_stock(
-            session, (r.sku for r in reservations), excluding_order=order_id
-        )
-    }
+    db.flush_if_pending(session, Reservation, StockLevel)
+    connection = session.connection()
+    rows = connection.execute(_LOCK_UNCONFIRMED, {"order_id": order_id}).all()
+    held_by_others: dict[tuple[str, str], int] | None = None
+    taken: dict[tuple[str, str], int] = {}
+    confirmed: list[int] = []
     errors: list[dict[str, object]] = []
-    for reservation in reservations:
-        level, units = free.get((reservation.sku, reservation.warehouse), (None, 0))
-        if level is None or units < reservation.quantity:
+    for row in rows:
+        key = (row.sku, row.warehouse)
+        units = row.on_hand - taken.get(key, 0)
+        if row.status != "active" or not row.live:
+            if held_by_others is None:
+                held_by_others = _held(session, {r.sku for r in rows}, excluding_order=order_id)
+            units -= held_by_others.get(key, 0)
+        if units < row.quantity:
             errors.append(
                 {
-                    "sku": reservation.sku,
-                    "warehouse": reservation.warehouse,
-                    "quantity": reservation.quantity,
+                    "sku": row.sku,
+                    "warehouse": row.warehouse,
+                    "quantity": row.quantity,
                     "available": max(units, 0),
                     "error": "insufficient stock to confirm reservation",
                 }
             )
             continue
-        level.on_hand -= reservation.quantity
-        free[(reservation.sku, reservation.warehouse)] = (level, units - reservation.quantity)
-        reservation.status = "confirmed"
-    session.flush()
+        taken[key] = taken.get(key, 0) + row.quantity
+        confirmed.append(row.id)
+    if confirmed:
+        connection.execute(
+            _TAKE_STOCK,
+            [
+                {"stock_sku": sku, "stock_warehouse": warehouse, "units": units}
+                for (sku, warehouse), units in taken.items()
+            ],
+        )
+        connection.execute(_MARK_CONFIRMED, {"ids": confirmed})
     return errors
+
+
+def _held(
+    session: Session, skus: Iterable[str], *, excluding_order: uuid.UUID | None = None
+) -> dict[tuple[str, str], int]:
+    """Units of ``skus`` held by live reservations (but ``excluding_order``'s), per row."""
+    reserved = _reserved_subquery(utcnow(), excluding_order=excluding_order)
+    rows = session.execute(
+        select(reserved.c.sku, reserved.c.warehouse, reserved.c.reserved).where(
+            reserved.c.sku.in_(sorted(skus))
+        )
+    )
+    return {(sku, warehouse): int(units) for sku, warehouse, units in rows}
 
 
 def release(session: Session, *, order_id: uuid.UUID) -> int:

@@ -71,7 +71,6 @@ def cleanup_checked_out_carts(session: Session, *, limit: int = 100) -> CleanupR
         if payments.complete_cart(
             session, cart_id=cart.id, cleaned_by_job=True, order_id=cart.order_id
         ):
-            cart.meta = {**cart.meta, "cleaned_by_job": True}
             logger.info("Cleaned up checked-out cart %s (order %s)", cart.id, cart.order_id)
             result.cleaned.append(cart.id)
     orphans = session.scalars(

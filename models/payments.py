@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import delete, event, select
+from sqlalchemy import cast, delete, event, func, insert, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from models import inventory
+from models import db, inventory
 from models.base import utcnow
 from models.carts import Cart, CartEvent, CartItem
 from models.db import AppSession
@@ -219,6 +220,11 @@ def confirm_reservations(session: Session, *, order: Order) -> list[dict[str, An
 # --- Carts ----------------------------------------------------------------------------------
 
 
+_CARTS = Cart.__table__
+_CART_ITEMS = CartItem.__table__
+_CART_EVENTS = CartEvent.__table__
+
+
 def complete_cart(
     session: Session,
     *,
@@ -231,25 +237,43 @@ def complete_cart(
 
     ``order_id`` completes it only while it still belongs to that order (a cart that was
     reactivated and checked out again is left alone). ``skip_locked`` returns False at
-    once when another transaction holds the cart instead of waiting for it.
+    once when another transaction holds the cart instead of waiting for it. Runs Core
+    statements on the session's connection (a payment's hot path: no ORM objects, no
+    autoflush of unrelated changes); a ``Cart`` loaded in ``session`` is expired.
     """
-    cart = session.scalars(
-        select(Cart)
-        .where(Cart.id == cart_id)
+    db.flush_if_pending(session, Cart, CartItem)
+    connection = session.connection()
+    cart = connection.execute(
+        select(_CARTS.c.status, _CARTS.c.order_id)
+        .where(_CARTS.c.id == cart_id)
         .with_for_update(skip_locked=skip_locked)
-        .execution_options(populate_existing=True)
     ).one_or_none()
     if cart is None or cart.status == "completed":
         return False
     if order_id is not None and cart.order_id != order_id:
         return False
-    session.execute(delete(CartItem).where(CartItem.cart_id == cart.id))
-    cart.status, cart.is_active = "completed", False
-    cart.version += 1
-    cart.meta = {**(cart.meta or {}), "completed_by": "job" if cleaned_by_job else "payment"}
-    session.add(CartEvent(cart_id=cart.id, kind="completed", at=utcnow()))
-    session.flush()
-    session.expire(cart, ["items"])
+    completed_by = (
+        {"completed_by": "job", "cleaned_by_job": True}
+        if cleaned_by_job
+        else {"completed_by": "payment"}
+    )
+    connection.execute(delete(_CART_ITEMS).where(_CART_ITEMS.c.cart_id == cart_id))
+    connection.execute(
+        update(_CARTS)
+        .where(_CARTS.c.id == cart_id)
+        .values(
+            status="completed",
+            is_active=False,
+            version=_CARTS.c.version + 1,
+            metadata=_CARTS.c.metadata.op("||")(cast(completed_by, JSONB)),
+        )
+    )
+    connection.execute(
+        insert(_CART_EVENTS).values(cart_id=cart_id, kind="completed", at=func.now())
+    )
+    loaded = session.identity_map.get(session.identity_key(Cart, cart_id))
+    if loaded is not None:
+        session.expire(loaded)
     return True
 
 

@@ -80,11 +80,13 @@ def clean_state(schema):
     """Every test starts from empty tables and an empty Redis db."""
     yield
     import models
+    from models import db
     from worker.broker import broker
 
     tables = ", ".join(f'"{table.name}"' for table in reversed(models.Base.metadata.sorted_tables))
-    with schema.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    truncate = text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    # A test may have had the server drop the pool's connections.
+    db.with_connection(db.autocommit_engine(), lambda c: c.execute(truncate))
     broker.client.flushdb()
 
 

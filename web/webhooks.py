@@ -132,14 +132,17 @@ def stripe_webhook():
     handled = handlers.handles(event["type"])
     job = outbox.message(process_stripe_event, event["id"]) if handled else None
     try:
-        with db.autocommit_engine().connect() as connection:
-            if job is None:
-                stored = webhooks.store_ignored(connection, event=event)
-            else:
-                row_id = webhooks.store_with_job(connection, event=event, job=outbox.row(job))
-                stored = row_id is not None
-                if stored:
-                    outbox.send([outbox.Pending(row_id, job)])
+        if job is None:
+            stored = db.with_connection(
+                db.autocommit_engine(), lambda c: webhooks.store_ignored(c, event=event)
+            )
+        else:
+            row = outbox.row(job)
+            row_id = db.with_connection(
+                db.autocommit_engine(),
+                lambda c: webhooks.store_with_job(c, event=event, job=row),
+            )
+            stored = row_id is not None
     except DataError as error:  # e.g. a NUL escape JSONB cannot hold
         RECEIVED.labels(type=event["type"], outcome="invalid_payload").inc()
         raise APIError(
@@ -148,6 +151,8 @@ def stripe_webhook():
     except (DBAPIError, PoolTimeoutError):
         RECEIVED.labels(type=event["type"], outcome="unavailable").inc()
         raise  # answered 503 by web.errors, so Stripe delivers it again
+    if stored and job is not None:
+        outbox.send([outbox.Pending(row_id, job)])
 
     outcome = "duplicate" if not stored else ("accepted" if handled else "ignored")
     RECEIVED.labels(type=event["type"], outcome=outcome).inc()

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from models import db
+from worker import outbox
 
 
 def backend_pid() -> int:
@@ -20,9 +21,16 @@ def terminate_pool_connections() -> None:
     url = db.engine().url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(autouse=True)
+def one_pooled_connection():
+    """The pool starts empty, so each checkout below gets the one connection it made."""
+    outbox.flush_sent_marks()  # and no background mark borrows a connection meanwhile
+    db.engine().dispose()
 
 
 def test_an_idle_connection_the_server_dropped_is_replaced_at_checkout(monkeypatch):

@@ -24,7 +24,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import cast, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    bindparam,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -225,6 +236,42 @@ _CART_ITEMS = CartItem.__table__
 _CART_EVENTS = CartEvent.__table__
 
 
+def _lock_cart(*, skip_locked: bool) -> Select:
+    return (
+        select(_CARTS.c.status, _CARTS.c.order_id)
+        .where(_CARTS.c.id == bindparam("cart_id"))
+        .with_for_update(skip_locked=skip_locked)
+    )
+
+
+def _close_cart() -> Insert:
+    """Empty the cart, mark it completed and log the event, as one statement."""
+    emptied = delete(_CART_ITEMS).where(_CART_ITEMS.c.cart_id == bindparam("cart_id"))
+    closed = (
+        update(_CARTS)
+        .where(_CARTS.c.id == bindparam("cart_id"))
+        .values(
+            status="completed",
+            is_active=False,
+            version=_CARTS.c.version + 1,
+            metadata=_CARTS.c.metadata.op("||")(bindparam("completed_by", type_=JSONB)),
+        )
+        .returning(_CARTS.c.id)
+        .cte("closed")
+    )
+    return (
+        insert(_CART_EVENTS)
+        .from_select(
+            ["cart_id", "kind", "at"], select(closed.c.id, literal("completed"), func.now())
+        )
+        .add_cte(emptied.cte("emptied"))
+    )
+
+
+_LOCK_CART = {skip: _lock_cart(skip_locked=skip) for skip in (False, True)}
+_CLOSE_CART = _close_cart()
+
+
 def complete_cart(
     session: Session,
     *,
@@ -243,11 +290,7 @@ def complete_cart(
     """
     db.flush_if_pending(session, Cart, CartItem)
     connection = session.connection()
-    cart = connection.execute(
-        select(_CARTS.c.status, _CARTS.c.order_id)
-        .where(_CARTS.c.id == cart_id)
-        .with_for_update(skip_locked=skip_locked)
-    ).one_or_none()
+    cart = connection.execute(_LOCK_CART[skip_locked], {"cart_id": cart_id}).one_or_none()
     if cart is None or cart.status == "completed":
         return False
     if order_id is not None and cart.order_id != order_id:
@@ -257,20 +300,7 @@ def complete_cart(
         if cleaned_by_job
         else {"completed_by": "payment"}
     )
-    connection.execute(delete(_CART_ITEMS).where(_CART_ITEMS.c.cart_id == cart_id))
-    connection.execute(
-        update(_CARTS)
-        .where(_CARTS.c.id == cart_id)
-        .values(
-            status="completed",
-            is_active=False,
-            version=_CARTS.c.version + 1,
-            metadata=_CARTS.c.metadata.op("||")(cast(completed_by, JSONB)),
-        )
-    )
-    connection.execute(
-        insert(_CART_EVENTS).values(cart_id=cart_id, kind="completed", at=func.now())
-    )
+    connection.execute(_CLOSE_CART, {"cart_id": cart_id, "completed_by": completed_by})
     loaded = session.identity_map.get(session.identity_key(Cart, cart_id))
     if loaded is not None:
         session.expire(loaded)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session as OrmSession
@@ -74,6 +74,17 @@ def flush_if_pending(session: OrmSession, *classes: type) -> None:
         for instance in itertools.chain(session.new, session.dirty, session.deleted)
     ):
         session.flush()
+
+
+def expire_loaded(session: OrmSession, cls: type, idents: Iterable[Any]) -> None:
+    """Expire the instances of ``cls`` with these primary keys that ``session`` holds.
+
+    After Core statements changed their rows, so a later read reloads them.
+    """
+    for ident in idents:
+        loaded = session.identity_map.get(session.identity_key(cls, ident))
+        if loaded is not None:
+            session.expire(loaded)
 
 
 def with_connection(target: Engine, work: Callable[[Connection], T]) -> T:

@@ -177,8 +177,8 @@ def confirm(session: Session, *, order_id: uuid.UUID) -> list[dict[str, object]]
     job; confirmed ones are not touched again.
 
     Runs Core statements on the session's connection (a payment's hot path: no ORM
-    objects, no autoflush of unrelated changes); reservation and stock objects loaded
-    in ``session`` are stale afterwards.
+    objects, no autoflush of unrelated changes); reservation and stock objects the
+    session holds for the rows it changes are expired.
     """
     db.flush_if_pending(session, Reservation, StockLevel)
     connection = session.connection()
@@ -216,6 +216,8 @@ def confirm(session: Session, *, order_id: uuid.UUID) -> list[dict[str, object]]
             ],
         )
         connection.execute(_MARK_CONFIRMED, {"ids": confirmed})
+        db.expire_loaded(session, StockLevel, taken)
+        db.expire_loaded(session, Reservation, confirmed)
     return errors
 
 

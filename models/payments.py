@@ -301,9 +301,7 @@ def complete_cart(
         else {"completed_by": "payment"}
     )
     connection.execute(_CLOSE_CART, {"cart_id": cart_id, "completed_by": completed_by})
-    loaded = session.identity_map.get(session.identity_key(Cart, cart_id))
-    if loaded is not None:
-        session.expire(loaded)
+    db.expire_loaded(session, Cart, [cart_id])
     return True
 
 

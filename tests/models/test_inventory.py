@@ -98,3 +98,34 @@ def test_confirm_reports_instead_of_overselling_when_units_went_elsewhere():
 
         assert [(e["sku"], e["available"]) for e in errors] == [("A", 0)]
         assert session.get(StockLevel, ("A", "main")).on_hand == 1
+
+
+def test_a_live_reservation_is_confirmed_from_on_hand_even_when_others_oversubscribe():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 3})
+        paid, waiting = factories.order(session), factories.order(session)
+        hold(session, paid, {"A": 2})
+        hold(session, waiting, {"A": 1})
+        level = session.get(StockLevel, ("A", "main"))
+        level.on_hand = 2  # a stock count found one unit fewer than both orders hold
+
+        assert inventory.confirm(session, order_id=paid.id) == []
+        assert level.on_hand == 0  # the object the caller holds is reloaded, not stale
+
+        errors = inventory.confirm(session, order_id=waiting.id)
+        assert [(e["sku"], e["available"]) for e in errors] == [("A", 0)]
+
+
+def test_an_expired_reservation_is_confirmed_only_from_units_no_live_hold_needs():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 3})
+        late, live = factories.order(session), factories.order(session)
+        hold(session, late, {"A": 2}, expires_in=-LATER)
+        hold(session, live, {"A": 2})
+
+        errors = inventory.confirm(session, order_id=late.id)
+
+        assert [(e["quantity"], e["available"]) for e in errors] == [(2, 1)]
+        assert session.get(StockLevel, ("A", "main")).on_hand == 3
+        assert inventory.confirm(session, order_id=live.id) == []
+        assert session.get(StockLevel, ("A", "main")).on_hand == 1

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-from sqlalchemy import Connection, Row, bindparam, delete, event, func, select, update
+from sqlalchemy import Row, bindparam, delete, event, func, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from models import db
@@ -104,6 +104,14 @@ def send(pending: Sequence[Pending]) -> int:
 
     Never raises: a row that could not be pushed stays unsent for the relay.
     """
+    pushed = _push(pending)
+    if pushed:
+        _marks.add(pushed)
+    return len(pushed)
+
+
+def _push(pending: Sequence[Pending]) -> list[int]:
+    """Push in order until one fails; returns the row ids pushed."""
     broker = dramatiq.get_broker()
     pushed: list[int] = []
     try:
@@ -116,9 +124,7 @@ def send(pending: Sequence[Pending]) -> int:
             len(pending) - len(pushed),
             exc_info=True,
         )
-    if pushed:
-        _marks.add(pushed)
-    return len(pushed)
+    return pushed
 
 
 def flush_sent_marks() -> bool:
@@ -174,29 +180,16 @@ def relay(
             .with_for_update(skip_locked=True)
         )
         with db.engine().connect() as connection:
-            rows = [_pending(stored) for stored in connection.execute(batch)]
-            pushed = _push_locked(connection, rows)
+            pushed = _push([_pending(stored) for stored in connection.execute(batch)])
+            if pushed:
+                connection.execute(_MARK_SENT, {"ids": pushed})
             connection.commit()
-        sent += pushed
-        if pushed < batch_size:
+        sent += len(pushed)
+        if len(pushed) < batch_size:
             break
     if sent:
         logger.info("Relayed %d outbox message(s)", sent)
     return sent
-
-
-def _push_locked(connection: Connection, rows: Sequence[Pending]) -> int:
-    broker = dramatiq.get_broker()
-    pushed: list[int] = []
-    try:
-        for item in rows:
-            broker.enqueue(item.message, delay=item.delay_ms)
-            pushed.append(item.row_id)
-    except Exception:
-        logger.warning("Relay push failed after %d message(s)", len(pushed), exc_info=True)
-    if pushed:
-        connection.execute(_MARK_SENT, {"ids": pushed})
-    return len(pushed)
 
 
 def prune(*, older_than: dt.timedelta = SENT_RETENTION, batch_size: int = 5_000) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from jobs.email import send_order_email
 from models import payments
+from models.after_commit import after_commit
 from models.orders import Order
 from worker import outbox
 from worker.alerts import send_alert
@@ -107,4 +108,4 @@ def _follow_up(session: Session, settlement: payments.Settlement) -> None:
     if settlement.send_confirmation:
         outbox.enqueue(session, send_order_email, str(order.id), "order_confirmation")
     for title, fields in settlement.alerts:
-        payments.after_commit(session, lambda t=title, f=fields: send_alert(t, **f))
+        after_commit(session, lambda t=title, f=fields: send_alert(t, **f))

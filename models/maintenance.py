@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from models import payments
+from models import cart_completion, payments
 from models.carts import Cart, DiscountCode
 from models.orders import Order, OrderEvent, Reservation
 
@@ -68,7 +68,7 @@ def cleanup_checked_out_carts(session: Session, *, limit: int = 100) -> CleanupR
     ).all()
     for cart in carts:
         # The payment webhook's own completion, so both paths leave the same cart behind.
-        if payments.complete_cart(
+        if cart_completion.complete_cart(
             session, cart_id=cart.id, cleaned_by_job=True, order_id=cart.order_id
         ):
             logger.info("Cleaned up checked-out cart %s (order %s)", cart.id, cart.order_id)

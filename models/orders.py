@@ -16,7 +16,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base, created_at, quoted
 
@@ -142,3 +142,8 @@ class Reservation(Base):
         ),
         Index("ix_reservations_order_id", "order_id"),
     )
+
+
+def add_event(session: Session, order: Order, kind: str, **data: Any) -> None:
+    """Add a line to ``order``'s timeline in the caller's transaction."""
+    session.add(OrderEvent(order_id=order.id, kind=kind, data=data))

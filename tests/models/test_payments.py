@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import payments
 from models.carts import Cart
@@ -152,25 +152,6 @@ def test_payment_after_a_local_cancel_keeps_the_money_and_sells_free_stock():
     assert snapshot(order.id) == ("paid", 0, 8, "completed")
 
 
-def test_complete_cart_is_idempotent_and_respects_the_cart_owner():
-    order = new_order()
-    with Session.begin() as session:
-        assert payments.complete_cart(session, cart_id=order.cart_id, order_id=order.id)
-        assert not payments.complete_cart(session, cart_id=order.cart_id, cleaned_by_job=True)
-    other = new_order(lines={"SKU-B": 1})
-    with Session.begin() as session:
-        assert not payments.complete_cart(session, cart_id=other.cart_id, order_id=order.id)
-    with Session() as session:
-        cart = session.get(Cart, order.cart_id)
-        assert (cart.status, cart.is_active, cart.items, cart.meta["completed_by"]) == (
-            "completed",
-            False,
-            [],
-            "payment",
-        )
-        assert session.get(Cart, other.cart_id).status == "checkout"
-
-
 def test_confirmation_errors_are_recorded_then_cleared():
     order = new_order()
     errors = [{"sku": "SKU-A", "warehouse": "main", "quantity": 2, "available": 0}]
@@ -188,18 +169,3 @@ def test_confirmation_errors_are_recorded_then_cleared():
 def test_unknown_order_raises_for_a_retry():
     with Session() as session, pytest.raises(payments.OrderNotFound):
         payments.find_order(session, order_id="not-a-uuid", payment_intent_id="pi_nobody")
-
-
-def test_after_commit_actions_run_on_commit_only():
-    ran = []
-    with Session.begin() as session:
-        payments.after_commit(session, lambda: ran.append("committed"))
-        with session.begin_nested():
-            pass  # releasing a savepoint is not the commit
-        assert ran == []
-    with pytest.raises(RuntimeError), Session.begin() as session:
-        payments.after_commit(session, lambda: ran.append("rolled back"))
-        raise RuntimeError
-    assert ran == ["committed"]
-    with Session() as session:
-        assert session.scalar(select(func.count()).select_from(Order)) == 0

@@ -280,8 +280,8 @@ def test_stock_that_cannot_be_confirmed_is_recorded_and_the_event_still_processe
 
 
 def test_a_locked_cart_is_left_for_the_cleanup_job_and_counted(client, pipeline, alerts):
-    from models.carts import Cart
     from models.cart_completion import CART_CLEANUP_FAILED
+    from models.carts import Cart
 
     order = new_order()
     before = CART_CLEANUP_FAILED._value.get()

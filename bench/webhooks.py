@@ -3,10 +3,11 @@
 Provisions its own PostgreSQL database and Redis db (tests/support/services), then, in
 one run and on free ports:
 
-- ingest: signed ``POST /webhooks/stripe`` against the cartfleet app and a bare Flask
-  route under the same gunicorn settings (web/gunicorn_conf.py), closed loop with
+- ingest: signed ``POST /webhooks/stripe`` against the cartfleet app, a bare Flask route
+  and the floor route (``floor_app``: the same statement and enqueue with every layer
+  stripped) under the same gunicorn settings (web/gunicorn_conf.py), closed loop with
   ``BENCH_CONNECTIONS`` (32) keep-alive connections, in alternating slices so background
-  load hits both alike; requests/s, p50/p99 and the ratio;
+  load hits all alike; requests/s, p50/p99 and the ratios to the bare route;
 - end-to-end: ``dramatiq worker.app`` (2 processes x 8 threads, as the Procfile) on the
   webhooks queue; a burst of succeeded events for distinct orders (stock confirmed, cart
   completed, email queued) from first POST to last row processed, beside a no-op actor
@@ -72,6 +73,76 @@ def bare_app():
     def bare():
         request.get_data()
         return {"received": True, "duplicate": False}
+
+    return app
+
+
+def floor_app():
+    """The least this route can do on the project's stack (``'webhooks:floor_app()'``).
+
+    Checks the HMAC, parses the JSON, runs the app's own inbox-and-outbox statement on
+    psycopg directly (compiled once by SQLAlchemy, a connection per thread, autocommit)
+    and enqueues with Dramatiq. No validation, metrics, pool, retry or error handling:
+    a ceiling no implementation of the route can beat, not one to ship.
+    """
+    import threading
+
+    import dramatiq
+    import psycopg
+    from dramatiq.brokers.redis import RedisBroker
+    from flask import Flask, request
+    from psycopg.types.json import Jsonb
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.engine import make_url
+
+    from models.webhooks import _STORE_WITH_JOB
+
+    compiled = _STORE_WITH_JOB.compile(dialect=postgresql.psycopg.dialect())
+    sql, constants = str(compiled), dict(compiled.params)
+    url = make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql")
+    dsn = url.render_as_string(hide_password=False)
+    broker = RedisBroker(url=os.environ["REDIS_URL"])
+    local = threading.local()
+    app = Flask("floor")
+
+    @app.post("/webhooks/stripe")
+    def floor():
+        payload = request.get_data()
+        stamp, _, signature = request.headers["Stripe-Signature"].partition(",v1=")
+        digest = hmac.new(SECRET.encode(), stamp[2:].encode() + b"." + payload, hashlib.sha256)
+        if not hmac.compare_digest(digest.hexdigest(), signature):
+            return {"error": "invalid_signature"}, 400
+        event = json.loads(payload)
+        if getattr(local, "connection", None) is None:
+            local.connection = psycopg.connect(dsn, autocommit=True)
+        job = dramatiq.Message(
+            queue_name="webhooks",
+            actor_name="process_stripe_event",
+            args=(event["id"],),
+            kwargs={},
+            options={},
+            message_id=str(uuid.uuid4()),
+            message_timestamp=int(time.time() * 1000),
+        )
+        params = {
+            **constants,
+            "id": event["id"],
+            "type": event["type"],
+            "api_version": event.get("api_version"),
+            "livemode": bool(event.get("livemode")),
+            "payload": Jsonb(event),
+            "message_id": job.message_id,
+            "queue_name": job.queue_name,
+            "actor_name": job.actor_name,
+            "args": Jsonb(list(job.args)),
+            "kwargs": Jsonb({}),
+            "options": Jsonb({}),
+            "delay_ms": None,
+        }
+        stored = local.connection.execute(sql, params).fetchone()
+        if stored:
+            broker.enqueue(job)
+        return {"received": True, "duplicate": stored is None}
 
     return app
 
@@ -399,28 +470,34 @@ def _reset(broker) -> None:
 # --- phases ------------------------------------------------------------------------------
 
 
-def _ingest(
-    web_port: int, bare_port: int, web: subprocess.Popen, bare_server: subprocess.Popen
-) -> dict:
+def _ingest(servers: dict[str, tuple[int, subprocess.Popen]]) -> dict:
+    """Closed-loop ingest against each server, ``{name: (port, process)}``, in turn.
+
+    Servers named other than ``bare`` store what they get, so each slice posts events
+    never sent before; the bare route is sent the same few again.
+    """
     requests = [
-        _request(_event(str(uuid.uuid4()), f"pi_{n}", 1000)) for n in range(INGEST_SLICES * 4000)
+        _request(_event(str(uuid.uuid4()), f"pi_{n}", 1000))
+        for n in range(len(servers) * INGEST_SLICES * 4000)
     ]
-    results = {"webhook": {"latencies": [], "statuses": [], "elapsed": 0.0}}
-    results["bare"] = {"latencies": [], "statuses": [], "elapsed": 0.0}
-    asyncio.run(_closed_loop(web_port, requests[:500], 1.5))  # warm-up
-    asyncio.run(_closed_loop(bare_port, requests[:500], 1.5))
-    offset = 500
-    meters = {"webhook": CpuMeter(web, postgres=True), "bare": CpuMeter(bare_server)}
+    results = {name: {"latencies": [], "statuses": [], "elapsed": 0.0} for name in servers}
+    meters = {
+        name: CpuMeter(process, postgres=name != "bare") for name, (_, process) in servers.items()
+    }
+    offset = 0
+    for port, _ in servers.values():  # warm-up
+        asyncio.run(_closed_loop(port, requests[offset : offset + 500], 1.5))
+        offset += 500
     for _ in range(INGEST_SLICES):
-        for name, port in (("webhook", web_port), ("bare", bare_port)):
-            chunk = requests[offset : offset + 4000] if name == "webhook" else requests[:1000]
+        for name, (port, _) in servers.items():
+            fresh = name != "bare"
+            chunk = requests[offset : offset + 4000] if fresh else requests[:1000]
             with meters[name]:
                 run = asyncio.run(_closed_loop(port, chunk, INGEST_SECONDS / INGEST_SLICES))
             for key in ("latencies", "statuses"):
                 results[name][key] += run[key]
             results[name]["elapsed"] += run["elapsed"]
-            if name == "webhook":
-                offset += len(run["statuses"])
+            offset += len(run["statuses"]) if fresh else 0
 
     def summary(result: dict, meter: CpuMeter) -> dict:
         count = len(result["statuses"])
@@ -436,14 +513,16 @@ def _ingest(
             figures["postgres_cpu_ms_per_request"] = round(meter.pg_used / count * 1000, 3)
         return figures
 
-    webhook = summary(results["webhook"], meters["webhook"])
-    bare = summary(results["bare"], meters["bare"])
+    figures = {name: summary(results[name], meters[name]) for name in servers}
+    bare = figures["bare"]["req_per_s"]
     return {
         "connections": CONNECTIONS,
-        "webhook": webhook,
-        "bare_route": bare,
-        "ratio": round(webhook["req_per_s"] / bare["req_per_s"], 3),
-        "web_rss": _rss(web),
+        "webhook": figures["webhook"],
+        "bare_route": figures["bare"],
+        "ratio": round(figures["webhook"]["req_per_s"] / bare, 3),
+        "floor_route": figures["floor"],
+        "floor_ratio": round(figures["floor"]["req_per_s"] / bare, 3),
+        "web_rss": _rss(servers["webhook"][1]),
     }
 
 
@@ -548,15 +627,23 @@ def main() -> None:
         from worker.broker import broker
 
         orders = _seed(BURST_EVENTS + LAG_RATE * LAG_SECONDS)
-        web_port, bare_port = free_port(), free_port()
-        web = _gunicorn("web:create_app()", web_port, env)
-        bare = _gunicorn("webhooks:bare_app()", bare_port, env)
-        processes += [web, bare]
-        _wait_port(web_port)
-        _wait_port(bare_port)
+        specs = {
+            "webhook": "web:create_app()",
+            "floor": "webhooks:floor_app()",
+            "bare": "webhooks:bare_app()",
+        }
+        servers = {}
+        for name, spec in specs.items():
+            port = free_port()
+            servers[name] = (port, _gunicorn(spec, port, env))
+            processes.append(servers[name][1])
+        for port, _ in servers.values():
+            _wait_port(port)
+        web_port, web = servers["webhook"]
 
-        ingest = _ingest(web_port, bare_port, web, bare)
-        _stop(bare)
+        ingest = _ingest(servers)
+        _stop(servers["floor"][1])
+        _stop(servers["bare"][1])
         _reset(broker)
 
         worker = _spawn(

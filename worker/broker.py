@@ -32,12 +32,15 @@ DEFAULT_MIN_BACKOFF_MS = 1_000
 DEFAULT_MAX_BACKOFF_MS = 600_000
 DEFAULT_TIME_LIMIT_MS = 300_000
 
-# A worker killed with SIGKILL stops heart-beating; after HEARTBEAT_TIMEOUT_MS any live
-# worker's maintenance pass moves its unacked messages back to their queues. With a
-# chance of 5% per Redis call and an idle worker polling every second, that pass runs
-# within a few seconds of the timeout, so the message runs again well inside 60 s.
+# A worker killed with SIGKILL stops heart-beating; after HEARTBEAT_TIMEOUT_MS a
+# maintenance pass puts its unacked messages back. Dramatiq runs that pass inside a
+# chance of the Redis calls, and a pass only requeues the queue of the call it rides on,
+# so on a quiet queue it waits for that queue's own polls: one per worker process about
+# every 0.75 s. At one call in two, the pass comes within about 2 s of the timeout even
+# with a single process (Dramatiq's default, one in a thousand, can take many minutes).
+# When no worker is dead, a pass costs two range reads inside the script.
 HEARTBEAT_TIMEOUT_MS = 20_000
-MAINTENANCE_CHANCE = 50_000  # out of 1,000,000 calls
+MAINTENANCE_CHANCE = 500_000  # out of 1,000,000 calls
 
 # periodiq drops a scheduled message that waited longer than this for a worker.
 PERIODIC_SKIP_DELAY_S = 300

@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import inventory

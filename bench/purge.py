@@ -9,7 +9,7 @@ freshly loaded data, runs:
 2. one plain ``DELETE`` of the same rows in a single transaction,
 
 while a separate process (as the web would be) keeps writing live carts from two threads
-through models.carts.set_quantity (the cart API's write path: row lock, stock check, item
+through models.cart_edits.set_quantity (the cart API's write path: row lock, stock check, item
 and cart update), recording each write's latency. Prints one JSON document: seconds,
 rows/s, longest purge transaction, live write p50/p99 per phase, and the targets.
 
@@ -136,7 +136,8 @@ def counts(engine) -> dict[str, int]:
 
 def _write_live_carts(url: str, seed: int, stop, results) -> None:
     """One writer thread's loop, in the writer process: (wall time, latency, ok) per write."""
-    from models.carts import StockPolicy, set_quantity
+    from models.cart_edits import set_quantity
+    from models.cart_views import StockPolicy
     from models.db import Session
 
     rng = random.Random(seed)

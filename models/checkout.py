@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from models import inventory
 from models.base import utcnow
+from models.cart_edits import touch, usable_code
+from models.cart_views import StockPolicy, discount_amount, read_view
 from models.carts import (
     WRITABLE_STATUSES,
     Cart,
@@ -36,11 +38,6 @@ from models.carts import (
     CartNotActive,
     DiscountCode,
     NotFound,
-    StockPolicy,
-    discount_amount,
-    read_view,
-    touch,
-    usable_code,
 )
 from models.catalog import Product
 from models.orders import Order, OrderEvent, OrderItem

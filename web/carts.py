@@ -9,9 +9,10 @@ from pydantic import EmailStr, Field, StrictInt, StringConstraints
 from sqlalchemy.orm import Session as OrmSession
 
 from jobs.carts import record_cart_event
-from models import carts
+from models import cart_edits, cart_views, carts
 from models.base import utcnow
-from models.carts import Cart, CartError, CartView, StockPolicy
+from models.cart_views import CartView, StockPolicy
+from models.carts import Cart, CartError
 from models.db import Session
 from web.errors import APIError
 from web.serializers import cart_json
@@ -111,9 +112,9 @@ def cart_response(view: CartView, status: int = 200):
 def create_cart():
     body = parse_body(NewCart)
     with Session.begin() as session:
-        cart = carts.create_cart(session, email=body.email, currency=body.currency)
+        cart = cart_edits.create_cart(session, email=body.email, currency=body.currency)
         record_event(session, cart, "created")
-        view = carts.view(session, cart, policy=stock_policy(), available={})
+        view = cart_views.view(session, cart, policy=stock_policy(), available={})
     response = cart_response(view, 201)
     response.headers["Location"] = f"/api/carts/{cart.id}"
     return response
@@ -121,14 +122,14 @@ def create_cart():
 
 @bp.get("/api/carts/<cart_id>")
 def get_cart(cart_id: str):
-    return cart_response(carts.read_view(cart_id, policy=stock_policy()))
+    return cart_response(cart_views.read_view(cart_id, policy=stock_policy()))
 
 
 @bp.post("/api/carts/<cart_id>/items")
 def add_item(cart_id: str):
     body = parse_body(AddItem)
     with Session.begin() as session:
-        view = carts.add_item(
+        view = cart_edits.add_item(
             session,
             cart_id=cart_id,
             sku=body.sku,
@@ -144,7 +145,7 @@ def add_item(cart_id: str):
 def set_quantity(cart_id: str, sku: str):
     body = parse_body(SetQuantity)
     with Session.begin() as session:
-        view = carts.set_quantity(
+        view = cart_edits.set_quantity(
             session,
             cart_id=cart_id,
             sku=sku,
@@ -160,7 +161,7 @@ def set_quantity(cart_id: str, sku: str):
 @bp.delete("/api/carts/<cart_id>/items/<sku>")
 def remove_item(cart_id: str, sku: str):
     with Session.begin() as session:
-        view = carts.remove_item(
+        view = cart_edits.remove_item(
             session,
             cart_id=cart_id,
             sku=sku,
@@ -175,7 +176,7 @@ def remove_item(cart_id: str, sku: str):
 def apply_discount(cart_id: str):
     body = parse_body(ApplyCode)
     with Session.begin() as session:
-        view = carts.apply_discount(
+        view = cart_edits.apply_discount(
             session,
             cart_id=cart_id,
             code=body.code,
@@ -189,7 +190,7 @@ def apply_discount(cart_id: str):
 @bp.delete("/api/carts/<cart_id>/discount")
 def remove_discount(cart_id: str):
     with Session.begin() as session:
-        view = carts.remove_discount(
+        view = cart_edits.remove_discount(
             session, cart_id=cart_id, policy=stock_policy(), expected_version=expected_version()
         )
         record_event(session, view, "discount_removed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from models.carts import CartView
+from models.cart_views import CartView
 from models.catalog import Product
 from models.checkout import Checkout
 from models.orders import Order, OrderItem

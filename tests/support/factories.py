@@ -65,7 +65,8 @@ def order(
 
 def cart(session: Session, *, items: dict[str, int] | None = None, email: str | None = None):
     """An active cart holding ``items`` ({sku: quantity}) of existing products at their price."""
-    from models.carts import CartItem, create_cart
+    from models.cart_edits import create_cart
+    from models.carts import CartItem
     from models.catalog import Product
 
     row = create_cart(session, email=email)

@@ -19,16 +19,26 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import (
+    HOST,
+    ROOT,
+    children,
+    closed_loop,
+    cpu_seconds,
+    exchange,
+    gunicorn,
+    quantile_ms,
+    rss,
+    stop,
+    wait_ready,
+)
+
 sys.path.insert(0, str(ROOT))
 
-HOST = "127.0.0.1"
 GET_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 GET_SLICES = 10  # bare and cart runs alternate, so background load hits both alike
 WARMUP_SECONDS = 1.5
@@ -73,43 +83,6 @@ def _request(method: str, path: str, body: dict | None = None) -> bytes:
     return head.encode() + b"\r\n" + payload
 
 
-async def _exchange(reader, writer, request: bytes) -> tuple[int, bytes, bool]:
-    """Send one request, read one response: (status, body, server keeps the connection)."""
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
-    body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return status, body, headers.get("connection", "").lower() != "close"
-
-
-async def _load(port: int, request: bytes, seconds: float, connections: int) -> dict:
-    """Closed-loop load: each connection sends its next request when the last one answered."""
-    latencies: list[float] = []
-    statuses: list[int] = []
-    deadline = time.perf_counter() + seconds
-
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        try:
-            while time.perf_counter() < deadline:
-                start = time.perf_counter()
-                status, _, keep = await _exchange(reader, writer, request)
-                latencies.append(time.perf_counter() - start)
-                statuses.append(status)
-                if not keep:
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(HOST, port)
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(connections)))
-    elapsed = time.perf_counter() - started
-    return {"latencies": latencies, "statuses": statuses, "elapsed": elapsed}
-
-
 async def _race(port: int, cart_ids: list[str]) -> dict:
     """Every buyer connects first, then all post their checkout at once."""
     links = [await asyncio.open_connection(HOST, port) for _ in cart_ids]
@@ -120,7 +93,7 @@ async def _race(port: int, cart_ids: list[str]) -> dict:
         reader, writer = link
         request = _request("POST", f"/api/carts/{cart_id}/checkout", CHECKOUT_BODY)
         start = time.perf_counter()
-        status, body, _ = await _exchange(reader, writer, request)
+        status, body, _ = await exchange(reader, writer, request)
         latencies.append(time.perf_counter() - start)
         results.append((status, json.loads(body)))
         writer.close()
@@ -135,11 +108,6 @@ async def _race(port: int, cart_ids: list[str]) -> dict:
         "statuses": [status for status, _ in results],
         "elapsed": time.perf_counter() - started,
     }
-
-
-def _ms(values: list[float], quantile: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(quantile * len(ordered)))] * 1000, 2)
 
 
 class Phase:
@@ -164,8 +132,8 @@ class Phase:
         return {
             "requests": total,
             "req_per_s": round(total / self.elapsed, 1),
-            "p50_ms": _ms(self.latencies, 0.50),
-            "p99_ms": _ms(self.latencies, 0.99),
+            "p50_ms": quantile_ms(self.latencies, 0.50),
+            "p99_ms": quantile_ms(self.latencies, 0.99),
             "server_cpu_ms_per_request": round(self.server_cpu / total * 1000, 3),
             "errors": sum(n for status, n in self.statuses.items() if status not in expected),
         }
@@ -173,87 +141,15 @@ class Phase:
 
 def _measure(phase: Phase, workload, *args) -> dict:
     """Run the coroutine ``workload(*args)``; charge its time and the workers' CPU to ``phase``."""
-    before = _cpu_seconds(phase.master)
+    before = cpu_seconds(children(phase.master.pid))
     result = asyncio.run(workload(*args))
     phase.add(
         result["latencies"],
         result["statuses"],
         result["elapsed"],
-        _cpu_seconds(phase.master) - before,
+        cpu_seconds(children(phase.master.pid)) - before,
     )
     return result
-
-
-# --- processes -------------------------------------------------------------------------
-
-
-def _gunicorn(app_spec: str, port: int, env: dict, *, pythonpath: str | None = None):
-    command = [sys.executable, "-m", "gunicorn", "-c", "web/gunicorn_conf.py"]
-    command += ["--bind", f"{HOST}:{port}"]
-    if pythonpath:
-        command += ["--pythonpath", pythonpath]
-    return subprocess.Popen([*command, app_spec], cwd=ROOT, env=env)
-
-
-def _wait_ready(port: int, path: str, timeout: float = 60) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://{HOST}:{port}{path}", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn on port {port} did not become ready")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _workers(master: subprocess.Popen) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master.pid:
-            pids.append(int(stat.parent.name))
-    return sorted(pids)
-
-
-def _cpu_seconds(master: subprocess.Popen) -> float:
-    """User + system CPU time of the gunicorn workers of ``master`` so far."""
-    ticks = 0
-    for pid in _workers(master):
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _rss(master: subprocess.Popen) -> dict:
-    """RSS in MiB of the gunicorn master and of each of its workers."""
-    return {
-        "master_mib": round(_rss_kib(master.pid) / 1024, 1),
-        "workers_mib": [round(_rss_kib(pid) / 1024, 1) for pid in _workers(master)],
-    }
 
 
 # --- data ------------------------------------------------------------------------------
@@ -334,16 +230,18 @@ def main() -> None:
             "SENTRY_DSN": "",
         }
         app_port, bare_port = free_port(), free_port()
-        app = _gunicorn("web:create_app()", app_port, env)
-        bare = _gunicorn("checkout:bare_app()", bare_port, env, pythonpath=str(ROOT / "bench"))
+        app = gunicorn("web:create_app()", app_port, env, quiet=False)
+        bare = gunicorn(
+            "checkout:bare_app()", bare_port, env, pythonpath=str(ROOT / "bench"), quiet=False
+        )
         processes += [app, bare]
-        _wait_ready(app_port, "/healthz")
-        _wait_ready(bare_port, "/bare")
+        wait_ready(app_port, "/healthz")
+        wait_ready(bare_port, "/bare")
 
         cart_get = _request("GET", f"/api/carts/{read_cart}")
         bare_get = _request("GET", "/bare")
-        asyncio.run(_load(app_port, cart_get, WARMUP_SECONDS, GET_CONNECTIONS))
-        asyncio.run(_load(bare_port, bare_get, WARMUP_SECONDS, GET_CONNECTIONS))
+        asyncio.run(closed_loop(app_port, [cart_get], WARMUP_SECONDS, GET_CONNECTIONS))
+        asyncio.run(closed_loop(bare_port, [bare_get], WARMUP_SECONDS, GET_CONNECTIONS))
 
         # Bare slices, cart slices and race rounds alternate, so background load on the
         # machine weighs on all three alike.
@@ -351,8 +249,8 @@ def main() -> None:
         bare_phase, cart_phase, race_phase = Phase(bare), Phase(app), Phase(app)
         problems: list[str] = []
         for number in range(GET_SLICES):
-            _measure(bare_phase, _load, bare_port, bare_get, slice_seconds, GET_CONNECTIONS)
-            _measure(cart_phase, _load, app_port, cart_get, slice_seconds, GET_CONNECTIONS)
+            _measure(bare_phase, closed_loop, bare_port, [bare_get], slice_seconds, GET_CONNECTIONS)
+            _measure(cart_phase, closed_loop, app_port, [cart_get], slice_seconds, GET_CONNECTIONS)
             if number < len(races):
                 race = _measure(race_phase, _race, app_port, races[number])
                 problems += _check_round(f"HOT-{number}", race["results"])
@@ -394,12 +292,15 @@ def main() -> None:
                 ),
             },
             "targets": {"cart_get_vs_bare": 0.35, "checkout_vs_bare": 0.05},
-            "rss": {"app": _rss(app), "bare": _rss(bare)},
+            "rss": {
+                "app": rss(app, children_key="workers_mib"),
+                "bare": rss(bare, children_key="workers_mib"),
+            },
         }
         print(json.dumps(report, indent=2))
     finally:
         for process in processes:
-            _stop(process)
+            stop(process)
         stripe_server.stop()
         from models import db
 

@@ -29,15 +29,27 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
+from harness import (
+    HOST,
+    ROOT,
+    children,
+    closed_loop,
+    cpu_seconds,
+    exchange,
+    gunicorn,
+    quantile_ms,
+    rss,
+    spawn,
+    stop,
+    wait_ready,
+)
+
 SECRET = "whsec_bench"
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 INGEST_SECONDS = float(os.environ.get("BENCH_SECONDS", "12"))
@@ -184,47 +196,6 @@ def _request(payload: bytes) -> bytes:
     return head.encode() + payload
 
 
-async def _exchange(reader, writer, request: bytes) -> tuple[int, bool]:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
-    await reader.readexactly(int(headers.get("content-length", "0")))
-    return int(lines[0].split()[1]), headers.get("connection", "").lower() != "close"
-
-
-async def _closed_loop(port: int, requests: list[bytes], seconds: float | None) -> dict:
-    """Each connection sends its next request when the last one answered.
-
-    Runs for ``seconds`` (cycling through ``requests``) or until every request was sent.
-    """
-    latencies: list[float] = []
-    statuses: list[int] = []
-    cursor = iter(range(10**12))
-    deadline = None if seconds is None else time.perf_counter() + seconds
-
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        try:
-            while deadline is None or time.perf_counter() < deadline:
-                index = next(cursor)
-                if deadline is None and index >= len(requests):
-                    return
-                start = time.perf_counter()
-                status, keep = await _exchange(reader, writer, requests[index % len(requests)])
-                latencies.append(time.perf_counter() - start)
-                statuses.append(status)
-                if not keep:
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(HOST, port)
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
-    return {"latencies": latencies, "statuses": statuses, "elapsed": time.perf_counter() - started}
-
-
 async def _open_loop(port: int, requests: list[bytes], rate: float) -> tuple[float, dict]:
     """Send request i at ``start + i / rate`` on a free connection; returns (start, statuses)."""
     pool: asyncio.Queue = asyncio.Queue()
@@ -236,7 +207,7 @@ async def _open_loop(port: int, requests: list[bytes], rate: float) -> tuple[flo
     async def send(index: int, request: bytes) -> None:
         await asyncio.sleep(max(0.0, start + index / rate - time.time()))
         reader, writer = await pool.get()
-        status, _ = await _exchange(reader, writer, request)
+        status, _, _ = await exchange(reader, writer, request)
         statuses[status] = statuses.get(status, 0) + 1
         pool.put_nowait((reader, writer))
 
@@ -246,50 +217,7 @@ async def _open_loop(port: int, requests: list[bytes], rate: float) -> tuple[flo
     return start, statuses
 
 
-def _ms(values: list[float], quantile: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(quantile * len(ordered)))] * 1000, 2)
-
-
 # --- processes ---------------------------------------------------------------------------
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-    return sorted(found)
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
-def _rss(process: subprocess.Popen) -> dict:
-    return {
-        "master_mib": _rss_mib(process.pid),
-        "children_mib": [_rss_mib(pid) for pid in _children(process.pid)],
-    }
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _tree(process: subprocess.Popen) -> list[int]:
-    return [process.pid, *_children(process.pid)]
 
 
 def _postgres_backends() -> list[int]:
@@ -313,54 +241,17 @@ class CpuMeter:
         self.processes, self.postgres, self.used, self.pg_used = processes, postgres, 0.0, 0.0
 
     def __enter__(self) -> CpuMeter:
-        self._pids = [pid for process in self.processes for pid in _tree(process)]
+        self._pids = [pid for p in self.processes for pid in (p.pid, *children(p.pid))]
         self._pg = _postgres_backends() if self.postgres else []
-        self._start, self._pg_start = _cpu_seconds(self._pids), _cpu_seconds(self._pg)
+        self._start, self._pg_start = cpu_seconds(self._pids), cpu_seconds(self._pg)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.used += _cpu_seconds(self._pids) - self._start
+        self.used += cpu_seconds(self._pids) - self._start
         if self.postgres:
             # Backends opened meanwhile are counted from their start.
             pids = set(self._pg) | set(_postgres_backends())
-            self.pg_used += _cpu_seconds(list(pids)) - self._pg_start
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _spawn(command: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "-c", "web/gunicorn_conf.py"]
-    command += ["--bind", f"{HOST}:{port}", "--pythonpath", "bench", app_spec]
-    return _spawn(command, env)
-
-
-def _wait_port(port: int, timeout: float = 60) -> None:
-    from worker.embedded import port_open
-
-    deadline = time.monotonic() + timeout
-    while not port_open(HOST, port):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"nothing listens on {port}")
-        time.sleep(0.1)
+            self.pg_used += cpu_seconds(pids) - self._pg_start
 
 
 # --- data --------------------------------------------------------------------------------
@@ -486,14 +377,16 @@ def _ingest(servers: dict[str, tuple[int, subprocess.Popen]]) -> dict:
     }
     offset = 0
     for port, _ in servers.values():  # warm-up
-        asyncio.run(_closed_loop(port, requests[offset : offset + 500], 1.5))
+        asyncio.run(closed_loop(port, requests[offset : offset + 500], 1.5, CONNECTIONS))
         offset += 500
     for _ in range(INGEST_SLICES):
         for name, (port, _) in servers.items():
             fresh = name != "bare"
             chunk = requests[offset : offset + 4000] if fresh else requests[:1000]
             with meters[name]:
-                run = asyncio.run(_closed_loop(port, chunk, INGEST_SECONDS / INGEST_SLICES))
+                run = asyncio.run(
+                    closed_loop(port, chunk, INGEST_SECONDS / INGEST_SLICES, CONNECTIONS)
+                )
             for key in ("latencies", "statuses"):
                 results[name][key] += run[key]
             results[name]["elapsed"] += run["elapsed"]
@@ -504,8 +397,8 @@ def _ingest(servers: dict[str, tuple[int, subprocess.Popen]]) -> dict:
         figures = {
             "requests": count,
             "req_per_s": round(count / result["elapsed"], 1),
-            "p50_ms": _ms(result["latencies"], 0.50),
-            "p99_ms": _ms(result["latencies"], 0.99),
+            "p50_ms": quantile_ms(result["latencies"], 0.50),
+            "p99_ms": quantile_ms(result["latencies"], 0.99),
             "non_200": sum(1 for status in result["statuses"] if status != 200),
             "gunicorn_cpu_ms_per_request": round(meter.used / count * 1000, 3),
         }
@@ -522,7 +415,7 @@ def _ingest(servers: dict[str, tuple[int, subprocess.Popen]]) -> dict:
         "ratio": round(figures["webhook"]["req_per_s"] / bare, 3),
         "floor_route": figures["floor"],
         "floor_ratio": round(figures["floor"]["req_per_s"] / bare, 3),
-        "web_rss": _rss(servers["webhook"][1]),
+        "web_rss": rss(servers["webhook"][1]),
     }
 
 
@@ -557,7 +450,7 @@ def _burst(
     requests = [_request(p) for p in payloads]
     with CpuMeter(web) as web_cpu, CpuMeter(worker, postgres=True) as worker_cpu:
         started = time.time()
-        posted = asyncio.run(_closed_loop(web_port, requests, None))
+        posted = asyncio.run(closed_loop(web_port, requests, None, CONNECTIONS))
         done = _wait_processed(ids, timeout=120)
     finished = max(done.values()) if done else time.time()
     return {
@@ -587,9 +480,9 @@ def _lag(web_port: int, orders: list[tuple[str, str, int]]) -> dict:
         "events": len(ids),
         "processed": len(done),
         "post_non_200": sum(n for status, n in statuses.items() if status != 200),
-        "lag_p50_ms": _ms(lags, 0.50),
-        "lag_p99_ms": _ms(lags, 0.99),
-        "lag_max_ms": _ms(lags, 1.0),
+        "lag_p50_ms": quantile_ms(lags, 0.50),
+        "lag_p99_ms": quantile_ms(lags, 0.99),
+        "lag_max_ms": quantile_ms(lags, 1.0),
     }
 
 
@@ -635,18 +528,18 @@ def main() -> None:
         servers = {}
         for name, spec in specs.items():
             port = free_port()
-            servers[name] = (port, _gunicorn(spec, port, env))
+            servers[name] = (port, gunicorn(spec, port, env, pythonpath="bench"))
             processes.append(servers[name][1])
         for port, _ in servers.values():
-            _wait_port(port)
+            wait_ready(port)
         web_port, web = servers["webhook"]
 
         ingest = _ingest(servers)
-        _stop(servers["floor"][1])
-        _stop(servers["bare"][1])
+        stop(servers["floor"][1])
+        stop(servers["bare"][1])
         _reset(broker)
 
-        worker = _spawn(
+        worker = spawn(
             [
                 *(sys.executable, "-m", "dramatiq", "worker.app", "webhooks"),
                 *("--path", ".", "bench", "--processes", "2", "--threads", "8"),
@@ -683,14 +576,14 @@ def main() -> None:
                 "ratio": end_to_end_ratio,
                 "open_loop": lag,
             },
-            "rss": {"web": _rss(web), "worker": _rss(worker)},
+            "rss": {"web": rss(web), "worker": rss(worker)},
             "targets": TARGETS,
             "met": met,
         }
         print(json.dumps(report, indent=2))
     finally:
         for process in processes:
-            _stop(process)
+            stop(process)
         with contextlib.suppress(Exception):
             from models import db
 

@@ -176,10 +176,10 @@ def _check_round(sku: str, results: list[tuple[int, dict]]) -> list[str]:
     """What went wrong in one race round (empty when it was clean)."""
     from sqlalchemy import func, select
 
-    from models import inventory
-    from models.catalog import StockLevel
     from models.db import Session
-    from models.orders import Order, OrderItem
+    from models.orders.tables import Order, OrderItem
+    from models.stock import availability
+    from models.stock.tables import StockLevel
 
     problems = []
     statuses = [status for status, _ in results]
@@ -194,7 +194,7 @@ def _check_round(sku: str, results: list[tuple[int, dict]]) -> list[str]:
             .where(OrderItem.sku == sku, Order.payment_intent_id.is_not(None))
         )
         on_hand = session.scalar(select(StockLevel.on_hand).where(StockLevel.sku == sku))
-        available = inventory.available_by_sku(session, [sku])[sku]
+        available = availability.available_units(session, [sku])[sku]
     if (orders, on_hand, available) != (UNITS_ON_HAND, UNITS_ON_HAND, 0):
         problems.append(f"{sku}: orders={orders} on_hand={on_hand} available={available}")
     return problems

@@ -9,7 +9,7 @@ freshly loaded data, runs:
 2. one plain ``DELETE`` of the same rows in a single transaction,
 
 while a separate process (as the web would be) keeps writing live carts from two threads
-through models.cart_edits.set_quantity (the cart API's write path: row lock, stock check, item
+through models.edits.set_quantity (the cart API's write path: row lock, stock check, item
 and cart update), recording each write's latency. Prints one JSON document: seconds,
 rows/s, longest purge transaction, live write p50/p99 per phase, and the targets.
 
@@ -69,10 +69,10 @@ def drop_database(url: str, admin: str) -> None:
 
 def load(engine, carts: int) -> None:
     """Fresh tables: expired carts, live carts, and expired carts orders still refer to."""
-    from models.carts import Cart
+    from models.carts.tables import Cart
     from models.catalog import upsert_product
     from models.db import Session
-    from models.orders import Order
+    from models.orders.tables import Order
 
     with Session.begin() as session:
         for sku in SKUS:
@@ -83,14 +83,14 @@ def load(engine, carts: int) -> None:
         connection.execute(
             text(
                 """
-                INSERT INTO carts (id, status, is_active, version, currency, metadata,
+                INSERT INTO carts (id, status, version, currency, metadata,
                                    created_at, last_activity_at, expires_at)
-                SELECT 'exp-' || g, 'abandoned', false, 1, 'usd', '{}'::jsonb,
+                SELECT 'exp-' || g, 'abandoned', 1, 'usd', '{}'::jsonb,
                        now() - interval '60 days', now() - interval '60 days',
                        now() - interval '8 days' - random() * interval '30 days'
                 FROM generate_series(1, :n) AS g
                 UNION ALL
-                SELECT 'live-' || g, 'active', true, 1, 'usd', '{}'::jsonb,
+                SELECT 'live-' || g, 'active', 1, 'usd', '{}'::jsonb,
                        now(), now(), now() + interval '30 days'
                 FROM generate_series(1, :live) AS g
                 """
@@ -136,8 +136,8 @@ def counts(engine) -> dict[str, int]:
 
 def _write_live_carts(url: str, seed: int, stop, results) -> None:
     """One writer thread's loop, in the writer process: (wall time, latency, ok) per write."""
-    from models.cart_edits import set_quantity
-    from models.cart_views import StockPolicy
+    from models.carts.edits import set_quantity
+    from models.carts.reads import StockPolicy
     from models.db import Session
 
     rng = random.Random(seed)

@@ -107,7 +107,7 @@ def floor_app():
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.engine import make_url
 
-    from models.webhooks import _STORE_WITH_JOB
+    from models.inbox import _STORE_WITH_JOB
 
     compiled = _STORE_WITH_JOB.compile(dialect=postgresql.psycopg.dialect())
     sql, constants = str(compiled), dict(compiled.params)
@@ -262,10 +262,11 @@ def _seed(count: int) -> list[tuple[str, str, int]]:
     from sqlalchemy import insert
 
     from models.base import utcnow
-    from models.carts import Cart, CartItem
+    from models.carts.tables import Cart, CartItem
     from models.catalog import upsert_product
     from models.db import Session
-    from models.orders import Order, OrderItem, Reservation
+    from models.orders.tables import Order, OrderItem
+    from models.stock.tables import Reservation
 
     now = utcnow()
     orders, rows = [], {"carts": [], "items": [], "orders": [], "lines": [], "holds": []}
@@ -328,7 +329,7 @@ def _processed(ids: list[str]) -> dict[str, float]:
     from sqlalchemy import select
 
     from models.db import Session
-    from models.webhooks import WebhookEvent
+    from models.inbox import WebhookEvent
 
     with Session() as session:
         rows = session.execute(

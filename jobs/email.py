@@ -26,15 +26,18 @@ from jobs.templates import Rendered, render
 from models import emails
 from models.base import utcnow
 from models.db import Session
-from models.orders import Order
+from models.orders import fulfilment
+from models.orders.status import OrderStatus
+from models.orders.tables import Order
 from worker import mailer
+from worker.dead_letters import final_error
 from worker.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("order_confirmation", "shipping_notification")
 # A confirmation thanks for a payment; these orders never had one.
-UNPAID_STATUSES = ("pending_payment", "payment_failed", "canceled")
+UNPAID_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED, OrderStatus.CANCELED)
 TRACKING_URLS = {
     "ups": "https://www.ups.com/track?tracknum={}",
     "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
@@ -81,7 +84,7 @@ def _store_name() -> str:
 
 
 def _shipment(order: Order) -> dict[str, Any]:
-    shipment = order.meta.get("shipment") or {}
+    shipment = fulfilment.shipment(order) or {}
     carrier = _one_line(shipment.get("carrier"))
     number = _one_line(shipment.get("tracking_number"))
     template = TRACKING_URLS.get(carrier.lower())
@@ -164,7 +167,7 @@ def compose(
 def _not_sendable(order: Order, kind: str) -> str | None:
     if kind == "order_confirmation" and order.status in UNPAID_STATUSES:
         return f"order is {order.status}"
-    if kind == "shipping_notification" and not order.meta.get("shipment"):
+    if kind == "shipping_notification" and order.shipped_at is None:
         return "order has no shipment"
     return None
 
@@ -201,11 +204,10 @@ def mark_email_dead(message_data: dict[str, Any], retry_info: dict[str, Any]) ->
     except UnsendableEmail:
         logger.warning("Exhausted email job names no email: %r", message_data)
         return
-    traceback = (message_data.get("options") or {}).get("traceback") or ""
-    lines = [line for line in traceback.splitlines() if line.strip()]
+    final = final_error((message_data.get("options") or {}).get("traceback"))
     error = f"retries exhausted after {retry_info.get('retries', 0) + 1} attempt(s)"
-    if lines:
-        error = f"{error}: {lines[-1]}"
+    if final:
+        error = f"{error}: {final}"
     with Session.begin() as session:
         order = session.get(Order, order_uuid)
         if order is None:

@@ -1,111 +1,47 @@
-"""Stripe events turned into payment effects: one ``case`` per handled event type.
-
-The functions here read Stripe's wire format and call the domain operations in
-models/payments.py; follow-up jobs go through the outbox in the same transaction.
-"""
+"""Actors of the ``payments`` queue: calls to Stripe that follow from an order's status."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import logging
+import uuid
 
-from sqlalchemy.orm import Session
+import dramatiq
 
-from jobs.email import send_order_email
-from models import payments
-from models.after_commit import after_commit
-from models.orders import Order
-from worker import outbox
+from models.db import Session
+from models.orders.status import OrderStatus
+from models.orders.tables import Order
+from worker import stripe
 from worker.alerts import send_alert
 
-HANDLED_EVENT_TYPES = frozenset(
-    {
-        "payment_intent.succeeded",
-        "payment_intent.payment_failed",
-        "payment_intent.canceled",
-        "charge.refunded",
-        "refund.updated",
-    }
+logger = logging.getLogger(__name__)
+
+
+@dramatiq.actor(
+    actor_name="cancel_payment_intent",
+    queue_name="payments",
+    max_retries=10,
+    min_backoff=5_000,
+    max_backoff=3_600_000,
+    time_limit=60_000,
 )
+def cancel_payment_intent(order_id: str) -> None:
+    """Cancel the PaymentIntent of a canceled order at Stripe (idempotent).
 
-
-def handles(event_type: str) -> bool:
-    return event_type in HANDLED_EVENT_TYPES
-
-
-def apply_event(session: Session, event: dict[str, Any]) -> str:
-    """Apply one stored Stripe event in the caller's transaction.
-
-    Returns the inbox status to record: ``processed``, or ``ignored`` for a type with no
-    handler. Raises ``payments.OrderNotFound`` (retried) when no order matches yet.
+    Does nothing unless the order is canceled. If the intent already succeeded (the
+    customer paid as the reservation ran out) it is left alone and an alert goes out:
+    the payment webhook decides what happens to that order.
     """
-    obj = event["data"]["object"]
-    common = {"event_id": event["id"], "created": int(event.get("created") or time.time())}
-    match event["type"]:
-        case "payment_intent.succeeded":
-            settlement = payments.record_payment_succeeded(
-                session,
-                order=_intent_order(session, obj),
-                amount_received=obj.get("amount_received"),
-                payment_intent_id=obj.get("id"),
-                **common,
-            )
-        case "payment_intent.payment_failed":
-            settlement = payments.record_payment_failed(
-                session,
-                order=_intent_order(session, obj),
-                message=(obj.get("last_payment_error") or {}).get("message"),
-                **common,
-            )
-        case "payment_intent.canceled":
-            settlement = payments.record_payment_canceled(
-                session,
-                order=_intent_order(session, obj),
-                reason=obj.get("cancellation_reason"),
-                **common,
-            )
-        case "charge.refunded":
-            settlement = payments.record_charge_refunded(
-                session,
-                order=_linked_order(session, obj),
-                amount_refunded=int(obj.get("amount_refunded") or 0),
-                charge_id=obj.get("id"),
-                **common,
-            )
-        case "refund.updated":
-            settlement = payments.record_refund(
-                session,
-                order=_linked_order(session, obj),
-                refund_id=obj["id"],
-                amount=int(obj.get("amount") or 0),
-                status=obj.get("status") or "pending",
-                **common,
-            )
-        case _:
-            return "ignored"
-    _follow_up(session, settlement)
-    return "processed"
-
-
-def _intent_order(session: Session, intent: dict[str, Any]) -> Order:
-    """A PaymentIntent's order: ``metadata.order_id`` (set at checkout), else its id."""
-    metadata = intent.get("metadata") or {}
-    return payments.find_order(
-        session, order_id=metadata.get("order_id"), payment_intent_id=intent.get("id")
-    )
-
-
-def _linked_order(session: Session, obj: dict[str, Any]) -> Order:
-    """A charge's or refund's order: by its ``payment_intent`` id (or our own metadata)."""
-    metadata = obj.get("metadata") or {}
-    return payments.find_order(
-        session, order_id=metadata.get("order_id"), payment_intent_id=obj.get("payment_intent")
-    )
-
-
-def _follow_up(session: Session, settlement: payments.Settlement) -> None:
-    order = settlement.order
-    if settlement.send_confirmation:
-        outbox.enqueue(session, send_order_email, str(order.id), "order_confirmation")
-    for title, fields in settlement.alerts:
-        after_commit(session, lambda t=title, f=fields: send_alert(t, **f))
+    with Session() as session:
+        order = session.get(Order, uuid.UUID(order_id))
+        if order is None or order.status != OrderStatus.CANCELED or not order.payment_intent_id:
+            return
+        intent_id = order.payment_intent_id
+    status = stripe.cancel_payment_intent(intent_id, order_id=order_id)
+    if status == "succeeded":
+        send_alert(
+            "Payment succeeded for an order canceled on reservation expiry",
+            order_id=order_id,
+            payment_intent_id=intent_id,
+        )
+        return
+    logger.info("PaymentIntent %s of order %s is canceled", intent_id, order_id)

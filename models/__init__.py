@@ -1,10 +1,25 @@
-"""Typed SQLAlchemy models and the domain operations on them.
+"""Typed SQLAlchemy models and the domain operations on them, one home per thing.
 
 Every table module is imported here so that ``Base.metadata`` is complete for
 Alembic and for code that only imports ``models``.
 """
 
-from models import carts, catalog, emails, jobs, orders, outbox, webhooks
+from models import catalog, emails, inbox, job_runs, outbox
 from models.base import Base
+from models.carts import tables as cart_tables
+from models.orders import tables as order_tables
+from models.orders import timeline as order_timeline
+from models.stock import tables as stock_tables
 
-__all__ = ["Base", "carts", "catalog", "emails", "jobs", "orders", "outbox", "webhooks"]
+__all__ = [
+    "Base",
+    "cart_tables",
+    "catalog",
+    "emails",
+    "inbox",
+    "job_runs",
+    "order_tables",
+    "order_timeline",
+    "outbox",
+    "stock_tables",
+]

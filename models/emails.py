@@ -11,11 +11,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, utcnow
 from models.catalog import Product
-from models.orders import Order, OrderItem
-
-EMAIL_STATUSES = ("pending", "sent", "dead")
-# Orders whose items count as purchases for "customers also bought".
-ALSO_BOUGHT_STATUSES = ("paid", "shipped")
+from models.orders.status import PURCHASED
+from models.orders.tables import Order, OrderItem
 
 
 class Email(Base):
@@ -130,7 +127,7 @@ def also_bought(
             .join(OrderItem, OrderItem.sku == Product.sku)
             .join(Order, Order.id == OrderItem.order_id)
             .where(
-                Order.status.in_(ALSO_BOUGHT_STATUSES),
+                Order.status.in_(PURCHASED),
                 OrderItem.order_id.in_(companion_orders),
                 OrderItem.sku.not_in(own_skus),
                 Product.currency == currency,

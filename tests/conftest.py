@@ -136,8 +136,8 @@ def fresh_database_url(services_info):
 def fake_stripe(monkeypatch):
     """A local Stripe API; stripe-python is pointed at it through ``STRIPE_API_BASE``."""
     from tests.support.stripe_server import FakeStripe
-    from worker.payments import stripe_client
     from worker.settings import get_settings
+    from worker.stripe import stripe_client
 
     server = FakeStripe().start()
     monkeypatch.setenv("STRIPE_API_BASE", server.url)

@@ -6,27 +6,21 @@ from typing import Any
 
 from flask import Flask
 
-import jobs  # noqa: F401  (builds the broker and registers the actors views enqueue)
-from models import db
 from web import admin, carts, checkout, errors, health, orders, products, webhooks
-from worker.observability import configure_logging
-from worker.settings import get_settings
+from worker import bootstrap
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``config`` overrides Flask settings (tests)."""
-    settings = get_settings()
-    configure_logging(settings)
+    bootstrap.start()
 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
     if config:
         app.config.update(config)
-
-    db.configure(settings.database_url)
 
     errors.register_error_handlers(app)
     blueprints = (health, webhooks, products, carts, checkout, orders, admin)

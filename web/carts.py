@@ -9,31 +9,17 @@ from pydantic import EmailStr, Field, StrictInt, StringConstraints
 from sqlalchemy.orm import Session as OrmSession
 
 from jobs.carts import record_cart_event
-from models import cart_edits, cart_views, carts
 from models.base import utcnow
-from models.cart_views import CartView, StockPolicy
-from models.carts import Cart, CartError
+from models.carts import edits, reads
+from models.carts.reads import CartView, StockPolicy
+from models.carts.tables import MAX_QUANTITY, Cart
 from models.db import Session
-from web.errors import APIError
 from web.serializers import cart_json
 from web.validation import Schema, parse_body
 from worker import outbox
 from worker.settings import get_settings
 
 bp = Blueprint("carts", __name__)
-
-# Domain error code -> HTTP status; the code itself is what clients see.
-STATUS_BY_CODE = {
-    "not_found": 404,
-    "version_conflict": 409,
-    "cart_not_active": 409,
-    "out_of_stock": 409,
-    "empty_cart": 409,
-    "price_changed_acknowledgment_required": 409,
-    "validation_error": 422,
-    "invalid_code": 422,
-    "stock_unavailable": 503,
-}
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -46,21 +32,15 @@ class NewCart(Schema):
 
 class AddItem(Schema):
     sku: Sku
-    quantity: StrictInt = Field(ge=1, le=carts.MAX_QUANTITY)
+    quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
 
 
 class SetQuantity(Schema):
-    quantity: StrictInt = Field(ge=0, le=carts.MAX_QUANTITY)
+    quantity: StrictInt = Field(ge=0, le=MAX_QUANTITY)
 
 
 class ApplyCode(Schema):
     code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-@bp.app_errorhandler(CartError)
-def _cart_error(error: CartError):
-    api = APIError(STATUS_BY_CODE.get(error.code, 409), error.code, error.message, **error.extra)
-    return jsonify(api.to_dict()), api.status
 
 
 def stock_policy() -> StockPolicy:
@@ -112,9 +92,9 @@ def cart_response(view: CartView, status: int = 200):
 def create_cart():
     body = parse_body(NewCart)
     with Session.begin() as session:
-        cart = cart_edits.create_cart(session, email=body.email, currency=body.currency)
+        cart = edits.create_cart(session, email=body.email, currency=body.currency)
         record_event(session, cart, "created")
-        view = cart_views.view(session, cart, policy=stock_policy(), available={})
+        view = reads.view(session, cart, policy=stock_policy(), available={})
     response = cart_response(view, 201)
     response.headers["Location"] = f"/api/carts/{cart.id}"
     return response
@@ -122,14 +102,14 @@ def create_cart():
 
 @bp.get("/api/carts/<cart_id>")
 def get_cart(cart_id: str):
-    return cart_response(cart_views.read_view(cart_id, policy=stock_policy()))
+    return cart_response(reads.read_view(cart_id, policy=stock_policy()))
 
 
 @bp.post("/api/carts/<cart_id>/items")
 def add_item(cart_id: str):
     body = parse_body(AddItem)
     with Session.begin() as session:
-        view = cart_edits.add_item(
+        view = edits.add_item(
             session,
             cart_id=cart_id,
             sku=body.sku,
@@ -145,7 +125,7 @@ def add_item(cart_id: str):
 def set_quantity(cart_id: str, sku: str):
     body = parse_body(SetQuantity)
     with Session.begin() as session:
-        view = cart_edits.set_quantity(
+        view = edits.set_quantity(
             session,
             cart_id=cart_id,
             sku=sku,
@@ -161,7 +141,7 @@ def set_quantity(cart_id: str, sku: str):
 @bp.delete("/api/carts/<cart_id>/items/<sku>")
 def remove_item(cart_id: str, sku: str):
     with Session.begin() as session:
-        view = cart_edits.remove_item(
+        view = edits.remove_item(
             session,
             cart_id=cart_id,
             sku=sku,
@@ -176,7 +156,7 @@ def remove_item(cart_id: str, sku: str):
 def apply_discount(cart_id: str):
     body = parse_body(ApplyCode)
     with Session.begin() as session:
-        view = cart_edits.apply_discount(
+        view = edits.apply_discount(
             session,
             cart_id=cart_id,
             code=body.code,
@@ -190,7 +170,7 @@ def apply_discount(cart_id: str):
 @bp.delete("/api/carts/<cart_id>/discount")
 def remove_discount(cart_id: str):
     with Session.begin() as session:
-        view = cart_edits.remove_discount(
+        view = edits.remove_discount(
             session, cart_id=cart_id, policy=stock_policy(), expected_version=expected_version()
         )
         record_event(session, view, "discount_removed")

@@ -1,8 +1,8 @@
 """Checkout route (API.md "Checkout"): reserve, create the order, then the PaymentIntent.
 
 No transaction is open while Stripe is called: the order and its reservation are
-committed first (models.checkout.start), then Stripe is asked, then the PaymentIntent is
-stored, or, when Stripe fails, the reservation is released and the cart reactivated.
+committed first (``models.orders.checkout.start``), then Stripe is asked, then the
+PaymentIntent is stored, or, when Stripe fails, the checkout is undone (``abort``).
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ import stripe
 from flask import Blueprint, jsonify
 from pydantic import EmailStr, StrictBool, StringConstraints
 
-from models import checkout
 from models.db import Session
-from models.orders import Order
+from models.orders import checkout
 from web.carts import record_event
 from web.errors import APIError
 from web.serializers import checkout_json
 from web.validation import Schema, parse_body
-from worker.payments import stripe_client
 from worker.settings import get_settings
+from worker.stripe import create_payment_intent
 
 logger = logging.getLogger(__name__)
 
@@ -48,23 +47,6 @@ class CheckoutBody(Schema):
     acknowledge_price_changes: StrictBool = False
 
 
-def create_payment_intent(order: Order) -> stripe.PaymentIntent:
-    """One PaymentIntent per order: the idempotency key is derived from the order id."""
-    return stripe_client().v1.payment_intents.create(
-        params={
-            "amount": order.total_cents,
-            "currency": order.currency,
-            "metadata": {
-                "order_id": str(order.id),
-                "order_number": order.order_number,
-                "cart_id": order.cart_id or "",
-            },
-            "automatic_payment_methods": {"enabled": True},
-        },
-        options={"idempotency_key": f"checkout-payment-intent-{order.id}"},
-    )
-
-
 @bp.post("/api/carts/<cart_id>/checkout")
 def checkout_cart(cart_id: str):
     body = parse_body(CheckoutBody)
@@ -82,13 +64,20 @@ def checkout_cart(cart_id: str):
             shipping_address=body.shipping_address.model_dump(),
             acknowledge_price_changes=body.acknowledge_price_changes,
             reservation_minutes=settings.reservation_minutes,
-            before_reserve=lambda cart: record_event(session, cart, "checkout_started"),
         )
+        if result.created:
+            record_event(session, result.cart, "checkout_started")
 
     order = result.order
     if order.payment_intent_id is None:
         try:
-            intent = create_payment_intent(order)
+            intent = create_payment_intent(
+                order_id=str(order.id),
+                order_number=order.order_number,
+                cart_id=order.cart_id,
+                amount=order.total_cents,
+                currency=order.currency,
+            )
         except stripe.StripeError as error:
             logger.warning("PaymentIntent for order %s failed: %s", order.id, error)
             # A repeat post leaves the undo to the request that created the order.

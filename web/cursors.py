@@ -7,7 +7,7 @@ import binascii
 import datetime as dt
 import uuid
 
-from models.orders import Order
+from models.orders.tables import Order
 from web.errors import APIError
 
 

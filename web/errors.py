@@ -11,6 +11,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from models.errors import CartfleetError
+
 logger = logging.getLogger(__name__)
 
 # Werkzeug's status codes mapped to the codes clients see.
@@ -29,18 +31,21 @@ HTTP_CODES = {
 }
 
 
-class APIError(Exception):
-    """An error answered as JSON: ``APIError(409, "out_of_stock", "...", available=3)``."""
+class APIError(CartfleetError):
+    """An error of the web layer itself: ``APIError(409, "invalid_transition", "...")``.
+
+    Domain errors (``models.errors``) carry their own code and status; both are answered
+    by the same handler.
+    """
 
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
+        super().__init__(message, **extra)
         self.status = status
         self.code = code
-        self.message = message
-        self.extra = extra
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"error": self.code, "message": self.message, **self.extra}
+
+def error_body(error: CartfleetError) -> dict[str, Any]:
+    return {"error": error.code, "message": error.message, **error.extra}
 
 
 def unavailable(message: str = "A dependency is unavailable; try again shortly.") -> APIError:
@@ -52,9 +57,9 @@ def _is_outage(error: DBAPIError) -> bool:
 
 
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(APIError)
-    def _api_error(error: APIError):
-        return jsonify(error.to_dict()), error.status
+    @app.errorhandler(CartfleetError)
+    def _project_error(error: CartfleetError):
+        return jsonify(error_body(error)), error.status
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
@@ -72,19 +77,19 @@ def register_error_handlers(app: Flask) -> None:
     def _database_error(error: DBAPIError):
         if _is_outage(error):
             logger.warning("Database unavailable: %s", error.orig)
-            return jsonify(unavailable("The database is unavailable.").to_dict()), 503
+            return jsonify(error_body(unavailable("The database is unavailable."))), 503
         raise error
 
     @app.errorhandler(PoolTimeoutError)
     def _pool_timeout(error: PoolTimeoutError):
         logger.warning("Database pool exhausted: %s", error)
-        return jsonify(unavailable("The database is busy.").to_dict()), 503
+        return jsonify(error_body(unavailable("The database is busy."))), 503
 
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
     def _redis_error(error: redis.RedisError):
         logger.warning("Redis unavailable: %s", error)
-        return jsonify(unavailable("The job queue is unavailable.").to_dict()), 503
+        return jsonify(error_body(unavailable("The job queue is unavailable."))), 503
 
     # Registered for 500 rather than Exception so Flask still signals the original
     # exception (got_request_exception) to Sentry and the log before this runs.

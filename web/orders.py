@@ -7,7 +7,7 @@ import uuid
 from flask import Blueprint
 
 from models.db import Session
-from models.orders import Order
+from models.orders.tables import Order
 from web.errors import APIError
 from web.serializers import order_json
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from flask import Blueprint, request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from flask import Blueprint
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from models.catalog import Product, checked_available_units, search_products
+from models.catalog import Product, search_products
 from models.db import Session
+from models.stock.reader import checked_available_units
 from web import cursors
 from web.errors import APIError
 from web.serializers import product_json
-from web.validation import validation_error
+from web.validation import parse_query
 from worker.settings import get_settings
 
 bp = Blueprint("products", __name__)
@@ -37,10 +38,7 @@ def _availability(skus: list[str]) -> dict[str, int] | None:
 
 @bp.get("/api/products")
 def list_products():
-    try:
-        query = ProductQuery.model_validate(request.args.to_dict())
-    except ValidationError as error:
-        raise validation_error(error) from None
+    query = parse_query(ProductQuery)
     after = cursors.decode(query.cursor, parts=1)[0] if query.cursor else None
     with Session.begin() as session:
         # One row more than asked tells whether there is a next page.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from models.cart_views import CartView
+from models.carts.reads import CartView
 from models.catalog import Product
-from models.checkout import Checkout
-from models.orders import Order, OrderItem
+from models.orders.checkout import Checkout
+from models.orders.tables import Order, OrderItem
 
 
 def iso(value: dt.datetime | None) -> str | None:

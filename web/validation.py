@@ -23,9 +23,11 @@ def _field(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location) or "body"
 
 
-def validation_error(error: ValidationError) -> APIError:
+def validation_error(
+    error: ValidationError, message: str = "The request body is invalid."
+) -> APIError:
     errors = [{"field": _field(item["loc"]), "message": item["msg"]} for item in error.errors()]
-    return APIError(422, "validation_error", "The request body is invalid.", errors=errors)
+    return APIError(422, "validation_error", message, errors=errors)
 
 
 def json_body() -> object:
@@ -47,3 +49,14 @@ def parse_body(schema: type[SchemaT]) -> SchemaT:
         return schema.model_validate(json_body())
     except ValidationError as error:
         raise validation_error(error) from None
+
+
+def parse_query(schema: type[SchemaT]) -> SchemaT:
+    """Validate the query string against ``schema`` (empty values count as absent).
+
+    422 ``validation_error`` naming each bad parameter.
+    """
+    try:
+        return schema.model_validate({k: v for k, v in request.args.items() if v != ""})
+    except ValidationError as error:
+        raise validation_error(error, "The query string is invalid.") from None

@@ -8,12 +8,8 @@ Everything else happens in jobs/webhooks.py.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import time
-from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, request
@@ -22,18 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from jobs import payments as handlers
-from jobs.webhooks import process_stripe_event
-from models import db, webhooks
+from jobs import stripe_handlers
+from jobs.stripe_events import process_stripe_event
+from models import db, inbox
 from web.errors import APIError
 from worker import outbox
 from worker.settings import get_settings
+from worker.stripe import SignatureError, verify_signature
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__)
-
-TOLERANCE_S = 300
 
 RECEIVED = Counter(
     "stripe_webhooks_received_total",
@@ -41,10 +36,6 @@ RECEIVED = Counter(
     "(accepted, duplicate, ignored, invalid_signature, invalid_payload, unavailable).",
     ["type", "outcome"],
 )
-
-
-class SignatureError(Exception):
-    """The ``Stripe-Signature`` header does not prove the body came from Stripe."""
 
 
 class _EventData(BaseModel):
@@ -64,43 +55,6 @@ class StripeEvent(BaseModel):
     livemode: bool = False
     created: int | None = None
     data: _EventData
-
-
-def verify_signature(
-    payload: bytes,
-    header: str | None,
-    secrets: Sequence[str],
-    *,
-    tolerance: int = TOLERANCE_S,
-    now: float | None = None,
-) -> int:
-    """Check Stripe's scheme (HMAC-SHA256 of ``"{t}.{payload}"``) against every secret.
-
-    Several secrets are accepted so an endpoint secret can be rotated without downtime.
-    Returns the signed timestamp; raises ``SignatureError``.
-    """
-    if not header:
-        raise SignatureError("The Stripe-Signature header is missing.")
-    if not secrets:
-        logger.error("STRIPE_WEBHOOK_SECRET is not set; every webhook is refused")
-        raise SignatureError("No webhook secret is configured.")
-    timestamp, signatures = None, []
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t":
-            timestamp = value
-        elif key == "v1":
-            signatures.append(value)
-    if timestamp is None or not timestamp.isdigit() or not signatures:
-        raise SignatureError("The Stripe-Signature header is malformed.")
-    signed = timestamp.encode() + b"." + payload
-    expected = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest() for secret in secrets]
-    if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
-        raise SignatureError("No signature matches any configured webhook secret.")
-    age = (time.time() if now is None else now) - int(timestamp)
-    if abs(age) > tolerance:
-        raise SignatureError(f"The signature timestamp is outside the {tolerance} s tolerance.")
-    return int(timestamp)
 
 
 def _parse(payload: bytes) -> dict[str, Any]:
@@ -129,18 +83,18 @@ def stripe_webhook():
         raise APIError(400, "invalid_signature", str(error)) from None
 
     event = _parse(payload)
-    handled = handlers.handles(event["type"])
+    handled = stripe_handlers.handles(event["type"])
     job = outbox.message(process_stripe_event, event["id"]) if handled else None
     try:
         if job is None:
             stored = db.with_connection(
-                db.autocommit_engine(), lambda c: webhooks.store_ignored(c, event=event)
+                db.autocommit_engine(), lambda c: inbox.store_ignored(c, event=event)
             )
         else:
             row = outbox.row(job)
             row_id = db.with_connection(
                 db.autocommit_engine(),
-                lambda c: webhooks.store_with_job(c, event=event, job=row),
+                lambda c: inbox.store_with_job(c, event=event, job=row),
             )
             stored = row_id is not None
     except DataError as error:  # e.g. a NUL escape JSONB cannot hold

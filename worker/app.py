@@ -1,7 +1,7 @@
 """Entry point of the worker and scheduler processes: ``dramatiq worker.app``.
 
-Points the project's metrics at Dramatiq's metrics directory, binds the database and
-imports every actor (which builds the broker).
+Points the project's metrics at Dramatiq's metrics directory, then starts the process
+like every entry point does (``worker.bootstrap``), which imports every actor.
 """
 
 from __future__ import annotations
@@ -16,14 +16,9 @@ from dramatiq.middleware.prometheus import DB_PATH
 
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = DB_PATH
 
-import jobs
-from models import db
+from worker import bootstrap
 from worker.broker import broker
-from worker.observability import configure_logging
-from worker.settings import get_settings
 
-_settings = get_settings()
-configure_logging(_settings)
-db.configure(_settings.database_url)
+bootstrap.start()
 
-__all__ = ["broker", "jobs"]
+__all__ = ["broker"]

@@ -71,6 +71,12 @@ return 1
 """
 
 
+def final_error(traceback: str | None) -> str | None:
+    """The exception line of a formatted traceback (its last non-blank line)."""
+    lines = [line for line in (traceback or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else None
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     redis_id: str
@@ -85,10 +91,7 @@ class DeadLetter:
     @property
     def error(self) -> str | None:
         options = self.message.options
-        if options.get("error"):
-            return options["error"]
-        lines = (options.get("traceback") or "").strip().splitlines()
-        return lines[-1] if lines else None
+        return options.get("error") or final_error(options.get("traceback"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,11 +230,10 @@ class DeadLetterRecorder(Middleware):
         redis_id = message.options.get("redis_message_id")
         if not redis_id or not isinstance(broker, RedisBroker):
             return
-        lines = (message.options.get("traceback") or "").strip().splitlines()
         final = message.copy(
             options={
                 "dead_lettered_at": int(time.time() * 1000),
-                "error": lines[-1] if lines else None,
+                "error": final_error(message.options.get("traceback")),
             }
         )
         xq, msgs = _keys(broker, queue)

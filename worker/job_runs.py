@@ -17,7 +17,7 @@ import dramatiq
 import pendulum
 from dramatiq.middleware import Middleware, SkipMessage
 
-from models import jobs as job_runs
+from models import job_runs
 from models.db import Session
 
 logger = logging.getLogger(__name__)

@@ -5,6 +5,10 @@ and keeps the message in memory. When that transaction commits, the messages are
 to Redis, and the pushed rows are marked sent in batches by a background thread
 (worker/sent_marks.py). A rolled-back transaction leaves no row, so nothing is pushed.
 
+``after_commit(session, callback)`` runs a callback (a metric, an alert) under the same
+rule: once the outermost transaction commits, never for a (sub)transaction that rolled
+back.
+
 Rows that were committed but not pushed (Redis down, process killed between commit and
 push) are sent by ``relay``, which the ``relay_outbox`` actor runs every minute. The
 relay leaves rows younger than ``RELAY_AFTER`` alone, as their own process is pushing
@@ -19,7 +23,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +50,8 @@ _MARK_SENT = (
     .where(_OUTBOX.c.id == func.any(bindparam("ids")), _OUTBOX.c.sent_at.is_(None))
     .values(sent_at=func.now())
 )
-_marks = SentMarks(_MARK_SENT)
+# Pushed rows waiting for their sent mark (flushed by a thread, and at exit).
+sent_marks = SentMarks(_MARK_SENT)
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,22 @@ def enqueue(
     """
     job = message(actor, *args, **kwargs)
     row_id = session.connection().execute(_INSERT, row(job, delay_ms)).scalar_one()
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_PENDING_KEY, []).append((transaction, Pending(row_id, job, delay_ms)))
+    _hold(session, Pending(row_id, job, delay_ms))
     return row_id
+
+
+def after_commit(session: Session, callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the caller's outermost transaction commits; never on rollback.
+
+    For metrics and alerts, so a rolled-back or retried attempt is not counted twice. A
+    callback registered inside a savepoint that rolls back is dropped with it.
+    """
+    _hold(session, callback)
+
+
+def _hold(session: Session, item: Pending | Callable[[], object]) -> None:
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING_KEY, []).append((transaction, item))
 
 
 def send(pending: Sequence[Pending]) -> int:
@@ -106,7 +124,7 @@ def send(pending: Sequence[Pending]) -> int:
     """
     pushed = _push(pending)
     if pushed:
-        _marks.add(pushed)
+        sent_marks.add(pushed)
     return len(pushed)
 
 
@@ -125,11 +143,6 @@ def _push(pending: Sequence[Pending]) -> list[int]:
             exc_info=True,
         )
     return pushed
-
-
-def flush_sent_marks() -> bool:
-    """Write the pending sent marks now (tests, and anything about to exit)."""
-    return _marks.flush()
 
 
 _MESSAGE_COLUMNS = (
@@ -208,14 +221,21 @@ def prune(*, older_than: dt.timedelta = SENT_RETENTION, batch_size: int = 5_000)
 def _send_after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a released savepoint; the rows go out when the real transaction commits
-    pending = session.info.pop(_PENDING_KEY, None)
-    if pending:
-        send([item for _, item in pending])
+    held = [item for _, item in session.info.pop(_PENDING_KEY, [])]
+    messages = [item for item in held if isinstance(item, Pending)]
+    if messages:
+        send(messages)
+    for callback in held:
+        if not isinstance(callback, Pending):
+            try:
+                callback()
+            except Exception:
+                logger.exception("After-commit action failed")
 
 
 @event.listens_for(AppSession, "after_soft_rollback")
 def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
-    """Drop the jobs written inside the (sub)transaction that rolled back."""
+    """Drop the jobs and callbacks held inside the (sub)transaction that rolled back."""
     pending = session.info.get(_PENDING_KEY)
     if pending:
         session.info[_PENDING_KEY] = [

@@ -22,7 +22,7 @@ import pendulum
 import periodiq
 import redis
 
-from models import jobs as job_runs
+from models import job_runs
 from models.db import Session
 from worker.leader import LeaderLease, current_leader
 

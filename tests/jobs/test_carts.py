@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from jobs.carts import record_cart_event
 from models.base import utcnow
-from models.carts import CartEvent
+from models.carts.tables import CartEvent
 from models.db import Session
 from tests.support import factories
 

@@ -15,7 +15,7 @@ from jobs.email import add_business_days, send_order_email
 from models import emails
 from models.db import Session
 from models.emails import Email
-from models.orders import OrderItem
+from models.orders.tables import OrderItem
 from tests.support import factories
 from worker.cli import main as cli
 from worker.settings import get_settings

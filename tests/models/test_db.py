@@ -29,7 +29,7 @@ def terminate_pool_connections() -> None:
 @pytest.fixture(autouse=True)
 def one_pooled_connection():
     """The pool starts empty, so each checkout below gets the one connection it made."""
-    outbox.flush_sent_marks()  # and no background mark borrows a connection meanwhile
+    outbox.sent_marks.flush()  # and no background mark borrows a connection meanwhile
     db.engine().dispose()
 
 

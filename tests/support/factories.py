@@ -8,10 +8,10 @@ import uuid
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.carts import Cart, CartEvent, CartItem
+from models.carts.tables import Cart, CartEvent, CartItem
 from models.catalog import upsert_product
-from models.orders import Order, OrderItem
-from models.webhooks import WebhookEvent
+from models.inbox import WebhookEvent
+from models.orders.tables import Order, OrderItem
 
 
 def product(session: Session, sku: str = "SKU-1", *, price_cents: int = 1000, stock=None):
@@ -65,8 +65,8 @@ def order(
 
 def cart(session: Session, *, items: dict[str, int] | None = None, email: str | None = None):
     """An active cart holding ``items`` ({sku: quantity}) of existing products at their price."""
-    from models.cart_edits import create_cart
-    from models.carts import CartItem
+    from models.carts.edits import create_cart
+    from models.carts.tables import CartItem
     from models.catalog import Product
 
     row = create_cart(session, email=email)
@@ -86,7 +86,7 @@ def discount_code(
     expires_at: dt.datetime | None = None,
     used_at: dt.datetime | None = None,
 ):
-    from models.carts import DiscountCode
+    from models.carts.tables import DiscountCode
 
     row = DiscountCode(
         code=code, percent=percent, cart_id=cart_id, expires_at=expires_at, used_at=used_at
@@ -110,7 +110,6 @@ def cart_row(
     row = Cart(
         id=f"cart-{uuid.uuid4().hex}",
         status=status,
-        is_active=status == "active",
         order_id=order_id,
         expires_at=expires_at or now + dt.timedelta(days=30),
         items=[

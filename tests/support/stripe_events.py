@@ -172,10 +172,10 @@ def _install_hold_once() -> None:
     key = os.environ.get(HOLD_KEY_ENV)
     if not key:
         return
-    from jobs import payments as handlers
+    from jobs import stripe_handlers
     from worker.broker import broker
 
-    original = handlers.apply_event
+    original = stripe_handlers.apply_event
 
     def apply_then_hold(session, stripe_event):
         outcome = original(session, stripe_event)
@@ -183,7 +183,7 @@ def _install_hold_once() -> None:
             time.sleep(600)
         return outcome
 
-    handlers.apply_event = apply_then_hold
+    stripe_handlers.apply_event = apply_then_hold
 
 
 _install_hold_once()
@@ -205,9 +205,9 @@ def checkout(
     """
     import datetime as dt
 
-    from models import inventory
     from models.base import utcnow
-    from models.carts import Cart, CartItem
+    from models.carts.tables import Cart, CartItem
+    from models.stock import reservations
     from tests.support import factories
 
     lines = lines or {"SKU-A": 2}
@@ -216,7 +216,6 @@ def checkout(
     cart = Cart(
         id="cart_" + secrets.token_hex(8),
         status="checkout",
-        is_active=True,
         currency="usd",
         email="buyer@example.com",
         expires_at=utcnow() + dt.timedelta(days=30),
@@ -229,7 +228,7 @@ def checkout(
     order.cart_id = cart.id
     cart.order_id = order.id
     if reserve:
-        shortfalls = inventory.reserve(
+        shortfalls = reservations.reserve(
             session,
             order_id=order.id,
             quantities=lines,

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from models.db import Session
-from models.orders import Order, OrderEvent
+from models.orders.tables import Order
+from models.orders.timeline import OrderEvent
 from models.outbox import OutboxMessage
 from tests.support import factories
 
@@ -43,7 +44,7 @@ def test_ship_marks_shipped_records_the_event_and_emails_the_tracking_link(
     with Session() as session:
         order = session.get(Order, uuid.UUID(order_id))
         assert order.status == "shipped"
-        assert order.meta["shipment"]["tracking_number"] == "1Z999AA10123456784"
+        assert order.tracking_number == "1Z999AA10123456784"
     [message] = smtp_server.messages
     assert "has shipped" in message["Subject"]
     html = message.get_body(preferencelist=("html",)).get_content()
@@ -116,7 +117,7 @@ def test_detail_shows_items_timeline_and_reservation_errors(client):
     order_id = make_order()
     with Session.begin() as session:
         order = session.get(Order, uuid.UUID(order_id))
-        order.meta = {"reservation_confirmation_errors": errors}
+        order.confirmation_errors = errors
         order.events.append(OrderEvent(kind="paid", data={"event_id": "evt_1"}))
 
     response = client.get(f"/admin/api/orders/{order_id}", headers=AUTH)

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from models import maintenance
 from models.base import utcnow
 from models.db import Session
 from tests.support import factories
@@ -22,27 +21,28 @@ def orders():
     with Session.begin() as session:
         factories.product(session, "SKU-1")
         made = {}
-        for name, hours_ago, meta in [
-            ("retrying", 3, {maintenance.ERRORS_KEY: ERRORS}),
+        for name, hours_ago, columns in [
+            ("retrying", 3, {"confirmation_errors": ERRORS}),
             (
                 "retrying_later",
                 2,
                 {
-                    maintenance.ERRORS_KEY: ERRORS,
-                    maintenance.RETRY_KEY: {"attempts": 2, "next_attempt_at": "2026-01-01"},
+                    "confirmation_errors": ERRORS,
+                    "confirmation_attempts": 2,
+                    "next_confirmation_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
                 },
             ),
             (
                 "manual",
                 1,
                 {
-                    maintenance.ERRORS_KEY: ERRORS,
-                    maintenance.RETRY_KEY: {"attempts": 5},
-                    maintenance.MANUAL_KEY: True,
+                    "confirmation_errors": ERRORS,
+                    "confirmation_attempts": 5,
+                    "needs_manual_reconciliation": True,
                 },
             ),
             ("fine", 0, {}),
-            ("resolved", 0, {maintenance.ERRORS_KEY: []}),
+            ("resolved", 0, {"confirmation_errors": []}),
         ]:
             order = factories.order(
                 session,
@@ -50,7 +50,8 @@ def orders():
                 lines={"SKU-1": 2},
                 created_at=now - dt.timedelta(hours=hours_ago),
             )
-            order.meta = meta
+            for column, value in columns.items():
+                setattr(order, column, value)
             made[name] = str(order.id)
     return made
 
@@ -79,7 +80,7 @@ def test_lists_orders_with_confirmation_errors_newest_first(client, orders):
     assert manual["errors"] == ERRORS
     assert manual["status"] == "paid"
     assert items[1]["attempts"] == 2
-    assert items[1]["next_attempt_at"] == "2026-01-01"
+    assert items[1]["next_attempt_at"] == "2026-01-01T00:00:00Z"
     assert items[2]["needs_manual_reconciliation"] is False
     assert response.json["next_cursor"] is None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pendulum
 
 from models.db import Session
-from models.jobs import JobRun
+from models.job_runs import JobRun
 from tests.support.outages import redis_outage
 from worker.leader import LeaderLease
 

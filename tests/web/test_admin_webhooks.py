@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from models.base import utcnow
 from models.db import Session
-from models.webhooks import WebhookEvent
+from models.inbox import WebhookEvent
 from tests.support import factories, stripe_events
 
 AUTH = {"Authorization": "Bearer test-admin-token"}

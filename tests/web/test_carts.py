@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 
 from models import db
 from models.base import utcnow
-from models.carts import Cart, CartItem
+from models.carts.tables import Cart, CartItem
 from models.db import Session
 from models.outbox import OutboxMessage
 from tests.support import factories

@@ -9,12 +9,12 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from models import inventory
 from models.base import utcnow
-from models.carts import Cart, CartItem, DiscountCode
-from models.catalog import StockLevel
+from models.carts.tables import Cart, CartItem, DiscountCode
 from models.db import Session
-from models.orders import Order, Reservation
+from models.orders.tables import Order
+from models.stock import availability
+from models.stock.tables import Reservation, StockLevel
 from tests.support import factories
 
 ADDRESS = {
@@ -46,7 +46,7 @@ def set_price(sku: str, price_cents: int) -> None:
 
 def reserved_units(sku: str) -> int:
     with Session.begin() as session:
-        return 10 - inventory.available_by_sku(session, [sku])[sku]
+        return 10 - availability.available_units(session, [sku])[sku]
 
 
 def test_checkout_creates_order_reservation_and_payment_intent(client, fake_stripe):
@@ -303,7 +303,7 @@ def test_hundred_buyers_ten_units_never_oversell(live_server, fake_stripe):
     with Session.begin() as session:
         orders = session.scalars(select(Order).where(Order.status == "pending_payment")).all()
         assert len(orders) == 10 and all(o.payment_intent_id for o in orders)
-        assert inventory.available_by_sku(session, ["HOT"]) == {"HOT": 0}
+        assert availability.available_units(session, ["HOT"]) == {"HOT": 0}
         held = session.scalar(
             select(func.sum(Reservation.quantity)).where(Reservation.status == "active")
         )

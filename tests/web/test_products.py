@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from models import inventory
 from models.base import utcnow
 from models.db import Session
+from models.stock import reservations
 from tests.support import factories
 
 
@@ -47,7 +47,7 @@ def test_available_is_on_hand_minus_active_reservations(client):
     with Session.begin() as session:
         factories.product(session, "A", stock={"east": 2, "west": 5})
         order = factories.order(session, lines={"A": 3})
-        inventory.reserve(
+        reservations.reserve(
             session, order_id=order.id, quantities={"A": 3}, expires_at=utcnow().replace(year=2999)
         )
     assert client.get("/api/products/A").json["available"] == 4

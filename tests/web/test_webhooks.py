@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from models.db import Session
+from models.inbox import WebhookEvent
 from models.outbox import OutboxMessage
-from models.webhooks import WebhookEvent
 from tests.support import stripe_events
 from tests.support.outages import database_outage
 from web.webhooks import RECEIVED

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 import worker.broker  # noqa: F401  (the actor below binds to the fleet's broker)
 from models.base import utcnow
 from models.db import Session
+from models.inbox import WebhookEvent
 from models.outbox import OutboxMessage
-from models.webhooks import WebhookEvent
 from tests.support import factories, stripe_events
 from worker import dead_letters
 from worker.cli import main as cartfleet

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from jobs.outbox import relay_outbox
 from models.db import Session
+from models.orders.tables import Order
 from models.outbox import OutboxMessage
 from tests.support.outages import database_outage, redis_outage
 from worker import outbox
@@ -46,7 +47,7 @@ def test_committed_job_runs_in_worker_and_row_is_marked_sent(recorder, drain_que
         outbox.enqueue(session, recorder, "order-1")
 
     drain_queues()
-    outbox.flush_sent_marks()
+    outbox.sent_marks.flush()
 
     assert recorder.calls() == ["order-1"]
     assert unsent_count() == 0
@@ -152,3 +153,28 @@ def test_marks_that_fail_are_retried_until_the_database_answers(broker, recorder
     while unsent_count() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert unsent_count() == 0
+
+
+def test_after_commit_actions_run_on_commit_only():
+    ran = []
+    with Session.begin() as session:
+        outbox.after_commit(session, lambda: ran.append("committed"))
+        with session.begin_nested():
+            pass  # releasing a savepoint is not the commit
+        assert ran == []
+    with pytest.raises(RuntimeError), Session.begin() as session:
+        outbox.after_commit(session, lambda: ran.append("rolled back"))
+        raise RuntimeError
+    assert ran == ["committed"]
+    with Session() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_after_commit_action_of_a_rolled_back_savepoint_is_dropped():
+    ran = []
+    with Session.begin() as session:
+        outbox.after_commit(session, lambda: ran.append("outer"))
+        savepoint = session.begin_nested()
+        outbox.after_commit(session, lambda: ran.append("savepoint"))
+        savepoint.rollback()
+    assert ran == ["outer"]

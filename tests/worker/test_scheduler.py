@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from periodiq import cron
 
 from models.db import Session
-from models.jobs import JobRun
+from models.job_runs import JobRun
 from tests.support.services import ROOT
 from worker.cli import main
 from worker.leader import LeaderLease, current_leader

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask import request
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from web.admin import bp
 from web.errors import APIError
-from web.validation import Schema, parse_body, validation_error
+from web.validation import Schema, parse_body, parse_query
 from worker import dead_letters
 
 
@@ -23,12 +22,7 @@ class BulkRequeue(Schema):
 
 
 def _query() -> DeadLetterQuery:
-    try:
-        return DeadLetterQuery.model_validate(
-            {key: value for key, value in request.args.items() if value != ""}
-        )
-    except ValidationError as error:
-        raise validation_error(error) from None
+    return parse_query(DeadLetterQuery)
 
 
 def _letter(message_id: str) -> dead_letters.DeadLetter:

@@ -6,24 +6,22 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from flask import request
-from pydantic import ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
 
 from jobs.email import send_order_email
-from models.base import utcnow
 from models.db import Session
 from models.emails import Email
-from models.maintenance import ERRORS_KEY as RESERVATION_ERRORS_KEY
-from models.maintenance import MANUAL_KEY as MANUAL_RECONCILIATION_KEY
-from models.orders import ORDER_STATUSES, Order, OrderEvent
+from models.orders import fulfilment
+from models.orders.status import OrderStatus
+from models.orders.tables import Order
 from web import cursors
 from web.admin import bp
 from web.errors import APIError
 from web.serializers import iso, order_item_json
-from web.validation import Schema, parse_body, validation_error
+from web.validation import Schema, parse_body, parse_query
 from worker import outbox
 
 __all__ = ["bp"]
@@ -42,19 +40,12 @@ class OrderFilters(Schema):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
 
-    status: str | None = None
+    status: OrderStatus | None = None
     email: Annotated[str, StringConstraints(max_length=320)] | None = None
     from_: dt.datetime | None = Field(None, alias="from")
     to: dt.datetime | None = None
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
     cursor: str | None = None
-
-    @field_validator("status")
-    @classmethod
-    def _known_status(cls, value: str | None) -> str | None:
-        if value is not None and value not in ORDER_STATUSES:
-            raise ValueError(f"must be one of {', '.join(ORDER_STATUSES)}")
-        return value
 
     @field_validator("from_", "to")
     @classmethod
@@ -95,7 +86,7 @@ def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
         "discount_cents": order.discount_cents,
         "payment_intent_id": order.payment_intent_id,
         "shipping_address": order.shipping_address,
-        "shipment": order.meta.get("shipment"),
+        "shipment": fulfilment.shipment(order),
         "items": [order_item_json(item) for item in order.items],
         "reservations": [
             {
@@ -107,8 +98,8 @@ def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
             }
             for reservation in order.reservations
         ],
-        "reservation_errors": order.meta.get(RESERVATION_ERRORS_KEY) or [],
-        "needs_manual_reconciliation": bool(order.meta.get(MANUAL_RECONCILIATION_KEY)),
+        "reservation_errors": order.confirmation_errors or [],
+        "needs_manual_reconciliation": order.needs_manual_reconciliation,
         "emails": [
             {
                 "kind": email.kind,
@@ -129,10 +120,7 @@ def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
 
 @bp.get("/api/orders")
 def list_orders():
-    try:
-        filters = OrderFilters.model_validate(request.args.to_dict())
-    except ValidationError as error:
-        raise validation_error(error) from None
+    filters = parse_query(OrderFilters)
     query = select(Order)
     if filters.status:
         query = query.where(Order.status == filters.status)
@@ -179,24 +167,8 @@ def ship_order(order_id: str):
     key = _order_key(order_id)
     body = parse_body(ShipBody)
     with Session.begin() as session:
-        order = session.get(Order, key, with_for_update=True)
-        if order is None:
-            raise APIError(404, "not_found", "No such order.")
-        if order.status != "paid":
-            raise APIError(
-                409,
-                "invalid_transition",
-                f"Only a paid order can be shipped; this one is {order.status}.",
-                current_status=order.status,
-            )
-        shipment = {
-            "carrier": body.carrier,
-            "tracking_number": body.tracking_number,
-            "shipped_at": utcnow().isoformat(),
-        }
-        order.status = "shipped"
-        order.meta = {**order.meta, "shipment": shipment}
-        order.events.append(OrderEvent(kind="shipped", data=shipment))
+        order = fulfilment.ship(
+            session, order_id=key, carrier=body.carrier, tracking_number=body.tracking_number
+        )
         outbox.enqueue(session, send_order_email, str(order.id), "shipping_notification")
-        session.flush()
         return order_detail(session, order)

@@ -8,7 +8,7 @@ from pydantic import Field, StrictInt, StringConstraints
 
 from models.catalog import on_hand_by_warehouse, upsert_product
 from models.db import Session
-from models.inventory import available_by_sku
+from models.stock.availability import available_units
 from web.admin import bp
 from web.errors import APIError
 from web.serializers import product_json
@@ -46,6 +46,6 @@ def put_product(sku: str):
             currency=body.currency,
             stock=body.stock,
         )
-        response = product_json(product, available_by_sku(session, [sku])[sku])
+        response = product_json(product, available_units(session, [sku])[sku])
         response["stock"] = on_hand_by_warehouse(session, sku)
     return response

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask import request
-from pydantic import Field, ValidationError
+from pydantic import Field
 from sqlalchemy import tuple_
 
-from models import maintenance
 from models.db import Session
-from models.orders import Order
+from models.orders import reconciliation as confirmations
+from models.orders.tables import Order
 from web import cursors
 from web.admin import bp
-from web.validation import Schema, validation_error
+from web.serializers import iso
+from web.validation import Schema, parse_query
 
 
 class ReconciliationQuery(Schema):
@@ -23,7 +23,6 @@ class ReconciliationQuery(Schema):
 
 
 def _item(order: Order) -> dict[str, object]:
-    retry = order.meta.get(maintenance.RETRY_KEY) or {}
     return {
         "order_id": str(order.id),
         "order_number": order.order_number,
@@ -33,11 +32,11 @@ def _item(order: Order) -> dict[str, object]:
         "currency": order.currency,
         "created_at": order.created_at.isoformat(),
         "paid_at": order.paid_at.isoformat() if order.paid_at else None,
-        "errors": order.meta.get(maintenance.ERRORS_KEY),
-        "attempts": retry.get("attempts", 0),
-        "last_attempt_at": retry.get("last_attempt_at"),
-        "next_attempt_at": retry.get("next_attempt_at"),
-        "needs_manual_reconciliation": bool(order.meta.get(maintenance.MANUAL_KEY)),
+        "errors": order.confirmation_errors,
+        "attempts": order.confirmation_attempts,
+        "last_attempt_at": iso(order.last_confirmation_at),
+        "next_attempt_at": iso(order.next_confirmation_at),
+        "needs_manual_reconciliation": order.needs_manual_reconciliation,
     }
 
 
@@ -48,15 +47,12 @@ def reconciliation():
     ``state=manual`` keeps those out of retries (manual reconciliation needed);
     ``state=retrying`` those the retry job still works on.
     """
-    try:
-        query = ReconciliationQuery.model_validate(request.args.to_dict())
-    except ValidationError as error:
-        raise validation_error(error) from None
-    statement = maintenance.with_confirmation_errors()
+    query = parse_query(ReconciliationQuery)
+    statement = confirmations.with_confirmation_errors()
     if query.state == "manual":
-        statement = statement.where(Order.meta.has_key(maintenance.MANUAL_KEY))
+        statement = statement.where(Order.needs_manual_reconciliation)
     elif query.state == "retrying":
-        statement = statement.where(~Order.meta.has_key(maintenance.MANUAL_KEY))
+        statement = statement.where(~Order.needs_manual_reconciliation)
     if query.cursor:
         created_at, order_id = cursors.decode_order(query.cursor)
         statement = statement.where(

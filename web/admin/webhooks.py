@@ -6,7 +6,7 @@ import datetime as dt
 
 import redis
 
-from models import webhooks
+from models import inbox
 from models.db import Session
 from web.admin import bp
 from worker import dead_letters
@@ -18,7 +18,7 @@ WINDOW = dt.timedelta(hours=24)
 def webhooks_health():
     """Counts by status (last 24 h), failure rate, lag p50/p95, oldest unprocessed age."""
     with Session() as session:
-        report = webhooks.health(session, window=WINDOW)
+        report = inbox.health(session, window=WINDOW)
     try:
         report["dead_letters"] = dead_letters.count("webhooks")
     except redis.RedisError:

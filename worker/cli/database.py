@@ -6,6 +6,10 @@ from pathlib import Path
 
 import click
 
+from models.catalog import upsert_product
+from models.db import Session
+from worker import bootstrap
+
 DEMO_CATALOGUE = [
     ("TEE-BLK-M", "Black tee, M", 2500, {"main": 40, "east": 10}),
     ("TEE-WHT-M", "White tee, M", 2500, {"main": 25}),
@@ -33,12 +37,8 @@ def migrate(revision: str) -> None:
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Upsert a small demo catalogue with stock (safe to run again)."""
-    from models import db
-    from models.catalog import upsert_product
-    from worker.settings import get_settings
-
-    db.configure(get_settings().database_url)
-    with db.Session.begin() as session:
+    bootstrap.start(actors=False)
+    with Session.begin() as session:
         for sku, name, price_cents, stock in DEMO_CATALOGUE:
             upsert_product(session, sku=sku, name=name, price_cents=price_cents, stock=stock)
     click.echo(f"Seeded {len(DEMO_CATALOGUE)} demo products.")

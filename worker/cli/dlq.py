@@ -6,10 +6,11 @@ import json
 
 import click
 
+from worker import bootstrap, dead_letters
+
 
 def _letters(message_ids: tuple[str, ...], queue: str | None, actor: str | None):
-    import jobs  # noqa: F401  (builds the broker from REDIS_URL)
-    from worker import dead_letters
+    bootstrap.start()
 
     letters = dead_letters.list_dead_letters(queue=queue, actor=actor)
     if message_ids:
@@ -57,7 +58,6 @@ def list_letters(queue: str | None, actor: str | None, limit: int | None, as_jso
 @_filters
 def requeue(message_ids: tuple[str, ...], queue: str | None, actor: str | None) -> None:
     """Put dead letters back on their queues with retries reset (all, or the ones named)."""
-    from worker import dead_letters
 
     letters = _letters(message_ids, queue, actor)
     click.echo(f"requeued {dead_letters.requeue_all(letters)} message(s)")
@@ -69,7 +69,6 @@ def requeue(message_ids: tuple[str, ...], queue: str | None, actor: str | None) 
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge(message_ids: tuple[str, ...], queue: str | None, actor: str | None, yes: bool) -> None:
     """Delete dead letters for good (all, or the ones named)."""
-    from worker import dead_letters
 
     letters = _letters(message_ids, queue, actor)
     if letters and not yes:

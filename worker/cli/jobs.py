@@ -7,13 +7,11 @@ import json
 import click
 import dramatiq
 
+from worker import bootstrap
+
 
 def _broker() -> dramatiq.Broker:
-    import jobs  # noqa: F401  (builds the broker and registers every actor)
-    from models import db
-    from worker.settings import get_settings
-
-    db.configure(get_settings().database_url)
+    bootstrap.start()
     return dramatiq.get_broker()
 
 

@@ -6,6 +6,11 @@ import uuid
 from pathlib import Path
 
 import click
+from sqlalchemy import select
+
+from models.db import Session
+from models.orders.tables import Order
+from worker import bootstrap
 
 KINDS = ("order_confirmation", "shipping_notification")
 
@@ -26,15 +31,10 @@ def mail() -> None:
 )
 def preview(order_id: str, kind: str, output: Path | None) -> None:
     """Render the email for ORDER_ID (order id or number) to an HTML file; sends nothing."""
-    from sqlalchemy import select
+    bootstrap.start()
+    from jobs.email import compose  # after start: importing the actors needs the broker
 
-    from jobs.email import compose
-    from models import db
-    from models.orders import Order
-    from worker.settings import get_settings
-
-    db.configure(get_settings().database_url)
-    with db.Session() as session:
+    with Session() as session:
         try:
             order = session.get(Order, uuid.UUID(order_id))
         except ValueError:

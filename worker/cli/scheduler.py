@@ -23,7 +23,7 @@ def scheduler(lease_seconds: int) -> None:
     time.tzset()
     import periodiq
 
-    import worker.app  # noqa: F401  (metrics directory, database, every actor)
+    import worker.app  # noqa: F401  (metrics directory, then the usual start-up)
     from worker.broker import broker
     from worker.leader import LeaderLease
     from worker.scheduler import LeaderScheduler, periodic_actors

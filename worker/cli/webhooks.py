@@ -8,6 +8,10 @@ import re
 
 import click
 
+from models import inbox
+from models.db import Session
+from worker import bootstrap, outbox
+
 STATUSES = ("dead", "failed", "received")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -25,14 +29,6 @@ def parse_since(value: str) -> dt.datetime:
             "use 30m, 2h, 7d or an ISO 8601 time", param_hint="--since"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def _configure() -> None:
-    import jobs  # noqa: F401  (builds the broker and registers the actors)
-    from models import db
-    from worker.settings import get_settings
-
-    db.configure(get_settings().database_url)
 
 
 @click.group()
@@ -55,11 +51,8 @@ def replay(
     statuses: tuple[str, ...], since: str | None, event_ids: tuple[str, ...], limit: int
 ) -> None:
     """Hand stored events to the processor again (applied at most once, as always)."""
-    _configure()
-    from jobs.webhooks import process_stripe_event
-    from models import webhooks as inbox
-    from models.db import Session
-    from worker import outbox
+    bootstrap.start()
+    from jobs.stripe_events import process_stripe_event
 
     with Session.begin() as session:
         ids = inbox.replay_ids(
@@ -80,9 +73,7 @@ def replay(
 @click.option("--hours", type=click.IntRange(min=1), default=24, show_default=True)
 def health(hours: int) -> None:
     """Counts by status, failure rate, lag and oldest unprocessed age, as JSON."""
-    _configure()
-    from models import webhooks as inbox
-    from models.db import Session
+    bootstrap.start()
 
     with Session() as session:
         report = inbox.health(session, window=dt.timedelta(hours=hours))

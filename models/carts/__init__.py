@@ -1,0 +1,1 @@
+"""Carts: tables, reads, edits, lifecycle (status changes) and discount codes."""

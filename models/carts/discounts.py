@@ -1,0 +1,53 @@
+"""Discount codes: whether a cart may use one, what it takes off, claiming and releasing it.
+
+A code is claimed (marked used) when an order is placed with it and released on every
+path that undoes that order before payment (checkout failed, payment canceled, hold
+expired), through ``release`` alone.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.carts.tables import Cart, DiscountCode
+from models.errors import InvalidCode
+
+
+def discount_amount(subtotal_cents: int, percent: int | None) -> int:
+    """The discount in cents, rounded down: never more than ``percent`` of the subtotal."""
+    return subtotal_cents * percent // 100 if percent else 0
+
+
+def usable_code(session: Session, code: str, *, cart: Cart, lock: bool = False) -> DiscountCode:
+    """The discount code if this cart may use it now; else ``InvalidCode``."""
+    row = session.get(DiscountCode, code, with_for_update=lock)
+    if row is None:
+        raise InvalidCode("Unknown discount code.")
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise InvalidCode("This discount code has expired.")
+    if row.used_at is not None:
+        raise InvalidCode("This discount code has already been used.")
+    if row.cart_id is not None and row.cart_id != cart.id:
+        raise InvalidCode("This discount code belongs to another cart.")
+    return row
+
+
+def claim(session: Session, cart: Cart) -> DiscountCode | None:
+    """Lock the cart's code and mark it used; ``InvalidCode`` if it is no longer usable."""
+    if cart.discount_code is None:
+        return None
+    code = usable_code(session, cart.discount_code, cart=cart, lock=True)
+    code.used_at = utcnow()
+    return code
+
+
+def release(session: Session, code: str | None) -> bool:
+    """Make a claimed code usable again (its order was undone); returns whether it was used."""
+    if code is None:
+        return False
+    row = session.get(DiscountCode, code, with_for_update=True)
+    if row is None or row.used_at is None:
+        return False
+    row.used_at = None
+    return True

@@ -1,0 +1,184 @@
+"""A cart's status: locking it, recording writes, giving it back, completing it.
+
+``return_to_active`` is the one way a cart becomes ``active`` again and
+``complete_cart`` the one way it is closed, whoever asks (an edit, a canceled payment,
+the payment webhook, the cleanup job).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from sqlalchemy import Insert, Select, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from models import db
+from models.base import utcnow
+from models.carts.tables import (
+    CART_TTL,
+    WRITABLE_STATUSES,
+    Cart,
+    CartEvent,
+    CartItem,
+    CartStatus,
+)
+from models.errors import CartNotActive, NotFound, VersionConflict
+
+logger = logging.getLogger(__name__)
+
+# A paid order's cart is completed at once; while it is locked, tried again after these.
+CART_RETRY_DELAYS_S = (0.1, 0.2, 0.4)
+
+
+def lock(session: Session, cart_id: str) -> Cart | None:
+    """The cart, locked until the caller's transaction ends, reloaded from the row."""
+    return session.get(Cart, cart_id, with_for_update=True, populate_existing=True)
+
+
+def lock_for_write(session: Session, cart_id: str, *, expected_version: int | None = None) -> Cart:
+    """Lock the cart for an edit; checks ``If-Match`` and that the cart takes writes.
+
+    The row lock serialises concurrent writes, so writes without a version never lose
+    an update: each one applies on top of the one before.
+    """
+    cart = lock(session, cart_id)
+    if cart is None:
+        raise NotFound("No such cart.")
+    if expected_version is not None and expected_version != cart.version:
+        raise VersionConflict("The cart changed since you read it.", current_version=cart.version)
+    if cart.status not in WRITABLE_STATUSES:
+        raise CartNotActive(f"The cart is {cart.status} and cannot be changed.")
+    return cart
+
+
+def touch(cart: Cart) -> None:
+    """Record a write: new version, fresh activity time and expiry; revives an abandoned cart."""
+    now = utcnow()
+    cart.version += 1
+    cart.last_activity_at = now
+    cart.expires_at = now + CART_TTL
+    if cart.status == CartStatus.ABANDONED:
+        return_to_active(cart)
+
+
+def return_to_active(cart: Cart, *, detach: bool = False) -> None:
+    """Make the cart ``active`` again: an abandoned cart written to, or an undone checkout.
+
+    The cart keeps pointing at its order, so should a payment for it arrive after all,
+    the cart is completed with it; a new checkout points it at the new order. ``detach``
+    drops the order when no payment for it can ever arrive (its PaymentIntent could not
+    be created). The caller ``touch``es the cart.
+    """
+    cart.status = CartStatus.ACTIVE
+    if detach:
+        cart.order_id = None
+
+
+# --- Completion: Core statements, as it runs on a payment's hot path ------------------------
+
+_CARTS = Cart.__table__
+_CART_ITEMS = CartItem.__table__
+_CART_EVENTS = CartEvent.__table__
+
+
+def _lock_statement(*, skip_locked: bool) -> Select:
+    return (
+        select(_CARTS.c.status, _CARTS.c.order_id)
+        .where(_CARTS.c.id == bindparam("cart_id"))
+        .with_for_update(skip_locked=skip_locked)
+    )
+
+
+def _close_statement() -> Insert:
+    """Empty the cart, mark it completed and log the event, as one statement."""
+    emptied = delete(_CART_ITEMS).where(_CART_ITEMS.c.cart_id == bindparam("cart_id"))
+    closed = (
+        update(_CARTS)
+        .where(_CARTS.c.id == bindparam("cart_id"))
+        .values(
+            status=CartStatus.COMPLETED,
+            version=_CARTS.c.version + 1,
+            metadata=_CARTS.c.metadata.op("||")(bindparam("completed_by", type_=JSONB)),
+        )
+        .returning(_CARTS.c.id)
+        .cte("closed")
+    )
+    return (
+        insert(_CART_EVENTS)
+        .from_select(
+            ["cart_id", "kind", "at"], select(closed.c.id, literal("completed"), func.now())
+        )
+        .add_cte(emptied.cte("emptied"))
+    )
+
+
+_LOCK = {skip: _lock_statement(skip_locked=skip) for skip in (False, True)}
+_CLOSE = _close_statement()
+
+
+def complete_cart(
+    session: Session,
+    *,
+    cart_id: str,
+    cleaned_by_job: bool = False,
+    order_id: uuid.UUID | None = None,
+    skip_locked: bool = False,
+) -> bool:
+    """Empty the cart and close it (``completed``); returns whether it changed.
+
+    ``order_id`` completes it only while it still belongs to that order (a cart that was
+    reactivated and checked out again is left alone). ``skip_locked`` returns False at
+    once when another transaction holds the cart instead of waiting for it. Runs Core
+    statements on the session's connection (no ORM objects, no autoflush of unrelated
+    changes); a ``Cart`` loaded in ``session`` is expired.
+    """
+    db.flush_if_pending(session, Cart, CartItem)
+    connection = session.connection()
+    cart = connection.execute(_LOCK[skip_locked], {"cart_id": cart_id}).one_or_none()
+    if cart is None or cart.status == CartStatus.COMPLETED:
+        return False
+    if order_id is not None and cart.order_id != order_id:
+        return False
+    completed_by = (
+        {"completed_by": "job", "cleaned_by_job": True}
+        if cleaned_by_job
+        else {"completed_by": "payment"}
+    )
+    connection.execute(_CLOSE, {"cart_id": cart_id, "completed_by": completed_by})
+    db.expire_loaded(session, Cart, [cart_id])
+    return True
+
+
+def done_or_moved_on(session: Session, *, cart_id: str, order_id: uuid.UUID) -> bool:
+    """Nothing left to complete for this order: the cart is completed, gone, or re-ordered."""
+    row = session.execute(
+        select(Cart.status, Cart.order_id).where(Cart.id == cart_id)
+    ).one_or_none()
+    return row is None or row.status == CartStatus.COMPLETED or row.order_id != order_id
+
+
+def complete_cart_quickly(
+    session: Session,
+    *,
+    cart_id: str,
+    order_id: uuid.UUID,
+    delays: tuple[float, ...] = CART_RETRY_DELAYS_S,
+) -> int | None:
+    """Complete a paid order's cart now, retrying after each of ``delays`` if it is locked.
+
+    The cart is claimed with ``SKIP LOCKED``, so a busy cart costs no savepoint and never
+    blocks the payment. Returns the retries it took, or None when every try found it
+    locked: the cart stays in ``checkout`` with a paid order for the cleanup job.
+    """
+    for attempt in range(len(delays) + 1):
+        if complete_cart(session, cart_id=cart_id, order_id=order_id, skip_locked=True):
+            return attempt
+        if done_or_moved_on(session, cart_id=cart_id, order_id=order_id):
+            return attempt
+        logger.info("Cart %s busy on try %d", cart_id, attempt + 1)
+        if attempt < len(delays):
+            time.sleep(delays[attempt])
+    return None

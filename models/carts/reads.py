@@ -1,0 +1,181 @@
+"""Reading a cart: the storefront's view of it, lines priced now, stock checked, totals.
+
+``read_view`` answers a GET in one prebuilt statement on the stock reader; ``view`` reads
+the cart inside a write's transaction. ``StockPolicy`` says how stock is checked. Rows
+are read by column name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from models.carts.discounts import discount_amount
+from models.carts.tables import STOCK_ERROR, Cart, CartItem, DiscountCode
+from models.catalog import Product
+from models.errors import NotFound
+from models.stock import availability, reader
+
+
+@dataclass(frozen=True)
+class StockPolicy:
+    """How cart reads check stock: statement timeout and the warehouse fallback switch."""
+
+    timeout_ms: int = 5000
+    fallback: bool = False
+
+
+@dataclass(slots=True)
+class Line:
+    sku: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+    current_price_cents: int
+    in_stock: bool
+    stock_error: str | None
+    available: int | None  # None: not verified (not shown to clients)
+
+
+@dataclass(slots=True)
+class CartView:
+    """A cart as the storefront sees it: lines priced now, stock checked, totals."""
+
+    id: str
+    status: str
+    version: int
+    currency: str
+    email: str | None
+    order_id: uuid.UUID | None
+    lines: list[Line]
+    discount_code: str | None
+    discount_percent: int | None
+    subtotal_cents: int
+    discount_cents: int
+    total_cents: int
+
+
+def _line(row: Row, available: int | None, policy: StockPolicy) -> Line:
+    """A row with ``_LINE_COLUMNS``; ``available`` None: stock could not be verified."""
+    if available is None:
+        in_stock, error = policy.fallback, STOCK_ERROR
+    else:
+        in_stock, error = available >= row.quantity, None
+    return Line(
+        row.sku,
+        row.name,
+        row.quantity,
+        row.unit_price_cents,
+        row.current_price_cents,
+        in_stock,
+        error,
+        available,
+    )
+
+
+def _make_view(cart: Cart | Row, percent: int | None, lines: list[Line]) -> CartView:
+    subtotal = sum(line.quantity * line.current_price_cents for line in lines)
+    off = discount_amount(subtotal, percent)
+    return CartView(
+        cart.id,
+        cart.status,
+        cart.version,
+        cart.currency,
+        cart.email,
+        cart.order_id,
+        lines,
+        cart.discount_code,
+        percent,
+        subtotal,
+        off,
+        subtotal - off,
+    )
+
+
+_LINE_COLUMNS = (
+    CartItem.sku,
+    Product.name,
+    CartItem.quantity,
+    CartItem.unit_price_cents,
+    Product.price_cents.label("current_price_cents"),
+)
+
+
+_HEADER_COLUMNS = (
+    Cart.id,
+    Cart.status,
+    Cart.version,
+    Cart.currency,
+    Cart.email,
+    Cart.order_id,
+    Cart.discount_code,
+    DiscountCode.percent,
+)
+
+
+def _read_statement(*, with_stock: bool):
+    columns = [*_HEADER_COLUMNS, *_LINE_COLUMNS]
+    if with_stock:
+        columns.append(availability.available_units_of(CartItem.sku).label("available"))
+    return (
+        select(*columns)
+        .outerjoin(DiscountCode, DiscountCode.code == Cart.discount_code)
+        .outerjoin(CartItem, CartItem.cart_id == Cart.id)
+        .outerjoin(Product, Product.sku == CartItem.sku)
+        .where(Cart.id == bindparam("cart_id"))
+        .order_by(CartItem.id)
+    )
+
+
+# Built once: a cart read only binds the cart id.
+_READ_WITH_STOCK = _read_statement(with_stock=True)
+_READ_WITHOUT_STOCK = _read_statement(with_stock=False)
+_LINES = (
+    select(*_LINE_COLUMNS)
+    .join(Product, Product.sku == CartItem.sku)
+    .where(CartItem.cart_id == bindparam("cart_id"))
+    .order_by(CartItem.id)
+)
+
+
+def read_view(cart_id: str, *, policy: StockPolicy) -> CartView:
+    """The cart for a GET: cart, lines, prices and stock in one statement.
+
+    Runs on the stock reader (autocommit, statement timeout; see models.stock.reader) rather
+    than in a caller's transaction: a read needs no transaction, and this keeps it at one
+    round trip. When the statement times out the lines are read again without stock.
+    """
+
+    def query(connection: Connection) -> tuple[list[Row], bool]:
+        try:
+            return connection.execute(_READ_WITH_STOCK, {"cart_id": cart_id}).all(), True
+        except OperationalError as error:
+            if not reader.timed_out(error):
+                raise
+            return connection.execute(_READ_WITHOUT_STOCK, {"cart_id": cart_id}).all(), False
+
+    rows, stocked = reader.read(policy.timeout_ms, query)
+    if not rows:
+        raise NotFound("No such cart.")
+    lines = [
+        _line(row, availability.units(row.available) if stocked else None, policy)
+        for row in rows
+        if row.sku is not None  # an empty cart reads as one row of NULL lines
+    ]
+    return _make_view(rows[0], rows[0].percent, lines)
+
+
+def view(
+    session: Session, cart: Cart, *, policy: StockPolicy, available: dict[str, int] | None
+) -> CartView:
+    """The cart inside a write's transaction (sees the write); ``available`` from before it."""
+    rows = session.connection().execute(_LINES, {"cart_id": cart.id}).all()
+    percent = session.get(DiscountCode, cart.discount_code).percent if cart.discount_code else None
+    lines = [
+        _line(row, None if available is None else available.get(row.sku, 0), policy) for row in rows
+    ]
+    return _make_view(cart, percent, lines)

@@ -1,0 +1,90 @@
+"""The project's error tree: every error raised on purpose carries its code and HTTP status.
+
+``web/errors.py`` answers each one as API.md's JSON error; jobs let the payment-event
+errors propagate so Dramatiq retries them. Codes are what clients see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CartfleetError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+# --- Carts and checkout ---------------------------------------------------------------------
+
+
+class NotFound(CartfleetError):
+    code, status = "not_found", 404
+
+
+class VersionConflict(CartfleetError):
+    code, status = "version_conflict", 409
+
+
+class CartNotActive(CartfleetError):
+    code, status = "cart_not_active", 409
+
+
+class InvalidItem(CartfleetError):
+    """The body is well-formed but breaks a cart rule (quantity total, currency)."""
+
+    code, status = "validation_error", 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, errors=[{"field": field, "message": message}])
+
+
+class OutOfStock(CartfleetError):
+    code, status = "out_of_stock", 409
+
+
+class ItemsOutOfStock(CartfleetError):
+    """Checkout: some lines cannot be reserved; ``items`` lists them."""
+
+    code, status = "out_of_stock", 409
+
+
+class StockUnavailable(CartfleetError):
+    code, status = "stock_unavailable", 503
+
+
+class InvalidCode(CartfleetError):
+    code, status = "invalid_code", 422
+
+
+class EmptyCart(CartfleetError):
+    code, status = "empty_cart", 409
+
+
+class PriceChangeNeedsAcknowledgment(CartfleetError):
+    code, status = "price_changed_acknowledgment_required", 409
+
+
+# --- Orders ---------------------------------------------------------------------------------
+
+
+class InvalidTransition(CartfleetError):
+    code, status = "invalid_transition", 409
+
+
+class PaymentEventError(CartfleetError):
+    """A payment event cannot be applied yet; the job retries it, then dead-letters it."""
+
+    code, status = "payment_event_error", 409
+
+
+class OrderNotFound(PaymentEventError):
+    """No order matches the event (yet): never dropped silently."""
+
+    code, status = "order_not_found", 404

@@ -1,0 +1,202 @@
+"""Reserving, confirming and releasing stock: the code that must never sell the last item twice.
+
+Every operation that changes stock or reservations locks the ``stock_levels`` rows it
+touches, always in (sku, warehouse) order, so concurrent checkouts serialise per sku
+without deadlocking. Free units come from ``models.stock.availability``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from models import db
+from models.stock.availability import Shortfall, held_by_row
+from models.stock.tables import Reservation, ReservationStatus, StockLevel
+
+
+def _lock_stock(session: Session, skus: Iterable[str]) -> list[tuple[StockLevel, int]]:
+    """Lock the stock rows of ``skus`` in (sku, warehouse) order; rows with free units."""
+    wanted = sorted(set(skus))
+    levels = session.scalars(
+        select(StockLevel)
+        .where(StockLevel.sku.in_(wanted))
+        .order_by(StockLevel.sku, StockLevel.warehouse)
+        .with_for_update()
+    ).all()
+    held = held_by_row(session, wanted)
+    return [(level, level.on_hand - held.get((level.sku, level.warehouse), 0)) for level in levels]
+
+
+def reserve(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    quantities: Mapping[str, int],
+    expires_at: dt.datetime,
+) -> list[Shortfall]:
+    """Reserve every line for ``order_id`` or nothing; returns the shortfalls (empty = done).
+
+    Each sku is filled from its warehouses in name order, most free units first wins ties.
+    """
+    free_by_sku: dict[str, list[tuple[StockLevel, int]]] = {}
+    for level, free in _lock_stock(session, quantities):
+        free_by_sku.setdefault(level.sku, []).append((level, free))
+
+    shortfalls = []
+    for sku in sorted(quantities):
+        total_free = sum(max(free, 0) for _, free in free_by_sku.get(sku, []))
+        if total_free < quantities[sku]:
+            shortfalls.append(Shortfall(sku, quantities[sku], total_free))
+    if shortfalls:
+        return shortfalls
+
+    for sku in sorted(quantities):
+        needed = quantities[sku]
+        for level, free in free_by_sku[sku]:
+            take = min(needed, max(free, 0))
+            if take:
+                session.add(
+                    Reservation(
+                        order_id=order_id,
+                        sku=sku,
+                        warehouse=level.warehouse,
+                        quantity=take,
+                        status=ReservationStatus.ACTIVE,
+                        expires_at=expires_at,
+                    )
+                )
+                needed -= take
+            if not needed:
+                break
+    session.flush()
+    return []
+
+
+_RESERVATIONS = Reservation.__table__
+_STOCK = StockLevel.__table__
+
+# The order's unconfirmed reservations with their stock rows, both locked in
+# (sku, warehouse) order like every other stock writer. Every reservation has its stock
+# row (foreign key), so the inner join drops none.
+_LOCK_UNCONFIRMED = (
+    select(
+        _RESERVATIONS.c.id,
+        _RESERVATIONS.c.sku,
+        _RESERVATIONS.c.warehouse,
+        _RESERVATIONS.c.quantity,
+        _RESERVATIONS.c.status,
+        (_RESERVATIONS.c.expires_at > func.now()).label("live"),
+        _STOCK.c.on_hand,
+    )
+    .join(
+        _STOCK,
+        and_(_STOCK.c.sku == _RESERVATIONS.c.sku, _STOCK.c.warehouse == _RESERVATIONS.c.warehouse),
+    )
+    .where(
+        _RESERVATIONS.c.order_id == bindparam("order_id"),
+        _RESERVATIONS.c.status != ReservationStatus.CONFIRMED,
+    )
+    .order_by(_RESERVATIONS.c.sku, _RESERVATIONS.c.warehouse)
+    .with_for_update(of=[_RESERVATIONS, _STOCK])
+)
+_TAKE_STOCK = (
+    update(_STOCK)
+    .where(
+        _STOCK.c.sku == bindparam("stock_sku"), _STOCK.c.warehouse == bindparam("stock_warehouse")
+    )
+    .values(on_hand=_STOCK.c.on_hand - bindparam("units"), updated_at=func.now())
+)
+_MARK_CONFIRMED = (
+    update(_RESERVATIONS)
+    .where(_RESERVATIONS.c.id == func.any(bindparam("ids")))
+    .values(status=ReservationStatus.CONFIRMED)
+)
+
+
+def confirm(session: Session, *, order_id: uuid.UUID) -> list[dict[str, object]]:
+    """Turn the order's reservations into sold stock: decrement on hand, never below zero.
+
+    An active reservation that has not expired holds its units, so it needs only the
+    units on hand. One that expired or was released is honoured if its units are still
+    free of other orders' live reservations. Returns one error per reservation that
+    could not be confirmed (nothing raised), so the caller can record it for the retry
+    job; confirmed ones are not touched again.
+
+    Runs Core statements on the session's connection (a payment's hot path: no ORM
+    objects, no autoflush of unrelated changes); reservation and stock objects the
+    session holds for the rows it changes are expired.
+    """
+    db.flush_if_pending(session, Reservation, StockLevel)
+    connection = session.connection()
+    rows = connection.execute(_LOCK_UNCONFIRMED, {"order_id": order_id}).all()
+    held_by_others: dict[tuple[str, str], int] | None = None
+    taken: dict[tuple[str, str], int] = {}
+    confirmed: list[int] = []
+    errors: list[dict[str, object]] = []
+    for row in rows:
+        key = (row.sku, row.warehouse)
+        units = row.on_hand - taken.get(key, 0)
+        if row.status != ReservationStatus.ACTIVE or not row.live:
+            if held_by_others is None:
+                held_by_others = held_by_row(
+                    session, {r.sku for r in rows}, excluding_order=order_id
+                )
+            units -= held_by_others.get(key, 0)
+        if units < row.quantity:
+            errors.append(
+                {
+                    "sku": row.sku,
+                    "warehouse": row.warehouse,
+                    "quantity": row.quantity,
+                    "available": max(units, 0),
+                    "error": "insufficient stock to confirm reservation",
+                }
+            )
+            continue
+        taken[key] = taken.get(key, 0) + row.quantity
+        confirmed.append(row.id)
+    if confirmed:
+        connection.execute(
+            _TAKE_STOCK,
+            [
+                {"stock_sku": sku, "stock_warehouse": warehouse, "units": units}
+                for (sku, warehouse), units in taken.items()
+            ],
+        )
+        connection.execute(_MARK_CONFIRMED, {"ids": confirmed})
+        db.expire_loaded(session, StockLevel, taken)
+        db.expire_loaded(session, Reservation, confirmed)
+    return errors
+
+
+def release(session: Session, *, order_id: uuid.UUID) -> int:
+    """Release the order's active reservations; returns how many were released."""
+    result = session.execute(
+        update(Reservation)
+        .where(Reservation.order_id == order_id, Reservation.status == ReservationStatus.ACTIVE)
+        .values(status=ReservationStatus.RELEASED)
+    )
+    return result.rowcount
+
+
+def release_expired(session: Session, *, now: dt.datetime, limit: int = 1000) -> int:
+    """Mark up to ``limit`` active reservations past ``expires_at`` released."""
+    expired = (
+        select(Reservation.id)
+        .where(Reservation.status == ReservationStatus.ACTIVE, Reservation.expires_at <= now)
+        .order_by(Reservation.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return session.execute(
+        update(Reservation)
+        .where(Reservation.id.in_(expired))
+        .values(status=ReservationStatus.RELEASED)
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -1,0 +1,33 @@
+"""A paid order's cart is closed once, and only while it still belongs to that order."""
+
+from __future__ import annotations
+
+from models.carts import lifecycle
+from models.carts.tables import Cart
+from models.db import Session
+from models.orders.tables import Order
+from tests.support import stripe_events
+
+
+def new_order(**options) -> Order:
+    with Session.begin() as session:
+        return stripe_events.checkout(session, **options)
+
+
+def test_complete_cart_is_idempotent_and_respects_the_cart_owner():
+    order = new_order()
+    with Session.begin() as session:
+        assert lifecycle.complete_cart(session, cart_id=order.cart_id, order_id=order.id)
+        assert not lifecycle.complete_cart(session, cart_id=order.cart_id, cleaned_by_job=True)
+    other = new_order(lines={"SKU-B": 1})
+    with Session.begin() as session:
+        assert not lifecycle.complete_cart(session, cart_id=other.cart_id, order_id=order.id)
+    with Session() as session:
+        cart = session.get(Cart, order.cart_id)
+        assert (cart.status, cart.is_active, cart.items, cart.meta["completed_by"]) == (
+            "completed",
+            False,
+            [],
+            "payment",
+        )
+        assert session.get(Cart, other.cart_id).status == "checkout"

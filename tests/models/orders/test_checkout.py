@@ -1,0 +1,160 @@
+"""Checkout domain flow: start, attach the PaymentIntent, abort."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from models import db, errors
+from models.carts.tables import Cart, DiscountCode
+from models.db import Session
+from models.orders import checkout
+from models.orders.tables import Order
+from models.orders.timeline import OrderEvent
+from models.stock import availability
+from tests.support import factories
+
+ADDRESS = {"name": "A", "line1": "1", "city": "C", "postal_code": "1", "country": "US"}
+
+
+def start(session, cart_id, **options):
+    return checkout.start(
+        session,
+        cart_id=cart_id,
+        email="ada@example.com",
+        shipping_address=ADDRESS,
+        acknowledge_price_changes=options.get("ack", False),
+        reservation_minutes=15,
+    )
+
+
+def test_start_then_attach_then_repeat():
+    with Session.begin() as session:
+        factories.product(session, "A", price_cents=1000)
+        cart_id = factories.cart(session, items={"A": 2}).id
+    with Session.begin() as session:
+        first = start(session, cart_id)
+        assert first.created and first.order.total_cents == 2000
+        order_id = first.order.id
+    with Session.begin() as session:
+        checkout.attach_payment_intent(
+            session, order_id=order_id, payment_intent_id="pi_1", client_secret="s"
+        )
+    with Session.begin() as session:
+        again = start(session, cart_id)
+        assert not again.created and again.order.id == order_id
+        assert again.order.payment_intent_id == "pi_1"
+        kinds = session.scalars(select(OrderEvent.kind).where(OrderEvent.order_id == order_id))
+        assert list(kinds) == ["created", "payment_intent_created"]
+
+
+def test_abort_releases_cancels_and_frees_the_code():
+    with Session.begin() as session:
+        factories.product(session, "A")
+        cart = factories.cart(session, items={"A": 1})
+        factories.discount_code(session, "ONCE")
+        cart.discount_code, cart_id = "ONCE", cart.id
+    with Session.begin() as session:
+        order_id = start(session, cart_id).order.id
+        assert session.get(DiscountCode, "ONCE").used_at is not None
+    with Session.begin() as session:
+        cart = checkout.abort(session, order_id=order_id, reason="stripe down")
+        assert (cart.status, cart.order_id) == ("active", None)
+    with Session.begin() as session:
+        assert session.get(Order, order_id).status == "canceled"
+        assert session.get(DiscountCode, "ONCE").used_at is None
+        assert availability.available_units(session, ["A"]) == {"A": 10}
+        assert session.get(Cart, cart_id).discount_code == "ONCE"
+
+
+def test_abort_leaves_an_order_with_a_payment_intent_alone():
+    with Session.begin() as session:
+        factories.product(session, "A")
+        cart_id = factories.cart(session, items={"A": 1}).id
+    with Session.begin() as session:
+        order_id = start(session, cart_id).order.id
+        checkout.attach_payment_intent(
+            session, order_id=order_id, payment_intent_id="pi_2", client_secret="s"
+        )
+    with Session.begin() as session:
+        assert checkout.abort(session, order_id=order_id, reason="late failure") is None
+        assert session.get(Order, order_id).status == "pending_payment"
+
+
+def test_a_rise_without_acknowledgment_raises_before_anything_is_written():
+    with Session.begin() as session:
+        factories.product(session, "A", price_cents=100)
+        cart_id = factories.cart(session, items={"A": 1}).id
+        factories.product(session, "A", price_cents=150)
+    with pytest.raises(errors.PriceChangeNeedsAcknowledgment) as raised, Session.begin() as s:
+        start(s, cart_id)
+    assert raised.value.extra["changes"] == [
+        {"sku": "A", "old_price_cents": 100, "new_price_cents": 150}
+    ]
+    with Session.begin() as session:
+        assert session.scalars(select(Order)).all() == []
+
+
+def _lock_waiters() -> int:
+    with db.engine().connect() as connection:
+        return connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar()
+
+
+def test_the_locked_reservation_decides_when_the_precheck_saw_stale_stock():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 1})
+        first, second = (factories.cart(session, items={"A": 1}).id for _ in range(2))
+    outcome: dict[str, object] = {}
+
+    def checkout_second():
+        try:
+            # Passes: the first checkout's reservation is not committed yet.
+            checkout.fail_fast_if_short(second, acknowledge_price_changes=False, timeout_ms=5000)
+            with Session.begin() as session:
+                start(session, second)
+            outcome["second"] = "created"
+        except errors.ItemsOutOfStock as error:
+            outcome["second"] = error.extra["items"]
+
+    with Session.begin() as session:
+        start(session, first)  # holds the stock row lock until this block commits
+        thread = threading.Thread(target=checkout_second)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while _lock_waiters() == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # The second checkout passed the fail-fast check and now waits on the lock.
+        assert _lock_waiters() == 1
+    thread.join(timeout=30)
+
+    assert outcome["second"] == [{"sku": "A", "requested": 1, "available": 0}]
+    with Session.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 1
+        assert session.get(Cart, second).status == "active"
+
+
+def test_fail_fast_answers_from_committed_stock_and_defers_everything_else():
+    with Session.begin() as session:
+        factories.product(session, "A", price_cents=100, stock={"main": 1})
+        short = factories.cart(session, items={"A": 2}).id
+        fine = factories.cart(session, items={"A": 1}).id
+        empty = factories.cart(session).id
+    with pytest.raises(errors.ItemsOutOfStock) as raised:
+        checkout.fail_fast_if_short(short, acknowledge_price_changes=False, timeout_ms=5000)
+    assert raised.value.extra["items"] == [{"sku": "A", "requested": 2, "available": 1}]
+    for cart_id in (fine, empty, "missing"):
+        checkout.fail_fast_if_short(cart_id, acknowledge_price_changes=False, timeout_ms=5000)
+    with Session.begin() as session:
+        factories.product(session, "A", price_cents=150, stock={"main": 1})
+    # A rise to acknowledge is answered first, by start().
+    checkout.fail_fast_if_short(short, acknowledge_price_changes=False, timeout_ms=5000)
+    with pytest.raises(errors.ItemsOutOfStock):
+        checkout.fail_fast_if_short(short, acknowledge_price_changes=True, timeout_ms=5000)

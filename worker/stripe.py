@@ -1,0 +1,139 @@
+"""Stripe, behind one seam: the client, webhook signatures, PaymentIntents, idempotency keys.
+
+``STRIPE_API_BASE`` points the client at another host (the local Stripe sandbox). Every
+call that creates or changes something at Stripe carries an idempotency key derived from
+our own ids, so a retried request or job never does it twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Sequence
+
+import requests
+import stripe
+
+from worker.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+# Checkout waits on Stripe inside a request: keep it bounded, retry idempotent calls.
+NETWORK_RETRIES = 2
+TIMEOUT_S = 10
+SIGNATURE_TOLERANCE_S = 300
+
+
+class SignatureError(Exception):
+    """The ``Stripe-Signature`` header does not prove the body came from Stripe."""
+
+
+def _session(api_base: str) -> requests.Session:
+    # Proxy settings are read from the environment once here, not on every Stripe call.
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(api_base))
+    return session
+
+
+@functools.cache
+def stripe_client() -> stripe.StripeClient:
+    settings = get_settings()
+    base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+    return stripe.StripeClient(
+        settings.stripe_api_key,
+        base_addresses=base,
+        max_network_retries=NETWORK_RETRIES,
+        http_client=stripe.RequestsClient(
+            timeout=TIMEOUT_S, session=_session(settings.stripe_api_base or stripe.DEFAULT_API_BASE)
+        ),
+    )
+
+
+# --- Webhook signatures ----------------------------------------------------------------------
+
+
+def verify_signature(
+    payload: bytes,
+    header: str | None,
+    secrets: Sequence[str],
+    *,
+    tolerance: int = SIGNATURE_TOLERANCE_S,
+) -> None:
+    """Check ``header`` against every configured secret (rotation); raise ``SignatureError``.
+
+    stripe-python checks the HMAC and refuses a stale timestamp; a timestamp further in
+    the future than ``tolerance`` is refused here too (a replay signed ahead of time).
+    """
+    if not header:
+        raise SignatureError("The Stripe-Signature header is missing.")
+    if not secrets:
+        logger.error("STRIPE_WEBHOOK_SECRET is not set; every webhook is refused")
+        raise SignatureError("No webhook secret is configured.")
+    try:
+        payload.decode("utf-8")  # stripe-python signs the text form of the body
+    except UnicodeDecodeError:
+        raise SignatureError("The body is not UTF-8 text.") from None
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
+        except stripe.SignatureVerificationError:
+            continue
+        if _timestamp(header) > time.time() + tolerance:
+            raise SignatureError(f"The signature timestamp is over {tolerance} s in the future.")
+        return
+    raise SignatureError("No signature matches any configured webhook secret.")
+
+
+def _timestamp(header: str) -> int:
+    """The ``t=`` of a header stripe-python already verified (so it is there and an int)."""
+    return next(
+        int(value)
+        for key, _, value in (i.partition("=") for i in header.split(","))
+        if key.strip() == "t"
+    )
+
+
+# --- PaymentIntents -------------------------------------------------------------------------
+
+
+def create_payment_intent(
+    *, order_id: str, order_number: str, cart_id: str | None, amount: int, currency: str
+) -> stripe.PaymentIntent:
+    """One PaymentIntent per order: the idempotency key is derived from the order id."""
+    return stripe_client().v1.payment_intents.create(
+        params={
+            "amount": amount,
+            "currency": currency,
+            "metadata": {
+                "order_id": order_id,
+                "order_number": order_number,
+                "cart_id": cart_id or "",
+            },
+            "automatic_payment_methods": {"enabled": True},
+        },
+        options={"idempotency_key": f"checkout-payment-intent-{order_id}"},
+    )
+
+
+def cancel_payment_intent(intent_id: str, *, order_id: str, reason: str = "abandoned") -> str:
+    """Cancel the order's PaymentIntent; returns its status at Stripe afterwards.
+
+    Stripe refuses to cancel an intent that is already canceled or succeeded: then the
+    intent's current status is returned (``canceled`` or ``succeeded``) for the caller to
+    act on. Other errors propagate.
+    """
+    client = stripe_client()
+    try:
+        client.v1.payment_intents.cancel(
+            intent_id,
+            {"cancellation_reason": reason},
+            {"idempotency_key": f"cartfleet-cancel-pi-{order_id}"},
+        )
+    except stripe.InvalidRequestError:
+        status = client.v1.payment_intents.retrieve(intent_id).status
+        if status in ("canceled", "succeeded"):
+            return status
+        raise
+    return "canceled"

@@ -20,3 +20,8 @@ def hold_once(key: str) -> None:
 @dramatiq.actor(actor_name="test_fail_loudly", queue_name="test", max_retries=0)
 def fail_loudly(text: str) -> None:
     raise RuntimeError(text)
+
+
+@dramatiq.actor(actor_name="test_noop", queue_name="test", max_retries=0)
+def noop(text: str) -> None:
+    """Does nothing; tests look at what its run sends to Sentry."""

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from sqlalchemy import text
 
 from jobs.outbox import relay_outbox
 from models.db import Session
-from tests.support import stripe_events
+from tests.support import actors, stripe_events
 from tests.support.workers import worker_process
 from tests.worker.conftest import run_script
 
 WEBHOOK_SCRIPT = """
 import json, os
 import sentry_sdk
-from tests.support import stripe_events
+from tests.support import actors, stripe_events
 from web import create_app
 
 response = stripe_events.post(create_app().test_client(), json.loads(os.environ["EVENT"]))
@@ -93,3 +94,16 @@ def test_a_job_the_relay_sends_from_another_process_stays_in_its_requests_trace(
     assert trace(job)["trace_id"] == trace(request)["trace_id"]
     assert trace(job)["parent_span_id"] in span_ids(request)
     assert trace(relay)["trace_id"] != trace(request)["trace_id"]
+
+
+def test_a_retry_is_in_the_trace_of_the_attempt_that_failed(receiver, sentry_env):
+    with worker_process("tests.support.actors"):
+        actors.fail_once.send(f"test:fail-once:{uuid.uuid4().hex}")
+        runs = receiver.wait_for_items(
+            "transaction", lambda t: t["transaction"] == "test_fail_once", count=2, timeout=60
+        )
+    first, retry = sorted(runs, key=lambda t: t["start_timestamp"])
+
+    assert (trace(first)["status"], trace(retry)["status"]) == ("internal_error", "ok")
+    assert trace(retry)["trace_id"] == trace(first)["trace_id"]
+    assert trace(retry)["parent_span_id"] in span_ids(first)

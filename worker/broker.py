@@ -6,6 +6,8 @@ Dramatiq broker, so every ``@dramatiq.actor`` declared afterwards binds to it.
 
 from __future__ import annotations
 
+import math
+
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
@@ -21,10 +23,12 @@ from dramatiq.middleware import (
 from dramatiq.middleware.prometheus import Prometheus
 from periodiq import PeriodiqMiddleware
 
+from worker.crons import CronMonitor
 from worker.dead_letters import DeadLetterRecorder
 from worker.job_runs import JobRunRecorder
 from worker.observability import init_sentry
 from worker.settings import ConfigurationError, get_settings
+from worker.tracing import SentryTracing
 
 # Fleet-wide retry defaults; actors state their own where they differ.
 DEFAULT_MAX_RETRIES = 10
@@ -58,8 +62,12 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
-def build_broker(url: str) -> RedisBroker:
-    """Build the broker with the fleet's middleware on the standard ``dramatiq`` namespace."""
+def build_broker(url: str, *, sentry: bool = False) -> RedisBroker:
+    """Build the broker with the fleet's middleware on the standard ``dramatiq`` namespace.
+
+    ``sentry``: add the Sentry middleware (transactions, trace propagation, cron
+    check-ins); without it nothing Sentry-related runs per message.
+    """
     middleware = [
         AgeLimit(),
         TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
@@ -77,6 +85,15 @@ def build_broker(url: str) -> RedisBroker:
         PeriodiqMiddleware(skip_delay=PERIODIC_SKIP_DELAY_S),
         JobRunRecorder(default_time_limit_ms=DEFAULT_TIME_LIMIT_MS),
     ]
+    if sentry:
+        middleware.insert(0, SentryTracing())
+        middleware.append(
+            CronMonitor(
+                default_time_limit_ms=DEFAULT_TIME_LIMIT_MS,
+                # A tick not started by then is dropped by periodiq: it will not start.
+                checkin_margin_minutes=math.ceil(PERIODIC_SKIP_DELAY_S / 60),
+            )
+        )
     return RedisBroker(
         client=redis_client(url),
         middleware=middleware,
@@ -90,8 +107,8 @@ def _setup() -> RedisBroker:
     settings = get_settings()
     if not settings.redis_url:
         raise ConfigurationError("REDIS_URL is not set")
-    init_sentry(settings)
-    built = build_broker(settings.redis_url)
+    sentry = init_sentry(settings)
+    built = build_broker(settings.redis_url, sentry=sentry)
     dramatiq.set_broker(built)
     return built
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from models import db
 from models.db import AppSession
 from models.outbox import OutboxMessage, insert_row
+from worker import tracing
 from worker.sent_marks import SentMarks
 
 logger = logging.getLogger(__name__)
@@ -64,13 +65,16 @@ class Pending:
 
 
 def message(actor: dramatiq.Actor, *args: Any, **kwargs: Any) -> dramatiq.Message:
-    """The Dramatiq message an outbox row stands for (its id is the row's ``message_id``)."""
+    """The Dramatiq message an outbox row stands for (its id is the row's ``message_id``).
+
+    It carries the current trace (worker/tracing.py), which the row keeps for the relay.
+    """
     return dramatiq.Message(
         queue_name=actor.queue_name,
         actor_name=actor.actor_name,
         args=args,
         kwargs=kwargs,
-        options={},
+        options=tracing.message_options(),
         message_id=str(uuid.uuid4()),
         message_timestamp=int(time.time() * 1000),
     )

@@ -16,6 +16,9 @@ REQUIRED_IN_PRODUCTION = (
     "admin_token",
 )
 
+LOCAL_ENVS = ("development", "test")
+DEFAULT_TRACES_SAMPLE_RATE = 0.1
+
 
 class ConfigurationError(RuntimeError):
     """A setting is missing or malformed; the process must not start."""
@@ -39,6 +42,9 @@ class Settings(BaseSettings):
     storefront_url: str = "http://localhost:3000"
     delivery_business_days: int = Field(5, ge=0)
     sentry_dsn: str = ""
+    sentry_release: str = ""
+    # Unset: none in development and test, a tenth of the traces elsewhere.
+    sentry_traces_sample_rate: float | None = Field(None, ge=0, le=1)
     alert_webhook_url: str = ""
     enable_warehouse_fallback: bool = False
     reservation_minutes: int = Field(15, ge=1)
@@ -59,6 +65,13 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @model_validator(mode="after")
+    def _default_sample_rate(self) -> Settings:
+        if self.sentry_traces_sample_rate is None:
+            local = self.env in LOCAL_ENVS
+            self.sentry_traces_sample_rate = 0.0 if local else DEFAULT_TRACES_SAMPLE_RATE
+        return self
 
     @model_validator(mode="after")
     def _required_in_production(self) -> Settings:

@@ -20,3 +20,17 @@ def hold_once(key: str) -> None:
 @dramatiq.actor(actor_name="test_fail_loudly", queue_name="test", max_retries=0)
 def fail_loudly(text: str) -> None:
     raise RuntimeError(text)
+
+
+@dramatiq.actor(actor_name="test_noop", queue_name="test", max_retries=0)
+def noop(text: str) -> None:
+    """Does nothing; tests look at what its run sends to Sentry."""
+
+
+@dramatiq.actor(
+    actor_name="test_fail_once", queue_name="test", max_retries=1, min_backoff=10, max_backoff=10
+)
+def fail_once(key: str) -> None:
+    """The first delivery raises, the retry succeeds."""
+    if broker.client.incr(key) == 1:
+        raise RuntimeError("first attempt fails")

@@ -1,12 +1,19 @@
-"""A local HTTP endpoint standing in for Sentry: records every envelope the SDK posts."""
+"""A local HTTP endpoint standing in for Sentry: records every envelope the SDK posts.
+
+``wait_for`` finds raw text in any envelope; ``items`` parses the envelopes into their
+JSON items (events, transactions, check-ins) and ``wait_for_items`` waits for some.
+"""
 
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class SentryReceiver:
@@ -50,6 +57,56 @@ class SentryReceiver:
             time.sleep(0.1)
         raise AssertionError(f"no Sentry envelope mentioning {text!r} arrived")
 
+    def items(self, item_type: str) -> list[dict[str, Any]]:
+        """The payloads of every item of ``item_type`` ("event", "transaction", "check_in")."""
+        return [
+            payload
+            for envelope in list(self.envelopes)
+            for kind, payload in parse_envelope(envelope)
+            if kind == item_type
+        ]
+
+    def wait_for_items(
+        self,
+        item_type: str,
+        match: Callable[[dict[str, Any]], bool],
+        *,
+        count: int = 1,
+        timeout: float = 30,
+    ) -> list[dict[str, Any]]:
+        """Wait until ``count`` items of ``item_type`` satisfy ``match``; returns them."""
+        deadline = time.monotonic() + timeout
+        found: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            found = [item for item in self.items(item_type) if match(item)]
+            if len(found) >= count:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(
+            f"{len(found)} of {count} matching {item_type} item(s) arrived: {found!r}"
+        )
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def parse_envelope(envelope: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """The (type, JSON payload) of each item; a header line, then each item's header and payload.
+
+    Items that are not JSON (attachments, ...) are left out.
+    """
+    _, _, rest = envelope.partition(b"\n")
+    items = []
+    while rest.strip():
+        header_line, _, rest = rest.partition(b"\n")
+        header = json.loads(header_line)
+        if "length" in header:
+            payload, rest = rest[: header["length"]], rest[header["length"] + 1 :]
+        else:
+            payload, _, rest = rest.partition(b"\n")
+        try:
+            items.append((header.get("type", ""), json.loads(payload)))
+        except ValueError:
+            continue
+    return items

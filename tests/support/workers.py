@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -56,3 +57,14 @@ def spawn_worker(*modules: str, processes: int = 1, threads: int = 2) -> subproc
         str(threads),
     ]
     return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), start_new_session=True)
+
+
+@contextlib.contextmanager
+def worker_process(*modules: str, **options: int) -> Iterator[subprocess.Popen]:
+    """``spawn_worker`` for the duration of a block; stopped with SIGTERM after it."""
+    process = spawn_worker(*modules, **options)
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

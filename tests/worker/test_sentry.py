@@ -1,19 +1,18 @@
-"""Exceptions in a request and in an actor reach the Sentry DSN (a local receiver)."""
+"""Errors of a request and of an actor reach Sentry (a local receiver) with their release."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import uuid
 
-import pytest
-
 from tests.support import actors
-from tests.support.sentry_receiver import SentryReceiver
 from tests.support.services import ROOT
-from tests.support.workers import spawn_worker
+from tests.support.workers import worker_process
+from tests.worker.conftest import run_script
+from worker import observability, outbox
+from worker.crons import CronMonitor
+from worker.settings import Settings
+from worker.tracing import SentryTracing
 
 WEB_SCRIPT = """
 import sentry_sdk
@@ -32,35 +31,62 @@ sentry_sdk.flush(timeout=10)
 """
 
 
-@pytest.fixture
-def receiver():
-    server = SentryReceiver()
-    yield server
-    server.stop()
+def head_commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
-def test_exception_in_a_request_reaches_sentry(receiver):
+def error_event(receiver, text: str) -> dict:
+    def mentions(event: dict) -> bool:
+        return any(text in str(value.get("value")) for value in event["exception"]["values"])
+
+    return receiver.wait_for_items("event", lambda e: "exception" in e and mentions(e))[0]
+
+
+def test_exception_in_a_request_reaches_sentry_with_its_release(receiver, sentry_env):
     text = f"web boom {uuid.uuid4().hex}"
-    env = dict(os.environ, SENTRY_DSN=receiver.dsn)
-    subprocess.run(
-        [sys.executable, "-c", WEB_SCRIPT.format(text=text)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=60,
-    )
-    envelope = receiver.wait_for(text)
-    assert b"RuntimeError" in envelope
+
+    run_script(WEB_SCRIPT.format(text=text), SENTRY_RELEASE="cartfleet@test-release")
+
+    event = error_event(receiver, text)
+    assert event["exception"]["values"][-1]["type"] == "RuntimeError"
+    assert (event["release"], event["environment"]) == ("cartfleet@test-release", "test")
+    assert event["transaction"] == "/_test/boom"
 
 
-def test_exception_in_an_actor_reaches_sentry(receiver, monkeypatch):
+def test_exception_in_an_actor_reaches_sentry_with_the_commit_as_release(receiver, sentry_env):
     text = f"actor boom {uuid.uuid4().hex}"
-    monkeypatch.setenv("SENTRY_DSN", receiver.dsn)
-    worker = spawn_worker("tests.support.actors")
-    try:
+
+    with worker_process("tests.support.actors"):
         actors.fail_loudly.send(text)
-        envelope = receiver.wait_for(text, timeout=60)
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
-    assert b"RuntimeError" in envelope
+        event = error_event(receiver, text)
+
+    assert event["exception"]["values"][-1]["type"] == "RuntimeError"
+    assert (event["release"], event["environment"]) == (head_commit(), "test")
+    assert event["contexts"]["dramatiq"]["queue"] == "test"
+    assert event["contexts"]["trace"]["op"] == "queue.process"
+
+
+def test_release_is_the_setting_else_the_commit_else_the_package_version(tmp_path, monkeypatch):
+    assert observability.release(Settings(sentry_release="v42")) == "v42"
+    assert observability.release(Settings()) == head_commit()
+
+    monkeypatch.setattr(observability, "PROJECT_DIR", tmp_path)  # not a checkout
+    assert observability.release(Settings()) == "cartfleet@0.1.0"
+
+
+def test_traces_are_off_by_default_only_where_nobody_watches(monkeypatch):
+    monkeypatch.delenv("SENTRY_TRACES_SAMPLE_RATE", raising=False)
+    assert Settings(CARTFLEET_ENV="development").sentry_traces_sample_rate == 0
+    assert Settings(CARTFLEET_ENV="staging").sentry_traces_sample_rate == 0.1
+
+    monkeypatch.setenv("SENTRY_TRACES_SAMPLE_RATE", "0.5")
+    assert Settings(CARTFLEET_ENV="development").sentry_traces_sample_rate == 0.5
+
+
+def test_without_a_dsn_no_sentry_middleware_runs_and_messages_carry_no_trace(broker):
+    kinds = {type(middleware) for middleware in broker.middleware}
+
+    assert not kinds & {SentryTracing, CronMonitor}
+    assert outbox.message(actors.noop, "x").options == {}

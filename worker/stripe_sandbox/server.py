@@ -52,8 +52,9 @@ class SandboxServer:
             horizon_s=horizon_s,
         )
         self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        # A short poll keeps stop() quick; tests start and stop a sandbox each.
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="sandbox-http", daemon=True
+            target=self._httpd.serve_forever, args=(0.05,), name="sandbox-http", daemon=True
         )
 
     @property

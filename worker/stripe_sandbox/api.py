@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from typing import Any
 from worker.stripe_sandbox import cards, charges, events, payment_intents, refunds
 from worker.stripe_sandbox.state import State
 from worker.stripe_sandbox.wire import Call, StripeError
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[..., dict[str, Any]]
 Response = tuple[int, dict[str, Any], dict[str, str]]
@@ -42,7 +45,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", "/v1/events" + _ID, events.retrieve),
     ]
 ]
-# A publishable key (Stripe.js) may only confirm, and only with the intent's client secret.
+# A publishable key (Stripe.js) may only retrieve and confirm, with the intent's client secret.
 PUBLISHABLE_ROUTES = {payment_intents.confirm, payment_intents.retrieve}
 REQUEST_LOG_LIMIT = 10_000
 
@@ -114,11 +117,23 @@ def handle(
             status, body, extra = _handle(state, method, path, params, headers, request_id, key)
         except StripeError as error:
             status, body, extra = error.status, error.json(), {}
+        except Exception:
+            # A sandbox bug must reach the client as Stripe's 500, not as a dropped socket.
+            logger.exception("sandbox failed on %s %s", method, path)
+            status, body, extra = 500, StripeError(500, "api_error", "Sandbox error.").json(), {}
         entry["status"] = status
     return status, body, out | extra
 
 
-def _handle(state, method, path, params, headers, request_id, key) -> Response:
+def _handle(
+    state: State,
+    method: str,
+    path: str,
+    params: dict[str, Any],
+    headers: dict[str, str],
+    request_id: str,
+    key: str | None,
+) -> Response:
     handler, args = _route(method, path)
     api_key = _authenticate(headers.get("authorization"), handler)
     if state.fail_next > 0:
@@ -136,7 +151,7 @@ def _handle(state, method, path, params, headers, request_id, key) -> Response:
                 "to execute a different request.",
             )
         return record["status"], record["body"], {"Idempotent-Replayed": "true"}
-    call = Call(api_key=api_key, request_id=request_id, idempotency_key=key, path=path)
+    call = Call(api_key=api_key, request_id=request_id, idempotency_key=key)
     try:
         status, body, replayable = 200, handler(call, state, params, *args), True
     except StripeError as error:
@@ -144,5 +159,6 @@ def _handle(state, method, path, params, headers, request_id, key) -> Response:
     body = json.loads(json.dumps(body))
     if scope and replayable:
         state.data["idempotency"][scope] = {"params": params, "status": status, "body": body}
-    state.save()
+    if method != "GET":
+        state.save()
     return status, body, {}

@@ -185,12 +185,10 @@ class Call:
         api_key: str,
         request_id: str,
         idempotency_key: str | None = None,
-        path: str = "",
     ) -> None:
         self.api_key = api_key
         self.request_id = request_id
         self.idempotency_key = idempotency_key
-        self.path = path
 
     @property
     def publishable(self) -> bool:

@@ -6,7 +6,7 @@ and answers 402 ``card_error``, so the same intent can be confirmed again.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from worker.stripe_sandbox import cards, charges
 from worker.stripe_sandbox.cards import Card, Outcome
@@ -16,6 +16,7 @@ from worker.stripe_sandbox.wire import Call, StripeError, invalid
 
 
 def unexpected(intent: dict[str, Any], action: str) -> StripeError:
+    """Stripe's 400 for an action the intent's status does not allow."""
     return invalid(
         f"You cannot {action} this PaymentIntent because it has a status of {intent['status']}.",
         code="payment_intent_unexpected_state",
@@ -26,6 +27,7 @@ def unexpected(intent: dict[str, Any], action: str) -> StripeError:
 def confirm_with(
     call: Call, state: State, intent: dict[str, Any], method: tuple[str, Card] | None
 ) -> None:
+    """Confirm ``intent`` with ``method``; a decline raises a 402 ``StripeError``."""
     if method is None:
         raise invalid(
             "You cannot confirm this PaymentIntent because it's missing a payment method.",
@@ -51,7 +53,9 @@ def confirm_with(
         decline(call, state, intent, pm_id, card)
 
 
-def succeed(call: Call | None, state: State, intent: dict[str, Any], pm_id: str, card: Card):
+def succeed(
+    call: Call | None, state: State, intent: dict[str, Any], pm_id: str, card: Card
+) -> None:
     charge = charges.new_charge(state, intent, pm_id, card, paid=True)
     intent.update(
         status="succeeded",
@@ -64,7 +68,9 @@ def succeed(call: Call | None, state: State, intent: dict[str, Any], pm_id: str,
     emit(state, "payment_intent.succeeded", intent, call)
 
 
-def decline(call: Call | None, state: State, intent: dict[str, Any], pm_id: str, card: Card):
+def decline(
+    call: Call | None, state: State, intent: dict[str, Any], pm_id: str, card: Card
+) -> NoReturn:
     """Record the failed charge and raise the 402 Stripe answers a decline with."""
     charge = charges.new_charge(state, intent, pm_id, card, paid=False)
     error = {

@@ -92,13 +92,15 @@ def create(call: Call, state: State, params: dict[str, Any]) -> dict[str, Any]:
     automatic = params.get("automatic_payment_methods")
     enabled = boolean(automatic, "enabled") if isinstance(automatic, dict) else None
     confirm = boolean(params, "confirm")
+    amount, currency = _amount(params), _currency(params["currency"])
+    meta = metadata(params.get("metadata", {}))
     method = cards.resolve(state, params)
     intent_id = new_id("pi")
     intent = state.put(
         {
             "id": intent_id,
             "object": "payment_intent",
-            "amount": _amount(params),
+            "amount": amount,
             "amount_capturable": 0,
             "amount_received": 0,
             "automatic_payment_methods": (
@@ -112,13 +114,13 @@ def create(call: Call, state: State, params: dict[str, Any]) -> dict[str, Any]:
             "client_secret": f"{intent_id}_secret_{secrets.token_urlsafe(18)}",
             "confirmation_method": "automatic",
             "created": state.timestamp(),
-            "currency": _currency(params["currency"]),
+            "currency": currency,
             "customer": params.get("customer"),
             "description": params.get("description"),
             "last_payment_error": None,
             "latest_charge": None,
             "livemode": False,
-            "metadata": metadata(params.get("metadata", {})),
+            "metadata": meta,
             "next_action": None,
             "payment_method": None,
             "payment_method_types": params.get("payment_method_types") or ["card"],
@@ -159,17 +161,17 @@ def update(call: Call, state: State, params: dict[str, Any], intent_id: str) -> 
     finished = intent["status"] in ("succeeded", "canceled")
     if finished and set(params) - {"metadata", "description", "receipt_email", "shipping"}:
         raise unexpected(intent, "update")
-    previous = {name: intent.get(name) for name in params}
+    # Everything is validated before anything changes, so a refused update changes nothing.
+    changes = {name: params[name] or None for name in params if name != "payment_method"}
     if "amount" in params:
-        intent["amount"] = _amount(params)
+        changes["amount"] = _amount(params)
     if "currency" in params:
-        intent["currency"] = _currency(params["currency"])
+        changes["currency"] = _currency(params["currency"])
     if "metadata" in params:
-        intent["metadata"] = metadata(params["metadata"], intent["metadata"])
-    for name in ("description", "receipt_email", "shipping", "customer", "statement_descriptor"):
-        if name in params:
-            intent[name] = params[name] or None
+        changes["metadata"] = metadata(params["metadata"], intent["metadata"])
     method = cards.resolve(state, params)
+    previous = {name: intent.get(name) for name in params}
+    intent.update(changes)
     if method is not None:
         intent["payment_method"] = method[0]
         intent["status"] = "requires_confirmation"

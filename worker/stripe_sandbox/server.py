@@ -75,9 +75,10 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self.deliverer.stop()
         self._httpd.server_close()
-        self.deliverer.stop()
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -54,7 +54,7 @@ class SandboxServer:
         self._httpd = ThreadingHTTPServer((host, port), _handler(self))
         # A short poll keeps stop() quick; tests start and stop a sandbox each.
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), name="sandbox-http", daemon=True
+            target=self._httpd.serve_forever, args=(0.01,), name="sandbox-http", daemon=True
         )
 
     @property

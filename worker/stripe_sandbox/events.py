@@ -47,7 +47,7 @@ def emit(
     for endpoint in state.data["endpoints"].values():
         if not any(fnmatch.fnmatchcase(event_type, p) for p in endpoint["enabled_events"]):
             continue
-        state.data["deliveries"][f"{event['id']}:{endpoint['id']}"] = {
+        state.data["deliveries"][delivery_key(event["id"], endpoint["id"])] = {
             "event": event["id"],
             "endpoint": endpoint["id"],
             "status": "pending",
@@ -56,6 +56,10 @@ def emit(
         }
     state.changed.notify_all()
     return event
+
+
+def delivery_key(event_id: str, endpoint_id: str) -> str:
+    return f"{event_id}:{endpoint_id}"
 
 
 def deliveries_of(state: State, event_id: str) -> list[dict[str, Any]]:

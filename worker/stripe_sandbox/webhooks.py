@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from worker.stripe_sandbox.events import render
+from worker.stripe_sandbox.events import delivery_key, render
 from worker.stripe_sandbox.state import State
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,11 @@ class Deliverer:
                 if self._stopping:
                     return
             for delivery in batch:
-                self._attempt(delivery)
+                try:
+                    self._attempt(delivery)
+                except Exception:
+                    # One bad delivery must not end the thread that sends all the others.
+                    logger.exception("delivery of %s failed", delivery["event"])
 
     def _due_at(self, delivery: dict[str, Any]) -> float:
         delay = self.switches.delay_s if not delivery["attempts"] else 0.0
@@ -134,6 +138,9 @@ class Deliverer:
 
     def _attempt(self, delivery: dict[str, Any]) -> None:
         with self.state.lock:
+            key = delivery_key(delivery["event"], delivery["endpoint"])
+            if self.state.data["deliveries"].get(key) is not delivery:
+                return  # forgotten by a reset while it waited
             endpoint = self.state.data["endpoints"].get(delivery["endpoint"])
             if endpoint is None:
                 delivery["status"] = "failed"

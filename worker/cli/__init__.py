@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import database, dev, dlq, jobs, mail, scheduler, webhooks
+from worker.cli import database, dev, dlq, jobs, mail, scheduler, stripe_sandbox, webhooks
 from worker.settings import ConfigurationError
 
 
@@ -32,5 +32,6 @@ for _command in (
     jobs.jobs,
     scheduler.scheduler,
     mail.mail,
+    stripe_sandbox.stripe_sandbox,
 ):
     main.add_command(_command)

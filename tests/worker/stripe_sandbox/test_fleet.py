@@ -1,0 +1,55 @@
+"""The fleet's own Stripe client and webhook verifier work against the sandbox unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.checkout import idempotency_key
+from web.webhooks import verify_signature
+from worker.payments import stripe_client
+from worker.settings import get_settings
+
+SECRET = "whsec_test_primary"  # the first of tests/conftest.py's STRIPE_WEBHOOK_SECRET
+
+
+@pytest.fixture
+def fleet_client(sandbox, monkeypatch):
+    monkeypatch.setenv("STRIPE_API_BASE", sandbox.url)
+    get_settings.cache_clear()
+    stripe_client.cache_clear()
+    yield stripe_client()
+    monkeypatch.delenv("STRIPE_API_BASE")
+    get_settings.cache_clear()
+    stripe_client.cache_clear()
+
+
+def test_checkout_then_cancel_as_the_fleet_calls_them(fleet_client, control):
+    control.fail_next_requests(1)  # the client's network retry resends with its key
+
+    intent = fleet_client.v1.payment_intents.create(
+        params={
+            "amount": 4900,
+            "currency": "usd",
+            "metadata": {"order_id": "o-7", "order_number": "CF-7", "cart_id": ""},
+            "automatic_payment_methods": {"enabled": True},
+        },
+        options={"idempotency_key": "checkout-payment-intent-o-7"},
+    )
+    canceled = fleet_client.v1.payment_intents.cancel(
+        intent.id, {"cancellation_reason": "abandoned"}, {"idempotency_key": idempotency_key("o-7")}
+    )
+
+    assert [r["status"] for r in control.requests()] == [500, 200, 200]
+    assert len(fleet_client.v1.payment_intents.list().data) == 1
+    assert canceled.status == "canceled"
+    assert fleet_client.v1.payment_intents.retrieve(intent.id).cancellation_reason == "abandoned"
+
+
+def test_webhooks_pass_the_fleets_signature_check(fleet_client, control, receiver):
+    control.add_webhook(receiver.url, SECRET)
+    fleet_client.v1.payment_intents.create(params={"amount": 900, "currency": "usd"})
+
+    receiver.wait_for(1)
+    body, headers = receiver.calls[0]
+
+    assert verify_signature(body, headers["Stripe-Signature"], get_settings().stripe_webhook_secret)

@@ -7,7 +7,7 @@ import uuid
 
 import dramatiq
 
-from jobs.scheduled import purge_expired_sessions
+from jobs.carts import purge_expired_sessions
 from tests.support.workers import worker_process
 from worker.broker import DEFAULT_TIME_LIMIT_MS
 from worker.crons import monitor_config, monitor_slug

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from models import db, errors
 from models.carts.tables import Cart, DiscountCode
 from models.db import Session
-from models.orders import checkout
+from models.orders import checkout, payment_effects
 from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
 from models.stock import availability
@@ -68,6 +68,14 @@ def test_abort_releases_cancels_and_frees_the_code():
         assert session.get(DiscountCode, "ONCE").used_at is None
         assert availability.available_units(session, ["A"]) == {"A": 10}
         assert session.get(Cart, cart_id).discount_code == "ONCE"
+        [line] = session.scalars(
+            select(OrderEvent).where(
+                OrderEvent.order_id == order_id, OrderEvent.kind == "checkout_failed"
+            )
+        )
+        assert (line.data["from"], line.data["to"]) == ("pending_payment", "canceled")
+    with Session.begin() as session:
+        assert start(session, cart_id).created  # the freed code is usable again
 
 
 def test_abort_leaves_an_order_with_a_payment_intent_alone():
@@ -158,3 +166,31 @@ def test_fail_fast_answers_from_committed_stock_and_defers_everything_else():
     checkout.fail_fast_if_short(short, acknowledge_price_changes=False, timeout_ms=5000)
     with pytest.raises(errors.ItemsOutOfStock):
         checkout.fail_fast_if_short(short, acknowledge_price_changes=True, timeout_ms=5000)
+
+
+def test_a_canceled_payment_frees_the_code_so_the_cart_checks_out_again():
+    with Session.begin() as session:
+        factories.product(session, "A")
+        cart = factories.cart(session, items={"A": 1})
+        factories.discount_code(session, "AGAIN")
+        cart.discount_code, cart_id = "AGAIN", cart.id
+    with Session.begin() as session:
+        first = start(session, cart_id).order.id
+        checkout.attach_payment_intent(
+            session, order_id=first, payment_intent_id="pi_again", client_secret="s"
+        )
+    with Session.begin() as session:
+        order = payment_effects.find_order(session, order_id=str(first))
+        payment_effects.record_payment_canceled(
+            session, order=order, event_id="evt_cancel", created=1, reason="abandoned"
+        )
+
+    with Session.begin() as session:
+        assert session.get(DiscountCode, "AGAIN").used_at is None
+        cart = session.get(Cart, cart_id)
+        assert (cart.status, cart.discount_code) == ("active", "AGAIN")
+    with Session.begin() as session:
+        again = start(session, cart_id)
+        assert again.created and again.order.id != first
+        assert again.order.discount_code == "AGAIN"
+        assert session.get(DiscountCode, "AGAIN").used_at is not None

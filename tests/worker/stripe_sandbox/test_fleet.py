@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from jobs.checkout import idempotency_key
 
+from worker import stripe
 from worker.settings import get_settings
 from worker.stripe import stripe_client, verify_signature
 
@@ -25,22 +25,14 @@ def fleet_client(sandbox, monkeypatch):
 def test_checkout_then_cancel_as_the_fleet_calls_them(fleet_client, control):
     control.fail_next_requests(1)  # the client's network retry resends with its key
 
-    intent = fleet_client.v1.payment_intents.create(
-        params={
-            "amount": 4900,
-            "currency": "usd",
-            "metadata": {"order_id": "o-7", "order_number": "CF-7", "cart_id": ""},
-            "automatic_payment_methods": {"enabled": True},
-        },
-        options={"idempotency_key": "checkout-payment-intent-o-7"},
+    intent = stripe.create_payment_intent(
+        order_id="o-7", order_number="CF-7", cart_id=None, amount=4900, currency="usd"
     )
-    canceled = fleet_client.v1.payment_intents.cancel(
-        intent.id, {"cancellation_reason": "abandoned"}, {"idempotency_key": idempotency_key("o-7")}
-    )
+    status = stripe.cancel_payment_intent(intent.id, order_id="o-7")
 
     assert [r["status"] for r in control.requests()] == [500, 200, 200]
     assert len(fleet_client.v1.payment_intents.list().data) == 1
-    assert canceled.status == "canceled"
+    assert status == "canceled"
     assert fleet_client.v1.payment_intents.retrieve(intent.id).cancellation_reason == "abandoned"
 
 

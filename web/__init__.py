@@ -8,7 +8,7 @@ from flask import Flask
 
 import jobs  # noqa: F401  (builds the broker and registers the actors views enqueue)
 from models import db
-from web import admin, carts, checkout, errors, health, orders, products, webhooks
+from web import admin, carts, checkout, errors, guards, health, orders, products, webhooks
 from worker.observability import configure_logging
 from worker.settings import get_settings
 
@@ -32,4 +32,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     blueprints = (health, webhooks, products, carts, checkout, orders, admin)
     for module in blueprints:
         app.register_blueprint(module.bp)
+    # After the blueprints, so the admin token check (an app-wide hook) comes first.
+    guards.register_guards(app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from flask import Blueprint, jsonify, request
-from pydantic import EmailStr, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, EmailStr, Field, StrictInt, StringConstraints
 from sqlalchemy.orm import Session as OrmSession
 
 from jobs.carts import record_cart_event
@@ -35,7 +35,22 @@ STATUS_BY_CODE = {
     "stock_unavailable": 503,
 }
 
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
+# A version this long is past any cart's; int() of it may be refused (int-string limit).
+MAX_VERSION_DIGITS = 18
+
+
+def _sold_here(currency: str) -> str:
+    sold = get_settings().store_currencies
+    if currency not in sold:
+        raise ValueError(f"The store sells in {', '.join(sold)} only.")
+    return currency
+
+
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True),
+    AfterValidator(_sold_here),
+]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -77,7 +92,9 @@ def expected_version() -> int | None:
         return None
     raw = raw.removeprefix("W/").strip('"')
     # A malformed tag can never match a version (they start at 1): 409 like a stale one.
-    return int(raw) if raw.isdigit() else 0
+    # isdigit() alone also takes digits int() refuses ("\u00b2"); hence ASCII and a length.
+    wellformed = raw.isascii() and raw.isdigit() and len(raw) <= MAX_VERSION_DIGITS
+    return int(raw) if wellformed else 0
 
 
 def record_event(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from jobs import payments as handlers
 from jobs.webhooks import process_stripe_event
 from models import db, webhooks
 from web.errors import APIError
+from web.validation import read_json
 from worker import outbox
 from worker.settings import get_settings
 
@@ -105,7 +105,7 @@ def verify_signature(
 
 def _parse(payload: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(payload)
+        document = read_json(payload)
         StripeEvent.model_validate(document)
     except (ValueError, UnicodeDecodeError, ValidationError) as error:
         RECEIVED.labels(type="unknown", outcome="invalid_payload").inc()

@@ -8,6 +8,7 @@ a refused request leaves every table as it was.
 
 from __future__ import annotations
 
+import base64
 import json
 from urllib.parse import quote, urlencode
 
@@ -194,12 +195,16 @@ def test_products(client, catalog, method, segment, query):
 
 @PROPERTY
 @given(
-    cursor=st.binary(max_size=30).map(lambda raw: __import__("base64").urlsafe_b64encode(raw)),
+    cursor=st.one_of(
+        texts.map(lambda value: value.encode("utf-8", "surrogatepass")), st.binary(max_size=30)
+    ).map(lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=")),
+    path=st.sampled_from(["/api/products", "/admin/api/orders", "/admin/api/reconciliation"]),
     limit=texts,
 )
-def test_product_cursors(client, catalog, cursor, limit):
+def test_cursors(client, catalog, cursor, path, limit):
     limit = limit.encode("utf-8", "surrogatepass")
-    check(client, "GET", "/api/products?" + urlencode({"cursor": cursor, "limit": limit}))
+    query = urlencode({"cursor": cursor, "limit": limit})
+    check(client, "GET", f"{path}?{query}", headers=AUTH)
 
 
 @PROPERTY

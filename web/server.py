@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # the app's MAX_CONTENT_LENGTH (web/__init__.py)
 MAX_HEADER_BYTES = 32 * 1024  # request line and every header field together
-REQUEST_SECONDS = 30  # a request's head and body must have arrived by then
 
 # waitress's error classes by status; a transfer coding it does not implement (its 501)
 # is the client's doing, so it is answered 400 like any other malformed request.
@@ -76,15 +75,22 @@ class Channel(HTTPChannel):
 
 
 class Server(TcpWSGIServer):
-    """A waitress server on a socket gunicorn's master already listens on."""
+    """A waitress server on a socket gunicorn's master already listens on.
+
+    ``request_seconds``: a request's head and body must have arrived by then.
+    """
 
     channel_class = Channel
 
+    def __init__(self, *args, request_seconds: float, **kwargs) -> None:
+        self.request_seconds = request_seconds
+        super().__init__(*args, **kwargs)
+
     def maintenance(self, now: float) -> None:
         # waitress closes idle connections; a client that dribbles a byte now and then
-        # is never idle, so a request still arriving after REQUEST_SECONDS is closed too.
+        # is never idle, so a request still arriving after request_seconds is closed too.
         super().maintenance(now)
-        cutoff = time.monotonic() - REQUEST_SECONDS
+        cutoff = time.monotonic() - self.request_seconds
         for channel in self.active_channels.values():
             pending = channel.request
             if pending is not None and not pending.completed and pending.started < cutoff:
@@ -123,6 +129,7 @@ class WaitressWorker(Worker):
                 dispatcher=dispatcher,
                 adj=adj,
                 bind_socket=False,
+                request_seconds=self.cfg.timeout,
                 sockinfo=(listener.family, listener.type, listener.proto, listener.getsockname()),
             )
             for listener in self.sockets

@@ -35,9 +35,6 @@ STATUS_BY_CODE = {
     "stock_unavailable": 503,
 }
 
-# A version this long is past any cart's; int() of it may be refused (int-string limit).
-MAX_VERSION_DIGITS = 18
-
 
 def _sold_here(currency: str) -> str:
     sold = get_settings().store_currencies
@@ -92,8 +89,9 @@ def expected_version() -> int | None:
         return None
     raw = raw.removeprefix("W/").strip('"')
     # A malformed tag can never match a version (they start at 1): 409 like a stale one.
-    # isdigit() alone also takes digits int() refuses ("\u00b2"); hence ASCII and a length.
-    wellformed = raw.isascii() and raw.isdigit() and len(raw) <= MAX_VERSION_DIGITS
+    # isdigit() alone also takes digits int() refuses ("\u00b2"), and int() refuses
+    # strings past its digit limit; no cart reaches a 19-digit version.
+    wellformed = raw.isascii() and raw.isdigit() and len(raw) <= 18
     return int(raw) if wellformed else 0
 
 

@@ -134,18 +134,24 @@ class WaitressWorker(Worker):
             )
             for listener in self.sockets
         ]
+        next_beat = 0.0
         while self.alive:
-            self.notify()
-            if self.ppid != os.getppid():
-                self.log.info("Parent changed, shutting down: %s", self)
-                break
+            now = time.monotonic()
+            if now >= next_beat:  # once a second, not once per poll under load
+                next_beat = now + 1.0
+                self.notify()
+                if self.ppid != os.getppid():
+                    self.log.info("Parent changed, shutting down: %s", self)
+                    break
             wasyncore.loop(timeout=1.0, map=socket_map, use_poll=True, count=1)
         self._stop(servers, socket_map, dispatcher)
 
     def _stop(self, servers: list[Server], socket_map: dict, dispatcher) -> None:
         """Accept no more; let requests under way finish within ``graceful_timeout``."""
         for server in servers:
-            server.close()
+            # Not server.close(): that closes the trigger pipe the threads still use to
+            # wake the loop when a response is ready.
+            server.accepting = False
         deadline = time.monotonic() + self.cfg.graceful_timeout
         while time.monotonic() < deadline and any(
             channel.requests or channel.total_outbufs_len

@@ -4,6 +4,8 @@ oversized and malformed requests sent on raw sockets."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import time
 
@@ -218,3 +220,15 @@ def test_metrics_in_multiprocess_mode(web):
     assert 'stripe_webhooks_received_total{outcome="ignored",type="customer.created"}' in (
         metrics.text
     )
+
+
+def test_sigterm_lets_requests_under_way_finish(schema):
+    with running_web("--workers", "1", "--threads", "2") as server:
+        with socket.create_connection((HOST, server.port), timeout=10) as sock:
+            sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n" * 20)
+            time.sleep(0.05)
+            os.killpg(server.process.pid, signal.SIGTERM)
+            with sock.makefile("rb") as stream:
+                statuses = [read_response(stream).status for _ in range(20)]
+        assert statuses == [200] * 20
+        assert server.process.wait(timeout=30) == 0

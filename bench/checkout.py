@@ -271,7 +271,7 @@ def main() -> None:
             "gunicorn": {
                 "workers": int(env.get("WEB_CONCURRENCY", "2")),
                 "threads": int(env.get("WEB_THREADS", "8")),
-                "worker_class": "gthread",
+                "worker_class": "web.server.WaitressWorker",
             },
             "client": {
                 "connections": GET_CONNECTIONS,

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,11 +103,16 @@ def gunicorn(
     env: Mapping[str, str],
     *,
     pythonpath: str | None = None,
+    options: Sequence[str] = (),
     quiet: bool = True,
 ) -> subprocess.Popen:
-    """Serve ``app_spec`` on ``port`` with the project's settings (web/gunicorn_conf.py)."""
+    """Serve ``app_spec`` on ``port`` with the project's settings (web/gunicorn_conf.py).
+
+    ``options`` are further gunicorn flags, which win over the settings file
+    (``--worker-class gthread`` for the previous server setup).
+    """
     command = [sys.executable, "-m", "gunicorn", "-c", "web/gunicorn_conf.py"]
-    command += ["--bind", f"{HOST}:{port}"]
+    command += ["--bind", f"{HOST}:{port}", *options]
     if pythonpath:
         command += ["--pythonpath", pythonpath]
     return spawn([*command, app_spec], env, quiet=quiet)

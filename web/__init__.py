@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from web import admin, carts, checkout, errors, health, orders, products, webhooks
+from web import admin, carts, checkout, errors, guards, health, orders, products, webhooks
 from worker import bootstrap
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -26,4 +26,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     blueprints = (health, webhooks, products, carts, checkout, orders, admin)
     for module in blueprints:
         app.register_blueprint(module.bp)
+    # After the blueprints, so the admin token check (an app-wide hook) comes first.
+    guards.register_guards(app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from flask import Blueprint, jsonify, request
-from pydantic import EmailStr, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, EmailStr, Field, StrictInt, StringConstraints
 from sqlalchemy.orm import Session as OrmSession
 
 from jobs.carts import record_cart_event
@@ -21,7 +21,19 @@ from worker.settings import get_settings
 
 bp = Blueprint("carts", __name__)
 
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
+
+def _sold_here(currency: str) -> str:
+    sold = get_settings().store_currencies
+    if currency not in sold:
+        raise ValueError(f"The store sells in {', '.join(sold)} only.")
+    return currency
+
+
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True),
+    AfterValidator(_sold_here),
+]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -57,7 +69,10 @@ def expected_version() -> int | None:
         return None
     raw = raw.removeprefix("W/").strip('"')
     # A malformed tag can never match a version (they start at 1): 409 like a stale one.
-    return int(raw) if raw.isdigit() else 0
+    # isdigit() alone also takes digits int() refuses ("\u00b2"), and int() refuses
+    # strings past its digit limit; no cart reaches a 19-digit version.
+    wellformed = raw.isascii() and raw.isdigit() and len(raw) <= 18
+    return int(raw) if wellformed else 0
 
 
 def record_event(

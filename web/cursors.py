@@ -32,7 +32,8 @@ def decode(cursor: str, *, parts: int) -> list[str]:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise _invalid() from None
     values = raw.split("|", parts - 1)
-    if len(values) != parts or not all(values):
+    # NUL decodes fine but no key holds one, and PostgreSQL refuses it as a parameter.
+    if len(values) != parts or not all(values) or "\x00" in raw:
         raise _invalid()
     return values
 

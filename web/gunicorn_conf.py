@@ -8,8 +8,11 @@ from pathlib import Path
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+# waitress inside gunicorn's workers (web/server.py): a request reaches a thread only
+# once its head and body have arrived, so slow clients cannot hold the threads.
+worker_class = "web.server.WaitressWorker"
 threads = int(os.environ.get("WEB_THREADS", "8"))
+worker_connections = int(os.environ.get("WEB_CONNECTIONS", "1000"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

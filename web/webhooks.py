@@ -8,7 +8,6 @@ Everything else happens in jobs/webhooks.py.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -22,6 +21,7 @@ from jobs import stripe_handlers
 from jobs.stripe_events import process_stripe_event
 from models import db, inbox
 from web.errors import APIError
+from web.validation import read_json
 from worker import outbox
 from worker.settings import get_settings
 from worker.stripe import SignatureError, verify_signature
@@ -59,7 +59,7 @@ class StripeEvent(BaseModel):
 
 def _parse(payload: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(payload)
+        document = read_json(payload)
         StripeEvent.model_validate(document)
     except (ValueError, UnicodeDecodeError, ValidationError) as error:
         RECEIVED.labels(type="unknown", outcome="invalid_payload").inc()

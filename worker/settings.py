@@ -50,12 +50,21 @@ class Settings(BaseSettings):
     reservation_minutes: int = Field(15, ge=1)
     stock_query_timeout_ms: int = Field(5000, ge=1)
     log_level: str = "INFO"
+    # Lower-case ISO codes the store sells in (STORE_CURRENCIES=usd,eur); carts take no other.
+    store_currencies: Annotated[list[str], NoDecode] = ["usd"]
 
     @field_validator("stripe_webhook_secret", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("store_currencies", mode="before")
+    @classmethod
+    def _split_currencies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("database_url")

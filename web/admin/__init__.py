@@ -1,4 +1,4 @@
-"""Admin API and pages; every route requires ``Authorization: Bearer $ADMIN_TOKEN``."""
+"""Admin API and pages; every path requires ``Authorization: Bearer $ADMIN_TOKEN``."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ import hmac
 from flask import Blueprint, request
 
 from web.errors import APIError
+from web.guards import is_admin_path
 from worker.settings import get_settings
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-@bp.before_request
+# On the app rather than the blueprint: a blueprint's hook runs only for a path one of
+# its routes matches, and an unknown admin path or method must be 401 before 404/405.
+@bp.before_app_request
 def require_admin_token() -> None:
+    if not is_admin_path(request.path):
+        return
     expected = get_settings().admin_token
     scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
     authorized = (

@@ -71,6 +71,13 @@ class PriceChangeNeedsAcknowledgment(CartfleetError):
     code, status = "price_changed_acknowledgment_required", 409
 
 
+class AmountOutOfRange(CartfleetError):
+    """An amount outside what the store (and Stripe) can charge; ``minimum_cents`` and
+    ``maximum_cents`` say the range."""
+
+    code, status = "amount_out_of_range", 422
+
+
 # --- Orders ---------------------------------------------------------------------------------
 
 

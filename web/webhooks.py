@@ -21,7 +21,7 @@ from jobs import stripe_handlers
 from jobs.stripe_events import process_stripe_event
 from models import db, inbox
 from web.errors import APIError
-from web.validation import read_json
+from web.validation import JSONBodyError, read_json
 from worker import outbox
 from worker.settings import get_settings
 from worker.stripe import SignatureError, verify_signature
@@ -61,12 +61,23 @@ def _parse(payload: bytes) -> dict[str, Any]:
     try:
         document = read_json(payload)
         StripeEvent.model_validate(document)
-    except (ValueError, UnicodeDecodeError, ValidationError) as error:
-        RECEIVED.labels(type="unknown", outcome="invalid_payload").inc()
-        raise APIError(
-            400, "invalid_payload", "The body is not a Stripe event object.", detail=str(error)
-        ) from None
+    except ValidationError as error:
+        # The reason per field, without pydantic's text (input values, documentation URLs).
+        reasons = "; ".join(
+            f"{'.'.join(map(str, item['loc'])) or 'body'}: {item['msg']}"
+            for item in error.errors(include_url=False, include_input=False)
+        )
+        raise _invalid_payload(reasons) from None
+    except (ValueError, UnicodeDecodeError) as error:
+        # read_json's own messages say what is wrong and carry nothing of the server's.
+        reason = str(error) if isinstance(error, JSONBodyError) else "The body is not JSON."
+        raise _invalid_payload(reason) from None
     return document
+
+
+def _invalid_payload(reason: str) -> APIError:
+    RECEIVED.labels(type="unknown", outcome="invalid_payload").inc()
+    return APIError(400, "invalid_payload", "The body is not a Stripe event object.", detail=reason)
 
 
 @bp.post("/webhooks/stripe")

@@ -33,6 +33,7 @@ from models.carts.reads import StockPolicy, read_view
 from models.carts.tables import WRITABLE_STATUSES, Cart, CartItem, CartStatus
 from models.catalog import Product
 from models.errors import (
+    AmountOutOfRange,
     CartNotActive,
     EmptyCart,
     ItemsOutOfStock,
@@ -44,6 +45,12 @@ from models.orders.tables import Order, OrderItem
 from models.orders.timeline import OrderEvent, add_event
 from models.stock import reservations
 from models.stock.availability import Shortfall
+
+# What one order may charge: Stripe's limits for a card payment in the store's currencies
+# (USD: $0.50 to $999,999.99). Beyond them checkout is refused before anything is
+# written, so no amount ever overflows a column or reaches Stripe to be refused there.
+MIN_CHARGE_CENTS = 50
+MAX_CHARGE_CENTS = 99_999_999
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ def start(
     expires_at = now + dt.timedelta(minutes=reservation_minutes)
     subtotal = sum(item.quantity * product.price_cents for item, product in rows)
     off = discounts.discount_amount(subtotal, discount.percent if discount else None)
+    _require_chargeable(subtotal - off)
     order = Order(
         id=uuid.uuid4(),
         cart_id=cart.id,
@@ -188,6 +196,17 @@ def fail_fast_if_short(cart_id: str, *, acknowledge_price_changes: bool, timeout
             if line.available < line.quantity
         ]
     )
+
+
+def _require_chargeable(total_cents: int) -> None:
+    if not MIN_CHARGE_CENTS <= total_cents <= MAX_CHARGE_CENTS:
+        raise AmountOutOfRange(
+            f"An order must total between {MIN_CHARGE_CENTS} and {MAX_CHARGE_CENTS} cents "
+            f"to be paid by card; this one totals {total_cents}.",
+            total_cents=total_cents,
+            minimum_cents=MIN_CHARGE_CENTS,
+            maximum_cents=MAX_CHARGE_CENTS,
+        )
 
 
 def _raise_if_short(shortfalls: list[Shortfall]) -> None:

@@ -315,3 +315,51 @@ def test_hundred_buyers_ten_units_never_oversell(live_server, fake_stripe):
         assert in_checkout == 10
         assert session.scalar(select(func.count()).select_from(CartItem)) == 100
     assert len(fake_stripe.payment_intents) == 10
+
+
+def nothing_written(cart_id: str) -> bool:
+    with Session() as session:
+        cart = session.get(Cart, cart_id)
+        orders = session.scalar(select(func.count()).select_from(Order))
+        held = session.scalar(select(func.count()).select_from(Reservation))
+        return (cart.status, orders, held) == ("active", 0, 0)
+
+
+def test_a_total_over_what_stripe_can_charge_is_422_and_writes_nothing(client, fake_stripe):
+    with Session.begin() as session:
+        factories.product(session, "GOLD", price_cents=99_999_999, stock={"main": 50})
+        cart_id = factories.cart(session, items={"GOLD": 2}).id
+
+    response = checkout(client, cart_id)
+
+    assert response.status_code == 422
+    body = response.json
+    assert body["error"] == "amount_out_of_range"
+    assert (body["total_cents"], body["maximum_cents"]) == (199_999_998, 99_999_999)
+    assert nothing_written(cart_id)  # no order, so no PaymentIntent was asked for
+
+
+def test_a_total_below_the_card_minimum_is_422_and_frees_nothing_it_never_took(client, fake_stripe):
+    cart_id = make_cart({"A": 1})
+    with Session.begin() as session:
+        factories.discount_code(session, "FREE", percent=100)
+    client.post(f"/api/carts/{cart_id}/discount", json={"code": "FREE"})
+
+    response = checkout(client, cart_id)
+
+    assert response.status_code == 422
+    assert (response.json["error"], response.json["minimum_cents"]) == ("amount_out_of_range", 50)
+    assert nothing_written(cart_id)
+    with Session() as session:
+        assert session.get(DiscountCode, "FREE").used_at is None
+
+
+def test_a_product_price_over_the_charge_maximum_is_refused(client):
+    response = client.put(
+        "/admin/api/products/BIG",
+        json={"name": "Big", "price_cents": 100_000_000},
+        headers={"Authorization": "Bearer test-admin-token"},
+    )
+
+    assert response.status_code == 422
+    assert response.json["errors"][0]["field"] == "price_cents"

@@ -172,3 +172,21 @@ def test_counter_counts_accepted_duplicates_and_ignored(client):
     )
     with Session() as session:
         assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"id": 5, "type": "payment_intent.succeeded", "data": {"object": {}}}',
+        b'{"id": "evt_1", "type": "x", "data": {"object": []}}',
+        b"{not json",
+    ],
+    ids=["id not a string", "object not a dict", "not json"],
+)
+def test_an_invalid_payload_says_why_without_internals(client, payload):
+    response = send(client, payload, stripe_events.sign(payload))
+
+    assert response.status_code == 400
+    detail = response.json["detail"]
+    assert detail
+    assert "http" not in detail and "input_value" not in detail and "pydantic" not in detail

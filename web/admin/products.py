@@ -8,6 +8,7 @@ from pydantic import Field, StrictInt, StringConstraints
 
 from models.catalog import on_hand_by_warehouse, upsert_product
 from models.db import Session
+from models.orders.checkout import MAX_CHARGE_CENTS
 from models.stock.availability import available_units
 from web.admin import bp
 from web.errors import APIError
@@ -22,7 +23,7 @@ Warehouse = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 class ProductBody(Schema):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    price_cents: StrictInt = Field(ge=0, le=100_000_000)
+    price_cents: StrictInt = Field(ge=0, le=MAX_CHARGE_CENTS)
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)] = "usd"
     stock: dict[Warehouse, Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]] = {}
 

@@ -57,8 +57,11 @@ def schema():
     """The schema, built by the migrations (never ``create_all``)."""
     command.upgrade(alembic_config(_services.database_url), "head")
     from models import db
+    from worker import outbox
 
-    return db.configure(_services.database_url)
+    yield db.configure(_services.database_url)
+    # Marks still held would be written by their thread after the database is dropped.
+    outbox.sent_marks.flush()
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from jobs import stripe_payloads
 from jobs.email import send_order_email
 from jobs.metrics import count_settlement
 from models.orders import payment_effects, refunds
@@ -19,15 +20,7 @@ from models.orders.tables import Order
 from worker import outbox
 from worker.alerts import send_alert
 
-HANDLED_EVENT_TYPES = frozenset(
-    {
-        "payment_intent.succeeded",
-        "payment_intent.payment_failed",
-        "payment_intent.canceled",
-        "charge.refunded",
-        "refund.updated",
-    }
-)
+HANDLED_EVENT_TYPES = frozenset(stripe_payloads.OBJECTS)
 
 
 def handles(event_type: str) -> bool:

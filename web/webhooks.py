@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from jobs import stripe_handlers
+from jobs import stripe_handlers, stripe_payloads
 from jobs.stripe_events import process_stripe_event
 from models import db, inbox
 from web.errors import APIError
@@ -72,6 +72,9 @@ def _parse(payload: bytes) -> dict[str, Any]:
         # read_json's own messages say what is wrong and carry nothing of the server's.
         reason = str(error) if isinstance(error, JSONBodyError) else "The body is not JSON."
         raise _invalid_payload(reason) from None
+    unreadable = stripe_payloads.problems(document)
+    if unreadable:
+        raise _invalid_payload(unreadable)
     return document
 
 
@@ -108,10 +111,14 @@ def stripe_webhook():
                 lambda c: inbox.store_with_job(c, event=event, job=row),
             )
             stored = row_id is not None
-    except DataError as error:  # e.g. a NUL escape JSONB cannot hold
+    except DataError as error:  # a value PostgreSQL cannot hold that the checks missed
+        logger.warning("Stripe event %s cannot be stored: %s", event["id"], error.orig)
         RECEIVED.labels(type=event["type"], outcome="invalid_payload").inc()
         raise APIError(
-            400, "invalid_payload", "The event cannot be stored.", detail=str(error.orig)
+            400,
+            "invalid_payload",
+            "The event cannot be stored.",
+            detail="A value in the event cannot be stored.",
         ) from None
     except (DBAPIError, PoolTimeoutError):
         RECEIVED.labels(type=event["type"], outcome="unavailable").inc()

@@ -190,3 +190,76 @@ def test_an_invalid_payload_says_why_without_internals(client, payload):
     detail = response.json["detail"]
     assert detail
     assert "http" not in detail and "input_value" not in detail and "pydantic" not in detail
+
+
+def _poisoned(event_type: str, **fields) -> dict:
+    obj = {"id": "pi_poison", "object": "x", **fields}
+    return stripe_events.event(event_type, {k: v for k, v in obj.items() if v is not ...})
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _poisoned("payment_intent.succeeded", metadata="order-1"),
+        _poisoned("payment_intent.succeeded", amount_received="100"),
+        _poisoned("payment_intent.succeeded", amount_received=2**63),
+        _poisoned("payment_intent.payment_failed", last_payment_error="declined"),
+        _poisoned("payment_intent.canceled", cancellation_reason=7),
+        _poisoned("charge.refunded", amount_refunded="all"),
+        _poisoned("charge.refunded", payment_intent=["pi_1"]),
+        _poisoned("refund.updated", id=...),
+        _poisoned("refund.updated", amount=1.5),
+        {**_poisoned("payment_intent.succeeded"), "created": 2**63},
+        {**_poisoned("payment_intent.succeeded"), "created": "yesterday"},
+    ],
+    ids=[
+        "metadata a string",
+        "amount a string",
+        "amount past 64 bits",
+        "error a string",
+        "reason a number",
+        "refunded a string",
+        "intent a list",
+        "refund without id",
+        "amount a float",
+        "created past 64 bits",
+        "created a string",
+    ],
+)
+def test_a_handled_event_with_fields_its_handler_cannot_read_is_refused(client, event):
+    payload = stripe_events.encode(event)
+
+    response = send(client, payload, stripe_events.sign(payload))
+
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_payload"
+    assert response.json["detail"]
+    assert stored() == {} and jobs() == []
+
+
+def test_an_unhandled_type_is_not_checked_for_handler_fields(client):
+    event = stripe_events.event("customer.created", {"id": "cus_1", "metadata": "anything"})
+    payload = stripe_events.encode(event)
+
+    response = send(client, payload, stripe_events.sign(payload))
+
+    assert response.status_code == 200
+    assert stored() == {event["id"]: "ignored"}
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["²", "1" * 5000, "-1", "0x10", " 12"],
+    ids=["superscript", "huge", "neg", "hex", "space"],
+)
+def test_a_signature_timestamp_that_is_no_plain_integer_is_400(client, timestamp):
+    payload = stripe_events.encode(fresh_event())
+    header = stripe_events.sign(payload).replace(
+        stripe_events.sign(payload).split(",")[0], f"t={timestamp}"
+    )
+
+    response = send(client, payload, header)
+
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_signature"
+    assert stored() == {}

@@ -9,6 +9,7 @@ listing still answers, with ``available`` null, unless it was asked to filter on
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Annotated
 
 from flask import Blueprint
@@ -20,9 +21,17 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
-from models.catalog import Product, ProductFilters, ProductSort, search_products, sort_key
+from models.catalog import (
+    ListedProduct,
+    Product,
+    ProductFilters,
+    ProductSort,
+    search_products,
+    sort_key,
+)
 from models.db import Session
 from models.errors import StockUnavailable
 from models.stock import reader
@@ -70,18 +79,13 @@ class ProductQuery(BaseModel):
         )
 
 
-def _availability(skus: list[str]) -> dict[str, int] | None:
-    return checked_available_units(skus, timeout_ms=get_settings().stock_query_timeout_ms)
-
-
-@bp.get("/api/products")
-def list_products():
-    query = parse_query(ProductQuery)
+def _search(query: ProductQuery) -> list[ListedProduct]:
+    """The page asked for and one row more, which tells whether there is a next page."""
     after = cursors.decode_product(query.cursor, query.sort) if query.cursor else None
     filters = query.filters()
+    timeout_ms = get_settings().stock_query_timeout_ms
 
-    def search(connection, *, with_stock: bool = True):
-        # One row more than asked tells whether there is a next page.
+    def search(connection: Connection, *, with_stock: bool = True) -> list[ListedProduct]:
         return search_products(
             connection,
             filters=filters,
@@ -91,9 +95,8 @@ def list_products():
             with_stock=with_stock,
         )
 
-    timeout_ms = get_settings().stock_query_timeout_ms
     try:
-        found = reader.read(timeout_ms, search)
+        return reader.read(timeout_ms, search)
     except OperationalError as error:
         if not reader.timed_out(error):
             raise
@@ -101,16 +104,19 @@ def list_products():
             raise StockUnavailable(
                 "Stock cannot be verified right now; try again shortly."
             ) from None
-        found = reader.read(timeout_ms, lambda connection: search(connection, with_stock=False))
+    return reader.read(timeout_ms, functools.partial(search, with_stock=False))
+
+
+@bp.get("/api/products")
+def list_products():
+    query = parse_query(ProductQuery)
+    found = _search(query)
     page = found[: query.limit]
-    more = len(found) > query.limit
-    return {
-        # A listed product's fields are API.md's product shape.
-        "items": [dataclasses.asdict(product) for product in page],
-        "next_cursor": cursors.encode_product(query.sort, sort_key(page[-1], query.sort))
-        if more
-        else None,
-    }
+    next_cursor = None
+    if len(found) > query.limit:
+        next_cursor = cursors.encode_product(query.sort, sort_key(page[-1], query.sort))
+    # A listed product's fields are API.md's product shape.
+    return {"items": [dataclasses.asdict(product) for product in page], "next_cursor": next_cursor}
 
 
 @bp.get("/api/products/<sku>")
@@ -119,5 +125,5 @@ def get_product(sku: str):
         product = session.get(Product, sku)
         if product is None:
             raise APIError(404, "not_found", f"No such product: {sku}.")
-    available = _availability([sku])
+    available = checked_available_units([sku], timeout_ms=get_settings().stock_query_timeout_ms)
     return product_json(product, None if available is None else available[sku])

@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
 ]
 WEBHOOK_SECRET = "whsec_test_primary"  # the first of tests/conftest.py's secrets
 WAIT_MS = 15_000
+PAID_WITHIN_MS = 30_000
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM} (apt-get install -y chromium)"
@@ -141,7 +142,8 @@ def test_search_add_to_cart_checkout_pay_with_4242_and_see_paid(shop, page, work
     page.locator("#pay-button").click()
 
     page.wait_for_url("**/orders/*")
-    expect(page.locator("#order-status")).to_have_text("paid")
+    # Sandbox → webhook → outbox → worker → order; the page polls once a second.
+    expect(page.locator("#order-status")).to_have_text("paid", timeout=PAID_WITHIN_MS)
     expect(page.locator("#order-lines")).to_contain_text("Blue mug")
     with Session() as session:
         order = session.scalars(select(Order)).one()

@@ -1,4 +1,5 @@
-"""The Flask app: webhooks, cart and checkout API, admin, health and metrics."""
+"""The Flask app: webhooks, cart and checkout API, admin, health and metrics, and the demo
+storefront when ``DEMO_STOREFRONT`` is on."""
 
 from __future__ import annotations
 
@@ -6,8 +7,20 @@ from typing import Any
 
 from flask import Flask
 
-from web import admin, carts, checkout, errors, guards, health, orders, products, webhooks
+from web import (
+    admin,
+    carts,
+    checkout,
+    errors,
+    guards,
+    health,
+    orders,
+    products,
+    storefront,
+    webhooks,
+)
 from worker import bootstrap
+from worker.settings import get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -16,7 +29,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``config`` overrides Flask settings (tests)."""
     bootstrap.start()
 
-    app = Flask(__name__)
+    # No app-wide /static: the storefront's files are served only when it is enabled.
+    app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
     if config:
@@ -24,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     errors.register_error_handlers(app)
     blueprints = (health, webhooks, products, carts, checkout, orders, admin)
+    blueprints += (storefront,) if get_settings().demo_storefront else ()
     for module in blueprints:
         app.register_blueprint(module.bp)
     # After the blueprints, so the admin token check (an app-wide hook) comes first.

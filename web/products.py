@@ -1,14 +1,40 @@
-"""Product read routes (API.md "Products"): search with cursor paging, availability."""
+"""Product read routes (API.md "Products"): search, filters, sorts, keyset paging, stock.
+
+The listing is one statement on the bounded stock reader (models.stock.reader): the
+products and their available units together. When stock cannot be read in time the
+listing still answers, with ``available`` null, unless it was asked to filter on stock
+(``in_stock``), which then answers 503 ``stock_unavailable``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Annotated
 
 from flask import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
-from models.catalog import Product, search_products
+from models.catalog import (
+    ListedProduct,
+    Product,
+    ProductFilters,
+    ProductSort,
+    search_products,
+    sort_key,
+)
 from models.db import Session
+from models.errors import StockUnavailable
+from models.stock import reader
 from models.stock.reader import checked_available_units
 from web import cursors
 from web.errors import APIError
@@ -20,6 +46,7 @@ bp = Blueprint("products", __name__)
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+Price = Annotated[int, Field(ge=0, le=cursors.MAX_PRICE_CENTS)]
 
 
 class ProductQuery(BaseModel):
@@ -28,29 +55,68 @@ class ProductQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     q: Annotated[str, StringConstraints(max_length=200)] | None = None
+    min_price_cents: Price | None = None
+    max_price_cents: Price | None = None
+    in_stock: bool | None = None
+    sort: ProductSort = ProductSort.NAME
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    cursor: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+    @field_validator("max_price_cents")
+    @classmethod
+    def _not_below_min(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min_price_cents")
+        if value is not None and low is not None and value < low:
+            raise ValueError("must not be below min_price_cents")
+        return value
+
+    def filters(self) -> ProductFilters:
+        return ProductFilters(
+            query=self.q,
+            min_price_cents=self.min_price_cents,
+            max_price_cents=self.max_price_cents,
+            in_stock=self.in_stock,
+        )
 
 
-def _availability(skus: list[str]) -> dict[str, int] | None:
-    return checked_available_units(skus, timeout_ms=get_settings().stock_query_timeout_ms)
+def _search(query: ProductQuery) -> list[ListedProduct]:
+    """The page asked for and one row more, which tells whether there is a next page."""
+    after = cursors.decode_product(query.cursor, query.sort) if query.cursor else None
+    filters = query.filters()
+    timeout_ms = get_settings().stock_query_timeout_ms
+
+    def search(connection: Connection, *, with_stock: bool = True) -> list[ListedProduct]:
+        return search_products(
+            connection,
+            filters=filters,
+            sort=query.sort,
+            after=after,
+            limit=query.limit + 1,
+            with_stock=with_stock,
+        )
+
+    try:
+        return reader.read(timeout_ms, search)
+    except OperationalError as error:
+        if not reader.timed_out(error):
+            raise
+        if filters.in_stock is not None:
+            raise StockUnavailable(
+                "Stock cannot be verified right now; try again shortly."
+            ) from None
+    return reader.read(timeout_ms, functools.partial(search, with_stock=False))
 
 
 @bp.get("/api/products")
 def list_products():
     query = parse_query(ProductQuery)
-    after = cursors.decode(query.cursor, parts=1)[0] if query.cursor else None
-    with Session.begin() as session:
-        # One row more than asked tells whether there is a next page.
-        found = search_products(session, query=query.q, after_sku=after, limit=query.limit + 1)
+    found = _search(query)
     page = found[: query.limit]
-    available = _availability([product.sku for product in page])
-    items = [
-        product_json(product, None if available is None else available[product.sku])
-        for product in page
-    ]
-    next_cursor = cursors.encode(page[-1].sku) if len(found) > query.limit else None
-    return {"items": items, "next_cursor": next_cursor}
+    next_cursor = None
+    if len(found) > query.limit:
+        next_cursor = cursors.encode_product(query.sort, sort_key(page[-1], query.sort))
+    # A listed product's fields are API.md's product shape.
+    return {"items": [dataclasses.asdict(product) for product in page], "next_cursor": next_cursor}
 
 
 @bp.get("/api/products/<sku>")
@@ -59,5 +125,5 @@ def get_product(sku: str):
         product = session.get(Product, sku)
         if product is None:
             raise APIError(404, "not_found", f"No such product: {sku}.")
-    available = _availability([sku])
+    available = checked_available_units([sku], timeout_ms=get_settings().stock_query_timeout_ms)
     return product_json(product, None if available is None else available[sku])

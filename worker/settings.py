@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     mail_from: str = "Cartfleet Store <orders@cartfleet.local>"
     mail_dir: str = "var/mail"
     storefront_url: str = "http://localhost:3000"
+    # The demo storefront pages (web/storefront.py); on under `make run`, off in production.
+    demo_storefront: bool = False
+    # Sent by the storefront's pay form to STRIPE_API_BASE, as Stripe.js sends it to Stripe.
+    stripe_publishable_key: str = "pk_test_cartfleet_local"
     delivery_business_days: int = Field(5, ge=0)
     sentry_dsn: str = ""
     sentry_release: str = ""

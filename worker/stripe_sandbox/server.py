@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,16 @@ from worker.stripe_sandbox.webhooks import HORIZON_S, Deliverer, Switches
 from worker.stripe_sandbox.wire import decode_form, invalid
 
 logger = logging.getLogger(__name__)
+
+# Stripe.js confirms a PaymentIntent from the shop's page, another origin (the demo
+# storefront does the same), so that route answers CORS as Stripe's API does.
+_CORS_ROUTE = re.compile(r"/v1/payment_intents/[^/]+/confirm/?")
+_CORS_PREFLIGHT = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Stripe-Version",
+    "Access-Control-Max-Age": "600",
+}
 
 
 class SandboxServer:
@@ -115,7 +126,20 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
             status, payload, extra = api.handle(
                 sandbox.state, self.command, path.rstrip("/"), params, headers
             )
+            if _CORS_ROUTE.fullmatch(path):
+                extra = {**extra, "Access-Control-Allow-Origin": "*"}
             self._send(status, payload, extra)
+
+        def do_OPTIONS(self) -> None:
+            path = self.path.partition("?")[0]
+            if not _CORS_ROUTE.fullmatch(path):
+                self.send_error(501, "Unsupported method ('OPTIONS')")
+                return
+            self.send_response(204)
+            for name, value in _CORS_PREFLIGHT.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
             data = json.dumps(payload, indent=2).encode()

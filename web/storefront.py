@@ -1,0 +1,68 @@
+"""The demo storefront (docs/storefront.md): HTML shells whose script uses the public JSON API.
+
+Registered only when ``DEMO_STOREFRONT`` is true (on under ``make run``, off by default).
+The server renders no API data: each page carries what its script needs in ``data-``
+attributes, and web/static/storefront.js fetches the rest and builds the DOM with text
+nodes only. The pay form confirms the PaymentIntent against ``STRIPE_API_BASE`` with
+the client secret and the publishable key, as Stripe.js does against Stripe.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, render_template
+
+from worker.settings import get_settings
+
+bp = Blueprint(
+    "storefront",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+STRIPE_API = "https://api.stripe.com"
+
+
+def _stripe_api_base() -> str:
+    return (get_settings().stripe_api_base or STRIPE_API).rstrip("/")
+
+
+def _page(template: str, **context: str) -> str:
+    return render_template(
+        f"storefront/{template}",
+        stripe_api_base=_stripe_api_base(),
+        publishable_key=get_settings().stripe_publishable_key,
+        **context,
+    )
+
+
+@bp.after_request
+def _page_headers(response: Response) -> Response:
+    # The script may talk to this origin and the Stripe API only; the cart id in the URL
+    # is the right to use the cart, so no Referer carries it anywhere.
+    stripe = urlsplit(_stripe_api_base())
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {stripe.scheme}://{stripe.netloc}; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/")
+def products_page():
+    return _page("products.html")
+
+
+@bp.get("/cart/<cart_id>")
+def cart_page(cart_id: str):
+    return _page("cart.html", cart_id=cart_id)
+
+
+@bp.get("/orders/<order_id>")
+def order_page(order_id: str):
+    return _page("order.html", order_id=order_id)

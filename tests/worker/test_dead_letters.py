@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 import worker.broker  # noqa: F401  (actors below bind to the fleet's broker)
-from models.dead_letters import DeadLetter
 from models.db import Session
+from models.dead_letters import DeadLetter
 from worker import dead_letters
 from worker.cli import main as cartfleet
 

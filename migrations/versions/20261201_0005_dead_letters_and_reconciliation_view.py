@@ -2,8 +2,9 @@
 
 ``dead_letters`` keeps each message whose retries ran out past Redis's 7-day expiry.
 ``orders_with_reservation_errors`` is what the reconciliation page, the runbook's SQL
-and the Grafana panels read. Alembic's autogenerate does not compare views, so
-tests/migrations checks the view's columns.
+and the Grafana panels read; cleared errors are a JSON ``null`` (or ``[]``), so the
+filter tests the type, as ``models.orders.reconciliation.has_confirmation_errors``.
+Alembic's autogenerate does not compare views, so tests/migrations checks its columns.
 
 Revision ID: 0005
 Revises: 0003
@@ -37,7 +38,7 @@ SELECT
     created_at,
     paid_at
 FROM orders
-WHERE confirmation_errors IS NOT NULL AND jsonb_array_length(confirmation_errors) > 0
+WHERE jsonb_typeof(confirmation_errors) = 'array' AND confirmation_errors <> '[]'::jsonb
 """
 
 

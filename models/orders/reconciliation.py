@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -42,10 +42,14 @@ class Confirmation:
 
 
 def has_confirmation_errors():
-    """SQL: the order carries reservation-confirmation errors."""
+    """SQL: the order carries reservation-confirmation errors.
+
+    Cleared errors are a JSON ``null`` (the column maps None to it), on which
+    ``jsonb_array_length`` fails: the type is tested first, and emptiness by comparison.
+    """
     return and_(
-        Order.confirmation_errors.is_not(None),
-        func.jsonb_array_length(Order.confirmation_errors) > 0,
+        func.jsonb_typeof(Order.confirmation_errors) == "array",
+        Order.confirmation_errors != literal_column("'[]'::jsonb"),
     )
 
 

@@ -233,3 +233,13 @@ def test_alerts_fire_when_they_should(tmp_path):
         [PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_runbook_sql_runs(schema):
+    runbook = (ROOT / "docs" / "runbooks" / "reconciliation.md").read_text()
+    [block] = re.findall(r"```sql\n(.*?)```", runbook, flags=re.S)
+    statements = [s for s in block.split(";") if s.strip()]
+    assert len(statements) == 4
+    with Session() as session:
+        for statement in statements:
+            session.execute(text(statement)).all()

@@ -22,6 +22,8 @@ class DeadLetter(Base):
     __tablename__ = "dead_letters"
 
     message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The id of its Redis entry (``dramatiq:<queue>.XQ``), unique per death.
+    redis_id: Mapped[str | None] = mapped_column(String(64), index=True)
     queue: Mapped[str] = mapped_column(String(128))
     actor: Mapped[str] = mapped_column(String(128))
     args: Mapped[list[Any]]
@@ -71,7 +73,7 @@ def record(session: Session, letters: Sequence[dict[str, Any]]) -> None:
         return
     statement = insert(DeadLetter).values(list(letters))
     excluded = statement.excluded
-    columns = ("queue", "actor", "args", "kwargs", "options", "failed_at", "retries")
+    columns = ("redis_id", "queue", "actor", "args", "kwargs", "options", "failed_at", "retries")
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[DeadLetter.message_id],
@@ -112,16 +114,23 @@ def lock_waiting(
     message_ids: Sequence[str] | None = None,
     queue: str | None = None,
     actor: str | None = None,
+    limit: int | None = None,
 ) -> list[DeadLetter]:
-    """Lock the waiting dead letters named or matching, so one caller acts on each.
+    """Lock waiting dead letters (named, or matching), oldest first, so one caller acts on each.
 
     Rows another transaction holds are skipped: that caller is acting on them.
     """
     statement = _matching(queue, actor)
     if message_ids is not None:
         statement = statement.where(DeadLetter.message_id.in_(message_ids))
-    statement = statement.order_by(DeadLetter.failed_at).with_for_update(skip_locked=True)
-    return list(session.scalars(statement))
+    statement = statement.order_by(DeadLetter.failed_at).limit(limit)
+    return list(session.scalars(statement.with_for_update(skip_locked=True)))
+
+
+def archived_redis_ids(session: Session, redis_ids: Sequence[str]) -> set[str]:
+    """Which of these Redis entry ids the archive holds already."""
+    statement = select(DeadLetter.redis_id).where(DeadLetter.redis_id.in_(redis_ids))
+    return set(session.scalars(statement))
 
 
 def waiting_by_queue(session: Session) -> dict[str, int]:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from models import dead_letters as archive
@@ -41,6 +42,7 @@ RUN_OPTIONS = (
     "dead_lettered_at",
     "error",
 )
+BATCH = 100  # dead letters per transaction and Redis round trip in requeue and purge
 NO_EXCEPTION = "failed without an exception (rejected by a middleware, e.g. older than max_age)"
 
 # Remove the Redis dead letter (if still there) and enqueue the message, atomically.
@@ -72,6 +74,7 @@ def archive_row(queue: str, message: dramatiq.Message, failed_at: dt.datetime) -
     """The ``dead_letters`` columns for ``message``, dead on ``queue`` at ``failed_at``."""
     return {
         "message_id": message.message_id,
+        "redis_id": message.options.get("redis_message_id"),
         "queue": queue,
         "actor": message.actor_name,
         "args": list(message.args),
@@ -107,24 +110,25 @@ def redis_queues(*, broker: RedisBroker | None = None) -> list[str]:
 
 
 def adopt_redis_entries(*, broker: RedisBroker | None = None) -> None:
-    """Archive the Redis dead letters the archive lacks (or holds an older death of)."""
+    """Archive the Redis dead letters the archive lacks (each death has its own entry id)."""
     broker = _broker(broker)
     rows = []
-    for queue in redis_queues(broker=broker):
-        xq, msgs = redis_keys(broker, queue)
-        entries = broker.client.zrange(xq, 0, -1, withscores=True)
-        if not entries:
-            continue
-        bodies = broker.client.hmget(msgs, [redis_id for redis_id, _ in entries])
-        for (redis_id, score), body in zip(entries, bodies, strict=True):
-            if body is not None:
-                # The entry's id is what requeue and purge remove it by.
-                message = dramatiq.Message.decode(body).copy(
-                    options={"redis_message_id": redis_id.decode()}
-                )
-                failed_at = dt.datetime.fromtimestamp(score / 1000, dt.UTC)
-                rows.append(archive_row(queue, message, failed_at))
     with Session.begin() as session:
+        for queue in redis_queues(broker=broker):
+            xq, msgs = redis_keys(broker, queue)
+            scores = dict(broker.client.zrange(xq, 0, -1, withscores=True))
+            known = archive.archived_redis_ids(session, [key.decode() for key in scores])
+            missing = [key for key in scores if key.decode() not in known]
+            if not missing:
+                continue
+            for redis_id, body in zip(missing, broker.client.hmget(msgs, missing), strict=True):
+                if body is not None:
+                    # The entry's id is what requeue and purge remove it by.
+                    message = dramatiq.Message.decode(body).copy(
+                        options={"redis_message_id": redis_id.decode()}
+                    )
+                    failed_at = dt.datetime.fromtimestamp(scores[redis_id] / 1000, dt.UTC)
+                    rows.append(archive_row(queue, message, failed_at))
         archive.record(session, rows)
 
 
@@ -161,29 +165,54 @@ def requeued_message(letter: archive.DeadLetter) -> dramatiq.Message:
     )
 
 
-def _act_on_each(
+Act = Callable[[redis.client.Pipeline, archive.DeadLetter], None]
+
+
+def _act_on_batch(
     message_ids: Sequence[str] | None,
     queue: str | None,
     actor: str | None,
-    act: Callable[[archive.DeadLetter], None],
+    act: Act,
+    mark: str,
+    broker: RedisBroker,
 ) -> list[archive.DeadLetter]:
-    """Lock each waiting letter selected and ``act`` on it, one transaction per letter.
+    """Lock up to ``BATCH`` waiting letters selected, ``act`` on each, set their ``mark``.
 
-    ``act`` changes Redis before the transaction commits the letter's mark, so a Redis
-    failure leaves that letter (and the ones after it) as they were.
+    One transaction and one Redis MULTI/EXEC, run before the marks commit: a Redis
+    failure leaves the batch as it was.
     """
+    with Session.begin() as session:
+        letters = archive.lock_waiting(
+            session, message_ids=message_ids, queue=queue, actor=actor, limit=BATCH
+        )
+        if letters:
+            pipe = broker.client.pipeline(transaction=True)
+            for letter in letters:
+                act(pipe, letter)
+            pipe.execute()
+            now = utcnow()
+            for letter in letters:
+                setattr(letter, mark, now)
+    return letters
+
+
+def _act_on_all(
+    message_ids: Sequence[str] | None,
+    queue: str | None,
+    actor: str | None,
+    act: Act,
+    mark: str,
+    broker: RedisBroker,
+) -> list[archive.DeadLetter]:
+    """``_act_on_batch`` over the letters named, or over every one matching, until none is left."""
+    done: list[archive.DeadLetter] = []
     if message_ids is None:
-        with Session() as session:
-            selected = archive.waiting(session, queue=queue, actor=actor)
-            message_ids = [letter.message_id for letter in selected]
-    done = []
-    for message_id in message_ids:
-        with Session.begin() as session:
-            for letter in archive.lock_waiting(
-                session, message_ids=[message_id], queue=queue, actor=actor
-            ):
-                act(letter)
-                done.append(letter)
+        while batch := _act_on_batch(None, queue, actor, act, mark, broker):
+            done.extend(batch)
+        return done
+    for start in range(0, len(message_ids), BATCH):
+        chunk = message_ids[start : start + BATCH]
+        done.extend(_act_on_batch(chunk, queue, actor, act, mark, broker))
     return done
 
 
@@ -205,18 +234,16 @@ def requeue(
     broker = _broker(broker)
     adopt_redis_entries(broker=broker)
 
-    def push(letter: archive.DeadLetter) -> None:
+    def push(pipe: redis.client.Pipeline, letter: archive.DeadLetter) -> None:
         message = requeued_message(letter)
         xq, msgs = redis_keys(broker, letter.queue)
         queue_key = f"{broker.namespace}:{letter.queue}"
-        old_id = letter.options.get("redis_message_id", "")
-        broker.client.eval(
-            _REQUEUE, 4, xq, msgs, queue_key, queue_key + ".msgs", old_id,
+        pipe.eval(
+            _REQUEUE, 4, xq, msgs, queue_key, queue_key + ".msgs", letter.redis_id or "",
             message.options["redis_message_id"], message.encode(),
         )  # fmt: skip
-        letter.requeued_at = utcnow()
 
-    return _act_on_each(message_ids, queue, actor, push)
+    return _act_on_all(message_ids, queue, actor, push, "requeued_at", broker)
 
 
 def purge(
@@ -230,12 +257,11 @@ def purge(
     broker = _broker(broker)
     adopt_redis_entries(broker=broker)
 
-    def delete(letter: archive.DeadLetter) -> None:
+    def delete(pipe: redis.client.Pipeline, letter: archive.DeadLetter) -> None:
         xq, msgs = redis_keys(broker, letter.queue)
-        broker.client.eval(_PURGE, 2, xq, msgs, letter.options.get("redis_message_id", ""))
-        letter.purged_at = utcnow()
+        pipe.eval(_PURGE, 2, xq, msgs, letter.redis_id or "")
 
-    return _act_on_each(message_ids, queue, actor, delete)
+    return _act_on_all(message_ids, queue, actor, delete, "purged_at", broker)
 
 
 def redis_count(queue: str, *, broker: RedisBroker | None = None) -> int:

@@ -46,6 +46,7 @@ def upgrade() -> None:
     op.create_table(
         "dead_letters",
         sa.Column("message_id", sa.String(64), nullable=False),
+        sa.Column("redis_id", sa.String(64)),
         sa.Column("queue", sa.String(128), nullable=False),
         sa.Column("actor", sa.String(128), nullable=False),
         sa.Column("args", postgresql.JSONB(), nullable=False),
@@ -65,10 +66,12 @@ def upgrade() -> None:
         ["queue", "failed_at"],
         postgresql_where=sa.text("requeued_at IS NULL AND purged_at IS NULL"),
     )
+    op.create_index("ix_dead_letters_redis_id", "dead_letters", ["redis_id"])
     op.execute(VIEW)
 
 
 def downgrade() -> None:
     op.execute("DROP VIEW orders_with_reservation_errors")
+    op.drop_index("ix_dead_letters_redis_id", table_name="dead_letters")
     op.drop_index("ix_dead_letters_queue_failed_at", table_name="dead_letters")
     op.drop_table("dead_letters")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 import worker.broker  # noqa: F401  (actors below bind to the fleet's broker)
 from models.db import Session
 from models.dead_letters import DeadLetter
+from tests.support.outages import database_outage
 from worker import dead_letters
 from worker.cli import main as cartfleet
 
@@ -174,6 +175,16 @@ def test_requeued_message_that_fails_again_gets_its_full_retries(broker, failing
     [letter] = dead_letters.list_dead_letters(queue=QUEUE)
     assert letter.error == "RuntimeError: attempt 4"  # two more attempts after the requeue
     assert archived(letter.message_id).requeued_at is None  # dead again
+
+
+def test_a_letter_that_died_while_the_database_was_down_is_adopted_later(broker, failing, run):
+    message = failing.send("db-down")
+    with database_outage():
+        run()
+
+    [letter] = dead_letters.list_dead_letters(queue=QUEUE)
+    assert (letter.message_id, letter.error) == (message.message_id, "RuntimeError: attempt 2")
+    assert "Traceback" in letter.traceback
 
 
 def test_a_redis_entry_missing_from_the_archive_is_adopted(broker):

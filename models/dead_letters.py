@@ -67,11 +67,15 @@ def record(session: Session, letters: Sequence[dict[str, Any]]) -> None:
     """Archive dead letters (dicts of the table's columns but the marks).
 
     A message id already archived is overwritten only by a later death (a requeued
-    message that died again), which also clears its requeue and purge marks.
+    message that died again, or a duplicate delivery), which also clears its requeue and
+    purge marks. Of one message id given twice, the later death is kept.
     """
-    if not letters:
+    latest: dict[str, dict[str, Any]] = {}
+    for letter in sorted(letters, key=lambda letter: letter["failed_at"]):
+        latest[letter["message_id"]] = letter
+    if not latest:
         return
-    statement = insert(DeadLetter).values(list(letters))
+    statement = insert(DeadLetter).values(list(latest.values()))
     excluded = statement.excluded
     columns = ("redis_id", "queue", "actor", "args", "kwargs", "options", "failed_at", "retries")
     session.execute(

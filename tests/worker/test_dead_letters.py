@@ -205,6 +205,23 @@ def test_a_redis_entry_missing_from_the_archive_is_adopted(broker):
         assert session.scalar(select(DeadLetter.purged_at)) is not None
 
 
+def test_a_message_dead_twice_in_redis_is_archived_once_with_its_later_death(broker):
+    message = dramatiq.Message(queue_name=QUEUE, actor_name="dup", args=(), kwargs={}, options={})
+    now_ms = int(time.time() * 1000)
+    for redis_id, dead_at, error in [("r-1", now_ms - 1000, "first"), ("r-2", now_ms, "second")]:
+        body = message.copy(options={"error": error}).encode()
+        broker.client.zadd(f"dramatiq:{QUEUE}.XQ", {redis_id: dead_at})
+        broker.client.hset(f"dramatiq:{QUEUE}.XQ.msgs", redis_id, body)
+
+    [letter] = dead_letters.list_dead_letters()
+
+    assert (letter.message_id, letter.error, letter.redis_id) == (
+        message.message_id,
+        "second",
+        "r-2",
+    )
+
+
 def test_purge_deletes_for_good(broker, failing, run):
     failing.send("d")
     failing.send("e")

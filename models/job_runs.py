@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, String, UniqueConstraint, exists, or_, select, update
+from sqlalchemy import Index, String, UniqueConstraint, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -108,3 +108,23 @@ def ran_since(session: Session, *, job: str, since: dt.datetime) -> bool:
             )
         )
     )
+
+
+def recent_runs(session: Session, *, jobs: list[str], per_job: int = 5) -> dict[str, list[JobRun]]:
+    """The ``per_job`` most recently started runs of each job, newest first."""
+    rank = (
+        func.row_number()
+        .over(partition_by=JobRun.job, order_by=(JobRun.started_at.desc(), JobRun.id.desc()))
+        .label("rank")
+    )
+    ranked = select(JobRun.id, rank).where(JobRun.job.in_(jobs)).subquery()
+    rows = session.scalars(
+        select(JobRun)
+        .join(ranked, ranked.c.id == JobRun.id)
+        .where(ranked.c.rank <= per_job)
+        .order_by(JobRun.job, JobRun.started_at.desc(), JobRun.id.desc())
+    )
+    runs: dict[str, list[JobRun]] = {job: [] for job in jobs}
+    for run in rows:
+        runs[run.job].append(run)
+    return runs

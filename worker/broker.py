@@ -24,7 +24,8 @@ from dramatiq.middleware.prometheus import Prometheus
 from periodiq import PeriodiqMiddleware
 
 from worker.crons import CronMonitor
-from worker.dead_letters import DeadLetterRecorder
+from worker.dead_letter_recorder import DeadLetterRecorder
+from worker.fleet_metrics import FleetMetrics
 from worker.job_runs import JobRunRecorder
 from worker.observability import init_sentry
 from worker.settings import ConfigurationError, get_settings
@@ -50,6 +51,11 @@ MAINTENANCE_CHANCE = 500_000  # out of 1,000,000 calls
 PERIODIC_SKIP_DELAY_S = 300
 
 REDIS_SOCKET_TIMEOUT_S = 5
+
+# Every queue an actor of the fleet uses (tests check the actors against it). Declared
+# when the broker is built, so a process that loads no actors (a stock Dramatiq
+# dashboard mounted on this broker, the CLI) still sees them all.
+FLEET_QUEUES = ("carts", "email", "maintenance", "payments", "webhooks")
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -81,6 +87,7 @@ def build_broker(url: str, *, sentry: bool = False) -> RedisBroker:
         ),
         DeadLetterRecorder(),
         CurrentMessage(),
+        FleetMetrics(),
         Prometheus(),
         PeriodiqMiddleware(skip_delay=PERIODIC_SKIP_DELAY_S),
         JobRunRecorder(default_time_limit_ms=DEFAULT_TIME_LIMIT_MS),
@@ -94,13 +101,16 @@ def build_broker(url: str, *, sentry: bool = False) -> RedisBroker:
                 checkin_margin_minutes=math.ceil(PERIODIC_SKIP_DELAY_S / 60),
             )
         )
-    return RedisBroker(
+    built = RedisBroker(
         client=redis_client(url),
         middleware=middleware,
         namespace="dramatiq",
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
         maintenance_chance=MAINTENANCE_CHANCE,
     )
+    for queue in FLEET_QUEUES:
+        built.declare_queue(queue)
+    return built
 
 
 def _setup() -> RedisBroker:

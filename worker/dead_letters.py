@@ -1,38 +1,39 @@
-"""Dramatiq's Redis dead-letter queues: list, requeue and purge (CLI and admin share these).
+"""Dead letters: list, requeue and purge from the PostgreSQL archive (CLI and admin share these).
 
 A message whose retries ran out is moved by the broker's ``nack`` to
 ``<namespace>:<queue>.XQ`` (a sorted set of Redis message ids scored by the time it was
 dead-lettered, in ms) and ``<namespace>:<queue>.XQ.msgs`` (a hash of id -> encoded
-message); dramatiq/brokers/redis/dispatch.lua is the reference. Entries expire after the
-broker's ``dead_message_ttl`` (7 days).
+message); dramatiq/brokers/redis/dispatch.lua is the reference. Redis drops entries
+after the broker's ``dead_message_ttl`` (7 days); the layout stays Dramatiq's, so stock
+dashboards read it.
 
-``DeadLetterRecorder`` (middleware) rewrites the entry with the message as it stood after
-its final attempt, so the listing shows the final error rather than the one before.
+``worker.dead_letter_recorder`` archives each dead letter in ``dead_letters`` when it
+dies. Every operation here first adopts Redis entries the archive lacks (one that died
+while PostgreSQL was down, or before the archive existed), then works on the archive:
+requeue and purge also remove the Redis entry when it is still there, so both agree.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import logging
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import Middleware
-from prometheus_client import Counter
 
-DEAD_LETTERED = Counter(
-    "dramatiq_dead_lettered_messages_total",
-    "Messages moved to a dead-letter queue, by queue and actor.",
-    ["queue_name", "actor_name"],
-)
+from models import dead_letters as archive
+from models.base import utcnow
+from models.db import Session
+
+logger = logging.getLogger(__name__)
 
 # Options that belonged to the failed run, dropped when a message is requeued.
-_RUN_OPTIONS = (
+RUN_OPTIONS = (
     "retries",
     "traceback",
     "requeue_timestamp",
@@ -41,33 +42,20 @@ _RUN_OPTIONS = (
     "dead_lettered_at",
     "error",
 )
+BATCH = 100  # dead letters per transaction and Redis round trip in requeue and purge
+NO_EXCEPTION = "failed without an exception (rejected by a middleware, e.g. older than max_age)"
 
-# Rewrite the entry only if it is still dead-lettered (a purge may have come first).
-_UPDATE_ENTRY = """
-if redis.call('zscore', KEYS[1], ARGV[1]) then
-    redis.call('hset', KEYS[2], ARGV[1], ARGV[2])
-    return 1
-end
-return 0
-"""
-
-# Move one entry back onto its queue atomically: exactly one caller wins the ZREM.
+# Remove the Redis dead letter (if still there) and enqueue the message, atomically.
 _REQUEUE = """
-if redis.call('zrem', KEYS[1], ARGV[1]) == 0 then
-    return 0
-end
+redis.call('zrem', KEYS[1], ARGV[1])
 redis.call('hdel', KEYS[2], ARGV[1])
 redis.call('hset', KEYS[4], ARGV[2], ARGV[3])
 redis.call('rpush', KEYS[3], ARGV[2])
-return 1
 """
 
 _PURGE = """
-if redis.call('zrem', KEYS[1], ARGV[1]) == 0 then
-    return 0
-end
+redis.call('zrem', KEYS[1], ARGV[1])
 redis.call('hdel', KEYS[2], ARGV[1])
-return 1
 """
 
 
@@ -77,46 +65,40 @@ def final_error(traceback: str | None) -> str | None:
     return lines[-1].strip() if lines else None
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    redis_id: str
-    queue: str
-    message: dramatiq.Message
-    failed_at: dt.datetime
+def error_of(options: dict[str, Any]) -> str:
+    """The error a dead message's options tell (never empty)."""
+    return options.get("error") or final_error(options.get("traceback")) or NO_EXCEPTION
 
-    @property
-    def message_id(self) -> str:
-        return self.message.message_id
 
-    @property
-    def error(self) -> str | None:
-        options = self.message.options
-        return options.get("error") or final_error(options.get("traceback"))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "message_id": self.message_id,
-            "queue": self.queue,
-            "actor": self.message.actor_name,
-            "args": list(self.message.args),
-            "kwargs": self.message.kwargs,
-            "retries": self.message.options.get("retries", 0),
-            "failed_at": self.failed_at.isoformat(),
-            "error": self.error,
-        }
+def archive_row(queue: str, message: dramatiq.Message, failed_at: dt.datetime) -> dict[str, Any]:
+    """The ``dead_letters`` columns for ``message``, dead on ``queue`` at ``failed_at``."""
+    return {
+        "message_id": message.message_id,
+        "redis_id": message.options.get("redis_message_id"),
+        "queue": queue,
+        "actor": message.actor_name,
+        "args": list(message.args),
+        "kwargs": message.kwargs,
+        "options": message.options,
+        "failed_at": failed_at,
+        "retries": message.options.get("retries", 0),
+        "error": error_of(message.options),
+        "traceback": message.options.get("traceback"),
+    }
 
 
 def _broker(broker: RedisBroker | None) -> RedisBroker:
     return broker or dramatiq.get_broker()
 
 
-def _keys(broker: RedisBroker, queue: str) -> tuple[str, str]:
+def redis_keys(broker: RedisBroker, queue: str) -> tuple[str, str]:
+    """The dead-letter set and hash of ``queue``."""
     xq = f"{broker.namespace}:{queue}.XQ"
     return xq, xq + ".msgs"
 
 
-def queues(*, broker: RedisBroker | None = None) -> list[str]:
-    """Every queue that has a dead-letter set, declared in this process or not."""
+def redis_queues(*, broker: RedisBroker | None = None) -> list[str]:
+    """Every queue that has a Redis dead-letter set, declared in this process or not."""
     broker = _broker(broker)
     prefix, suffix = f"{broker.namespace}:", ".XQ"
     found = set()
@@ -127,114 +109,162 @@ def queues(*, broker: RedisBroker | None = None) -> list[str]:
     return sorted(found)
 
 
+def adopt_redis_entries(*, broker: RedisBroker | None = None) -> None:
+    """Archive the Redis dead letters the archive lacks (each death has its own entry id)."""
+    broker = _broker(broker)
+    rows = []
+    with Session.begin() as session:
+        for queue in redis_queues(broker=broker):
+            xq, msgs = redis_keys(broker, queue)
+            scores = dict(broker.client.zrange(xq, 0, -1, withscores=True))
+            known = archive.archived_redis_ids(session, [key.decode() for key in scores])
+            missing = [key for key in scores if key.decode() not in known]
+            if not missing:
+                continue
+            for redis_id, body in zip(missing, broker.client.hmget(msgs, missing), strict=True):
+                if body is not None:
+                    # The entry's id is what requeue and purge remove it by.
+                    message = dramatiq.Message.decode(body).copy(
+                        options={"redis_message_id": redis_id.decode()}
+                    )
+                    failed_at = dt.datetime.fromtimestamp(scores[redis_id] / 1000, dt.UTC)
+                    rows.append(archive_row(queue, message, failed_at))
+        archive.record(session, rows)
+
+
 def list_dead_letters(
     *,
     queue: str | None = None,
     actor: str | None = None,
     limit: int | None = None,
     broker: RedisBroker | None = None,
-) -> list[DeadLetter]:
-    """Dead letters, oldest first, optionally of one queue and/or actor."""
-    broker = _broker(broker)
-    letters: list[DeadLetter] = []
-    for name in [queue] if queue else queues(broker=broker):
-        xq, msgs = _keys(broker, name)
-        entries = broker.client.zrange(xq, 0, -1, withscores=True)
-        if not entries:
-            continue
-        bodies = broker.client.hmget(msgs, [redis_id for redis_id, _ in entries])
-        for (redis_id, score), body in zip(entries, bodies, strict=True):
-            if body is None:
-                continue
-            message = dramatiq.Message.decode(body)
-            if actor and message.actor_name != actor:
-                continue
-            failed_at = dt.datetime.fromtimestamp(score / 1000, dt.UTC)
-            letters.append(DeadLetter(redis_id.decode(), name, message, failed_at))
-    letters.sort(key=lambda letter: letter.failed_at)
-    return letters[:limit] if limit else letters
+) -> list[archive.DeadLetter]:
+    """Dead letters waiting (not requeued, not purged), oldest first."""
+    adopt_redis_entries(broker=broker)
+    with Session() as session:
+        return archive.waiting(session, queue=queue, actor=actor, limit=limit)
 
 
-def count(queue: str, *, broker: RedisBroker | None = None) -> int:
-    """How many messages sit in ``queue``'s dead-letter set."""
-    broker = _broker(broker)
-    return int(broker.client.zcard(_keys(broker, queue)[0]))
+def requeued_message(letter: archive.DeadLetter) -> dramatiq.Message:
+    """The archived message ready to run again: same id, retries reset, fresh timestamp.
 
-
-def find(message_id: str, *, broker: RedisBroker | None = None) -> DeadLetter | None:
-    """The dead letter with this Dramatiq message id (or Redis entry id)."""
-    for letter in list_dead_letters(broker=broker):
-        if message_id in (letter.message_id, letter.redis_id):
-            return letter
-    return None
-
-
-def requeue(letter: DeadLetter, *, broker: RedisBroker | None = None) -> bool:
-    """Put the message back on its queue with its retries reset; False if already gone.
-
-    The message keeps its id (so logs tie both runs together) and gets a fresh timestamp,
-    so an actor ``max_age`` counts from the requeue.
+    The id ties both runs together in logs; the fresh timestamp makes an actor
+    ``max_age`` count from the requeue.
     """
-    broker = _broker(broker)
-    options = {k: v for k, v in letter.message.options.items() if k not in _RUN_OPTIONS}
-    options["requeued_at"] = int(time.time() * 1000)
-    new_id = str(uuid.uuid4())
-    options["redis_message_id"] = new_id
-    message = dataclasses.replace(
-        letter.message,
+    options = {k: v for k, v in letter.options.items() if k not in RUN_OPTIONS}
+    now_ms = int(time.time() * 1000)
+    options.update(requeued_at=now_ms, redis_message_id=str(uuid.uuid4()))
+    return dramatiq.Message(
         queue_name=letter.queue,
+        actor_name=letter.actor,
+        args=tuple(letter.args),
+        kwargs=letter.kwargs,
         options=options,
-        message_timestamp=int(time.time() * 1000),
+        message_id=letter.message_id,
+        message_timestamp=now_ms,
     )
-    xq, msgs = _keys(broker, letter.queue)
-    queue_key = f"{broker.namespace}:{letter.queue}"
-    moved = broker.client.eval(
-        _REQUEUE,
-        4,
-        xq,
-        msgs,
-        queue_key,
-        queue_key + ".msgs",
-        letter.redis_id,
-        new_id,
-        message.encode(),
-    )
-    return bool(moved)
 
 
-def purge(letter: DeadLetter, *, broker: RedisBroker | None = None) -> bool:
-    """Delete one dead letter for good; False if it was already gone."""
-    broker = _broker(broker)
-    xq, msgs = _keys(broker, letter.queue)
-    return bool(broker.client.eval(_PURGE, 2, xq, msgs, letter.redis_id))
+Act = Callable[[redis.client.Pipeline, archive.DeadLetter], None]
 
 
-def requeue_all(letters: Iterable[DeadLetter], *, broker: RedisBroker | None = None) -> int:
-    return sum(requeue(letter, broker=broker) for letter in letters)
+def _act_on_batch(
+    message_ids: Sequence[str] | None,
+    queue: str | None,
+    actor: str | None,
+    act: Act,
+    mark: str,
+    broker: RedisBroker,
+) -> list[archive.DeadLetter]:
+    """Lock up to ``BATCH`` waiting letters selected, ``act`` on each, set their ``mark``.
 
-
-def purge_all(letters: Iterable[DeadLetter], *, broker: RedisBroker | None = None) -> int:
-    return sum(purge(letter, broker=broker) for letter in letters)
-
-
-class DeadLetterRecorder(Middleware):
-    """Keeps the final attempt's error on each dead-lettered entry and counts dead letters.
-
-    The broker's ``nack`` moves the message as it was last enqueued, whose traceback is
-    the previous attempt's; this rewrites it with the options of the final attempt.
+    One transaction and one Redis MULTI/EXEC, run before the marks commit: a Redis
+    failure leaves the batch as it was.
     """
-
-    def after_nack(self, broker: RedisBroker, message: dramatiq.broker.MessageProxy) -> None:
-        queue = message.queue_name.removesuffix(".DQ")
-        DEAD_LETTERED.labels(queue_name=queue, actor_name=message.actor_name).inc()
-        redis_id = message.options.get("redis_message_id")
-        if not redis_id or not isinstance(broker, RedisBroker):
-            return
-        final = message.copy(
-            options={
-                "dead_lettered_at": int(time.time() * 1000),
-                "error": final_error(message.options.get("traceback")),
-            }
+    with Session.begin() as session:
+        letters = archive.lock_waiting(
+            session, message_ids=message_ids, queue=queue, actor=actor, limit=BATCH
         )
-        xq, msgs = _keys(broker, queue)
-        broker.client.eval(_UPDATE_ENTRY, 2, xq, msgs, redis_id, final.encode())
+        if letters:
+            pipe = broker.client.pipeline(transaction=True)
+            for letter in letters:
+                act(pipe, letter)
+            pipe.execute()
+            now = utcnow()
+            for letter in letters:
+                setattr(letter, mark, now)
+    return letters
+
+
+def _act_on_all(
+    message_ids: Sequence[str] | None,
+    queue: str | None,
+    actor: str | None,
+    act: Act,
+    mark: str,
+    broker: RedisBroker,
+) -> list[archive.DeadLetter]:
+    """``_act_on_batch`` over the letters named, or over every one matching, until none is left."""
+    done: list[archive.DeadLetter] = []
+    if message_ids is None:
+        while batch := _act_on_batch(None, queue, actor, act, mark, broker):
+            done.extend(batch)
+        return done
+    for start in range(0, len(message_ids), BATCH):
+        chunk = message_ids[start : start + BATCH]
+        done.extend(_act_on_batch(chunk, queue, actor, act, mark, broker))
+    return done
+
+
+def requeue(
+    message_ids: Sequence[str] | None = None,
+    *,
+    queue: str | None = None,
+    actor: str | None = None,
+    broker: RedisBroker | None = None,
+) -> list[archive.DeadLetter]:
+    """Put dead letters back on their queues with retries reset; returns those requeued.
+
+    ``message_ids`` None: every waiting letter matching ``queue``/``actor``. A letter
+    already requeued, purged or being handled by another caller is left out, so each
+    dead letter is requeued once. Works whether or not Redis still holds the entry.
+    A commit lost after the push leaves the letter requeueable: a second run is
+    harmless, as every actor is idempotent.
+    """
+    broker = _broker(broker)
+    adopt_redis_entries(broker=broker)
+
+    def push(pipe: redis.client.Pipeline, letter: archive.DeadLetter) -> None:
+        message = requeued_message(letter)
+        xq, msgs = redis_keys(broker, letter.queue)
+        queue_key = f"{broker.namespace}:{letter.queue}"
+        pipe.eval(
+            _REQUEUE, 4, xq, msgs, queue_key, queue_key + ".msgs", letter.redis_id or "",
+            message.options["redis_message_id"], message.encode(),
+        )  # fmt: skip
+
+    return _act_on_all(message_ids, queue, actor, push, "requeued_at", broker)
+
+
+def purge(
+    message_ids: Sequence[str] | None = None,
+    *,
+    queue: str | None = None,
+    actor: str | None = None,
+    broker: RedisBroker | None = None,
+) -> list[archive.DeadLetter]:
+    """Delete dead letters from Redis and mark them purged in the archive; returns those."""
+    broker = _broker(broker)
+    adopt_redis_entries(broker=broker)
+
+    def delete(pipe: redis.client.Pipeline, letter: archive.DeadLetter) -> None:
+        xq, msgs = redis_keys(broker, letter.queue)
+        pipe.eval(_PURGE, 2, xq, msgs, letter.redis_id or "")
+
+    return _act_on_all(message_ids, queue, actor, delete, "purged_at", broker)
+
+
+def redis_count(queue: str, *, broker: RedisBroker | None = None) -> int:
+    """How many entries ``queue``'s Redis dead-letter set holds (what stock dashboards show)."""
+    broker = _broker(broker)
+    return int(broker.client.zcard(redis_keys(broker, queue)[0]))

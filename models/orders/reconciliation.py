@@ -13,10 +13,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
+from models.errors import NotFound
 from models.orders.status import CONFIRMATION_RETRYABLE
 from models.orders.tables import Order
 from models.orders.timeline import add_event
@@ -41,10 +42,15 @@ class Confirmation:
 
 
 def has_confirmation_errors():
-    """SQL: the order carries reservation-confirmation errors."""
+    """SQL: the order carries reservation-confirmation errors (a non-empty array).
+
+    The type is tested rather than trusting NULL alone: a JSON ``null`` or a non-array
+    value written by hand is not an error list, and ``jsonb_array_length`` would fail
+    on it.
+    """
     return and_(
-        Order.confirmation_errors.is_not(None),
-        func.jsonb_array_length(Order.confirmation_errors) > 0,
+        func.jsonb_typeof(Order.confirmation_errors) == "array",
+        Order.confirmation_errors != literal_column("'[]'::jsonb"),
     )
 
 
@@ -143,3 +149,27 @@ def retry_confirmation(session: Session, *, order_id: uuid.UUID, now: dt.datetim
     add_event(session, order, "reservation_confirmation_retry", **data)
     session.flush()
     return outcome
+
+
+def mark_resolved(
+    session: Session, *, order_id: uuid.UUID, note: str
+) -> list[dict[str, Any]] | None:
+    """Close an order's reconciliation by hand: stock settled with the warehouse, or refunded.
+
+    Its confirmation errors are cleared and its retries stop, so it leaves the
+    reconciliation view; the timeline keeps the errors and the note. Returns the errors
+    resolved, or None when the order has none (confirmed or resolved already). Raises
+    ``NotFound``. The order is locked, so the retry job cannot confirm it meanwhile.
+    """
+    order = session.get(Order, order_id, with_for_update=True, populate_existing=True)
+    if order is None:
+        raise NotFound("No such order.")
+    errors = order.confirmation_errors
+    if not errors:
+        return None
+    order.confirmation_errors = None
+    order.next_confirmation_at = None
+    order.needs_manual_reconciliation = False
+    add_event(session, order, "reconciliation_resolved", note=note, errors=errors)
+    session.flush()
+    return errors

@@ -7,6 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Sequence, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, created_at, quoted
@@ -43,7 +44,7 @@ class Order(Base):
     discount_code: Mapped[str | None] = mapped_column(String(64))
     reservation_expires_at: Mapped[dt.datetime | None]
     # Reservation confirmation that failed at payment, and its retries (reconciliation).
-    confirmation_errors: Mapped[list[Any] | None]
+    confirmation_errors: Mapped[list[Any] | None] = mapped_column(JSONB(none_as_null=True))
     confirmation_attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     last_confirmation_at: Mapped[dt.datetime | None]
     next_confirmation_at: Mapped[dt.datetime | None]

@@ -345,7 +345,7 @@ def test_always_failing_event_goes_dead_then_dlq_requeue_applies_it_once(
     assert row.status == "dead" and row.attempts == 4
     assert "Traceback" in row.last_error and "RuntimeError: handler is broken" in row.last_error
     [letter] = dead_letters.list_dead_letters(queue="webhooks")
-    assert letter.message.args == (event["id"],)
+    assert letter.args == [event["id"]]
     assert letter.error == "RuntimeError: handler is broken"
     assert broker.client.zcard("dramatiq:webhooks.XQ") == 1
     assert alerts and alerts[0]["text"].startswith("*Stripe webhook dead-lettered*")

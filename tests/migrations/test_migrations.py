@@ -30,3 +30,19 @@ def test_downgrade_and_upgrade_on_a_fresh_database(fresh_database_url):
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     finally:
         engine.dispose()
+
+
+def test_the_reconciliation_view_has_its_columns(schema):
+    # alembic check compares tables only; the view is checked here.
+    columns = {
+        column["name"] for column in inspect(schema).get_columns("orders_with_reservation_errors")
+    }
+    assert {
+        "id",
+        "order_number",
+        "email",
+        "total_cents",
+        "currency",
+        "errors",
+        "created_at",
+    } <= columns

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
+from sqlalchemy import text
 
 from models.base import utcnow
+from models.catalog import Product
 from models.db import Session
+from models.orders import reconciliation as confirmations
+from models.orders.tables import Order
+from models.stock import reservations
+from models.stock.tables import StockLevel
 from tests.support import factories
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
@@ -112,3 +119,110 @@ def test_bad_query_is_a_422(client, query, field):
     assert response.status_code == 422
     assert response.json["error"] == "validation_error"
     assert [error["field"] for error in response.json["errors"]] == [field]
+
+
+# --- figures, retry now, resolve ----------------------------------------------------------
+
+
+def failed_confirmation(*, quantity: int = 2, on_hand: int = 1) -> str:
+    """A paid order whose reservation could not be confirmed, as the payment leaves it."""
+    with Session.begin() as session:
+        if session.get(Product, "SKU-9") is None:
+            factories.product(session, "SKU-9", stock={"main": 50})
+        order = factories.order(session, status="paid", lines={"SKU-9": quantity})
+        reservations.reserve(
+            session, order_id=order.id, quantities={"SKU-9": quantity}, expires_at=utcnow()
+        )
+        session.get(StockLevel, ("SKU-9", "main")).on_hand = on_hand
+        confirmations.confirm_reservations(session, order=order)
+        return str(order.id)
+
+
+def stock_of(sku: str) -> int:
+    with Session() as session:
+        return session.get(StockLevel, (sku, "main")).on_hand
+
+
+def test_summary_of_the_errors(client, orders):
+    failed_confirmation()
+
+    summary = listing(client).json["summary"]
+
+    assert summary["affected_orders"] == 4
+    assert summary["top_products"] == [
+        {"sku": "SKU-1", "orders": 3, "units_short": 3},
+        {"sku": "SKU-9", "orders": 1, "units_short": 1},
+    ]
+    assert summary["top_reasons"] == [
+        {"reason": "unknown", "errors": 3},
+        {"reason": "insufficient stock to confirm reservation", "errors": 1},
+    ]
+    trend = summary["trend"]
+    assert [day["day"] for day in trend] == [
+        (utcnow().date() - dt.timedelta(days=back)).isoformat() for back in range(6, -1, -1)
+    ]
+    assert trend[-1] == {"day": utcnow().date().isoformat(), "orders": 1, "failures": 1}
+    assert sum(day["orders"] for day in trend[:-1]) == 0
+
+
+def test_the_view_lists_the_same_orders(client, orders):
+    with Session() as session:
+        ids = set(session.scalars(text("SELECT id::text FROM orders_with_reservation_errors")))
+    assert ids == {orders["retrying"], orders["retrying_later"], orders["manual"]}
+
+
+def test_retry_now_confirms_once_stock_is_back_and_the_order_leaves_the_list(client):
+    order_id = failed_confirmation()
+    failed = client.post(f"/admin/api/reconciliation/{order_id}/retry", headers=AUTH)
+    assert failed.status_code == 200
+    assert failed.json["outcome"] == "retrying" and failed.json["order"]["attempts"] == 1
+
+    with Session.begin() as session:
+        session.get(StockLevel, ("SKU-9", "main")).on_hand = 5  # the warehouse restocked
+    response = client.post(f"/admin/api/reconciliation/{order_id}/retry", headers=AUTH)
+
+    assert response.status_code == 200 and response.json["outcome"] == "confirmed"
+    assert stock_of("SKU-9") == 3
+    assert listing(client).json["items"] == []
+    again = client.post(f"/admin/api/reconciliation/{order_id}/retry", headers=AUTH)
+    assert again.status_code == 409 and again.json["error"] == "not_retryable"
+
+
+def test_resolve_with_a_note_keeps_it_on_the_timeline(client, orders):
+    order_id = orders["manual"]
+    response = client.post(
+        f"/admin/api/reconciliation/{order_id}/resolve",
+        json={"note": "Warehouse found 1 unit; customer refunded the other"},
+        headers=AUTH,
+    )
+
+    assert response.status_code == 200
+    assert response.json["resolved_errors"] == ERRORS
+    assert order_id not in {item["order_id"] for item in listing(client).json["items"]}
+    with Session() as session:
+        order = session.get(Order, uuid.UUID(order_id))
+        assert order.needs_manual_reconciliation is False
+        [event] = [e for e in order.events if e.kind == "reconciliation_resolved"]
+    assert event.data == {
+        "note": "Warehouse found 1 unit; customer refunded the other",
+        "errors": ERRORS,
+    }
+    again = client.post(
+        f"/admin/api/reconciliation/{order_id}/resolve", json={"note": "x"}, headers=AUTH
+    )
+    assert again.status_code == 409 and again.json["error"] == "nothing_to_resolve"
+
+
+@pytest.mark.parametrize("action", ["retry", "resolve"])
+def test_unknown_order_is_a_404_and_a_bad_body_a_422(client, orders, action):
+    for order_id in ("not-a-uuid", str(uuid.uuid4())):
+        response = client.post(
+            f"/admin/api/reconciliation/{order_id}/{action}", json={"note": "n"}, headers=AUTH
+        )
+        assert response.status_code == 404
+    if action == "resolve":
+        response = client.post(
+            f"/admin/api/reconciliation/{orders['manual']}/resolve", json={"note": ""}, headers=AUTH
+        )
+        assert response.status_code == 422
+        assert [error["field"] for error in response.json["errors"]] == ["note"]

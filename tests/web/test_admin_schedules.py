@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pendulum
+from sqlalchemy import select
 
 from models.db import Session
 from models.job_runs import JobRun
@@ -85,3 +86,45 @@ def test_redis_outage_is_a_503(client, broker):
         response = client.get("/admin/api/schedules", headers=AUTH)
     assert response.status_code == 503
     assert response.json["error"] == "unavailable"
+
+
+def test_recent_runs_with_their_duration(client, broker):
+    started = pendulum.now("UTC").subtract(hours=1)
+    with Session.begin() as session:
+        session.add_all(
+            JobRun(
+                job="relay_outbox",
+                scheduled_for=started.add(minutes=n),
+                started_at=started.add(minutes=n),
+                finished_at=started.add(minutes=n, seconds=n),
+                outcome="success",
+                items_processed=n,
+            )
+            for n in range(7)
+        )
+
+    jobs = {
+        item["job"]: item for item in client.get("/admin/api/schedules", headers=AUTH).json["items"]
+    }
+
+    recent = jobs["relay_outbox"]["recent_runs"]
+    assert [run["items_processed"] for run in recent] == [6, 5, 4, 3, 2]
+    assert recent[0]["duration_s"] == 6.0 and recent[0]["outcome"] == "success"
+    assert jobs["prune_outbox"]["recent_runs"] == []
+
+
+def test_run_now_enqueues_a_run_that_is_recorded(client, drain_queues):
+    response = client.post("/admin/api/schedules/relay_outbox/run", headers=AUTH)
+
+    assert response.status_code == 202
+    assert response.json["job"] == "relay_outbox" and response.json["queue"] == "maintenance"
+    drain_queues()
+    with Session() as session:
+        [run] = session.scalars(select(JobRun).where(JobRun.job == "relay_outbox"))
+    assert (run.scheduled_for, run.outcome) == (None, "success")
+
+
+def test_run_now_of_an_unknown_job_is_a_404(client, broker):
+    response = client.post("/admin/api/schedules/no_such_job/run", headers=AUTH)
+    assert response.status_code == 404
+    assert "relay_outbox" in response.json["jobs"]

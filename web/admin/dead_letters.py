@@ -1,4 +1,4 @@
-"""Admin: Dramatiq's dead-letter queues (list, requeue one or in bulk, delete)."""
+"""Admin: dead letters from the archive (list, requeue one or in bulk, delete)."""
 
 from __future__ import annotations
 
@@ -21,20 +21,13 @@ class BulkRequeue(Schema):
     actor: str | None = Field(None, max_length=128)
 
 
-def _query() -> DeadLetterQuery:
-    return parse_query(DeadLetterQuery)
-
-
-def _letter(message_id: str) -> dead_letters.DeadLetter:
-    letter = dead_letters.find(message_id)
-    if letter is None:
-        raise APIError(404, "not_found", f"No dead letter {message_id}.")
-    return letter
+def _gone(message_id: str) -> APIError:
+    return APIError(404, "not_found", f"No dead letter {message_id} waiting.")
 
 
 @bp.get("/api/dead-letters")
 def list_dead_letters():
-    query = _query()
+    query = parse_query(DeadLetterQuery)
     letters = dead_letters.list_dead_letters(
         queue=query.queue, actor=query.actor, limit=query.limit
     )
@@ -43,25 +36,24 @@ def list_dead_letters():
 
 @bp.post("/api/dead-letters/<message_id>/requeue")
 def requeue_dead_letter(message_id: str):
-    letter = _letter(message_id)
-    if not dead_letters.requeue(letter):
-        raise APIError(404, "not_found", f"Dead letter {message_id} is already gone.")
-    return {"requeued": 1, "message_id": letter.message_id, "queue": letter.queue}
+    done = dead_letters.requeue([message_id])
+    if not done:
+        raise _gone(message_id)
+    return {"requeued": 1, "message_id": message_id, "queue": done[0].queue}
 
 
 @bp.post("/api/dead-letters/requeue")
 def requeue_dead_letters():
     body = parse_body(BulkRequeue)
-    letters = dead_letters.list_dead_letters(queue=body.queue, actor=body.actor)
-    return {"requeued": dead_letters.requeue_all(letters)}
+    done = dead_letters.requeue(queue=body.queue, actor=body.actor)
+    return {"requeued": len(done)}
 
 
 @bp.delete("/api/dead-letters/<message_id>")
 def delete_dead_letter(message_id: str):
-    letter = _letter(message_id)
-    if not dead_letters.purge(letter):
-        raise APIError(404, "not_found", f"Dead letter {message_id} is already gone.")
-    return {"deleted": 1, "message_id": letter.message_id}
+    if not dead_letters.purge([message_id]):
+        raise _gone(message_id)
+    return {"deleted": 1, "message_id": message_id}
 
 
 __all__ = ["bp"]

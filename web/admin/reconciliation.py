@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import uuid
+from typing import Any, Literal
 
 from pydantic import Field
 from sqlalchemy import tuple_
 
+from jobs.metrics import count_confirmation
+from models.base import utcnow
 from models.db import Session
 from models.orders import reconciliation as confirmations
+from models.orders import reconciliation_report as report
 from models.orders.tables import Order
 from web import cursors
 from web.admin import bp
+from web.errors import APIError
 from web.serializers import iso
-from web.validation import Schema, parse_query
+from web.validation import Schema, parse_body, parse_query
 
 
 class ReconciliationQuery(Schema):
@@ -61,11 +66,70 @@ def reconciliation():
     statement = statement.order_by(Order.created_at.desc(), Order.id.desc()).limit(query.limit + 1)
     with Session() as session:
         orders = list(session.scalars(statement))
+        summary = error_summary(session)
     page = orders[: query.limit]
     return {
         "items": [_item(order) for order in page],
         "next_cursor": cursors.encode_order(page[-1]) if len(orders) > query.limit else None,
+        "summary": summary,
     }
 
 
-__all__ = ["bp", "reconciliation"]
+# --- Reservation-confirmation errors: figures, retry now, resolve by hand ---------------------
+
+
+class ResolveBody(Schema):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+def error_summary(session) -> dict[str, Any]:
+    """Affected orders, the 7-day trend, top failing products and top error reasons."""
+    return {
+        "affected_orders": report.affected_orders(session),
+        "trend": report.error_trend(session, now=utcnow()),
+        "top_products": report.top_failing_products(session),
+        "top_reasons": report.top_error_reasons(session),
+    }
+
+
+def _order_id(order_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(order_id)
+    except ValueError:
+        raise APIError(404, "not_found", "No such order.") from None
+
+
+@bp.post("/api/reconciliation/<order_id>/retry")
+def retry_reconciliation(order_id: str):
+    """Try the order's reservation confirmation now, as the retry job would."""
+    key = _order_id(order_id)
+    with Session.begin() as session:
+        order = session.get(Order, key)
+        if order is None:
+            raise APIError(404, "not_found", "No such order.")
+        outcome = confirmations.retry_confirmation(session, order_id=key, now=utcnow())
+        if outcome is None:
+            raise APIError(
+                409,
+                "not_retryable",
+                "This order has no confirmation errors to retry, is being retried right now, "
+                "or is out of attempts (resolve it with a note once settled).",
+            )
+        count_confirmation(session, "confirmed" if outcome == "confirmed" else "failed")
+        item = _item(order)
+    return {"outcome": outcome, "order": item}
+
+
+@bp.post("/api/reconciliation/<order_id>/resolve")
+def resolve_reconciliation(order_id: str):
+    """Mark the order's confirmation errors resolved by hand, with the operator's note."""
+    key = _order_id(order_id)
+    body = parse_body(ResolveBody)
+    with Session.begin() as session:
+        errors = confirmations.mark_resolved(session, order_id=key, note=body.note)
+        if errors is None:
+            raise APIError(409, "nothing_to_resolve", "This order has no confirmation errors.")
+    return {"order_id": str(key), "resolved_errors": errors, "note": body.note}
+
+
+__all__ = ["bp", "reconciliation", "resolve_reconciliation", "retry_reconciliation"]

@@ -20,7 +20,7 @@ def webhooks_health():
     with Session() as session:
         report = inbox.health(session, window=WINDOW)
     try:
-        report["dead_letters"] = dead_letters.count("webhooks")
+        report["dead_letters"] = dead_letters.redis_count("webhooks")
     except redis.RedisError:
         report["dead_letters"] = None  # the inbox figures stand without Redis
 

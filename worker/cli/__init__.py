@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import database, dev, dlq, jobs, mail, scheduler, stripe_sandbox, webhooks
+from worker.cli import (
+    database,
+    dev,
+    dlq,
+    jobs,
+    mail,
+    queues,
+    scheduler,
+    stripe_sandbox,
+    webhooks,
+)
 from worker.settings import ConfigurationError
 
 
@@ -29,6 +39,7 @@ for _command in (
     database.seed_demo,
     webhooks.webhooks,
     dlq.dlq,
+    queues.queues,
     jobs.jobs,
     scheduler.scheduler,
     mail.mail,

@@ -1,4 +1,4 @@
-"""``cartfleet dlq``: Dramatiq's Redis dead-letter queues (list, requeue, purge)."""
+"""``cartfleet dlq``: dead letters from the archive (list, requeue, purge)."""
 
 from __future__ import annotations
 
@@ -9,48 +9,46 @@ import click
 from worker import bootstrap, dead_letters
 
 
-def _letters(message_ids: tuple[str, ...], queue: str | None, actor: str | None):
-    bootstrap.start()
-
-    letters = dead_letters.list_dead_letters(queue=queue, actor=actor)
-    if message_ids:
-        wanted = set(message_ids)
-        letters = [x for x in letters if x.message_id in wanted or x.redis_id in wanted]
-        missing = wanted - {x.message_id for x in letters} - {x.redis_id for x in letters}
-        for message_id in sorted(missing):
-            click.echo(f"not found: {message_id}", err=True)
-    return letters
-
-
 def _filters(function):
     function = click.option("--actor", help="Only messages for this actor.")(function)
     return click.option("--queue", help="Only this queue (e.g. webhooks).")(function)
 
 
+def _selected(message_ids: tuple[str, ...], queue: str | None, actor: str | None):
+    """The waiting letters named (all matching the filters when none is named)."""
+    bootstrap.start()
+    letters = dead_letters.list_dead_letters(queue=queue, actor=actor)
+    if not message_ids:
+        return letters
+    wanted = set(message_ids)
+    for message_id in sorted(wanted - {letter.message_id for letter in letters}):
+        click.echo(f"not found: {message_id}", err=True)
+    return [letter for letter in letters if letter.message_id in wanted]
+
+
 @click.group()
 def dlq() -> None:
-    """Dead-letter queues: messages whose retries ran out."""
+    """Dead letters: messages whose retries ran out (archived in PostgreSQL)."""
 
 
 @dlq.command("list")
 @_filters
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def list_letters(queue: str | None, actor: str | None, limit: int | None, as_json: bool) -> None:
-    """List dead letters, oldest first."""
-    letters = _letters((), queue, actor)
-    letters = letters[:limit] if limit else letters
+    """List dead letters, oldest first, with their final error."""
+    bootstrap.start()
+    letters = dead_letters.list_dead_letters(queue=queue, actor=actor, limit=limit)
+    if as_json:
+        click.echo(json.dumps([letter.to_dict() for letter in letters], indent=2))
+        return
     for letter in letters:
-        if as_json:
-            click.echo(json.dumps(letter.to_dict()))
-        else:
-            args = json.dumps(list(letter.message.args))
-            click.echo(
-                f"{letter.message_id}  {letter.queue:<12} {letter.message.actor_name:<24} "
-                f"{letter.failed_at:%Y-%m-%d %H:%M:%S}  args={args}  {letter.error or ''}"
-            )
-    if not as_json:
-        click.echo(f"{len(letters)} dead letter(s)", err=True)
+        click.echo(
+            f"{letter.message_id}  {letter.queue:<12} {letter.actor:<24} "
+            f"{letter.failed_at:%Y-%m-%d %H:%M:%S}  retries={letter.retries}  "
+            f"args={json.dumps(letter.args)}  {letter.error}"
+        )
+    click.echo(f"{len(letters)} dead letter(s)", err=True)
 
 
 @dlq.command()
@@ -58,9 +56,9 @@ def list_letters(queue: str | None, actor: str | None, limit: int | None, as_jso
 @_filters
 def requeue(message_ids: tuple[str, ...], queue: str | None, actor: str | None) -> None:
     """Put dead letters back on their queues with retries reset (all, or the ones named)."""
-
-    letters = _letters(message_ids, queue, actor)
-    click.echo(f"requeued {dead_letters.requeue_all(letters)} message(s)")
+    letters = _selected(message_ids, queue, actor)
+    done = dead_letters.requeue([letter.message_id for letter in letters])
+    click.echo(f"requeued {len(done)} message(s)")
 
 
 @dlq.command()
@@ -68,9 +66,9 @@ def requeue(message_ids: tuple[str, ...], queue: str | None, actor: str | None) 
 @_filters
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge(message_ids: tuple[str, ...], queue: str | None, actor: str | None, yes: bool) -> None:
-    """Delete dead letters for good (all, or the ones named)."""
-
-    letters = _letters(message_ids, queue, actor)
+    """Delete dead letters for good (all, or the ones named); the archive keeps the mark."""
+    letters = _selected(message_ids, queue, actor)
     if letters and not yes:
         click.confirm(f"Delete {len(letters)} dead letter(s) for good?", abort=True)
-    click.echo(f"purged {dead_letters.purge_all(letters)} message(s)")
+    done = dead_letters.purge([letter.message_id for letter in letters])
+    click.echo(f"purged {len(done)} message(s)")

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import database, dev, dlq, jobs, mail, scheduler, stripe_sandbox, webhooks
+from worker.cli import (
+    database,
+    dev,
+    dlq,
+    jobs,
+    mail,
+    pay,
+    scheduler,
+    stripe_sandbox,
+    webhooks,
+)
 from worker.settings import ConfigurationError
 
 
@@ -32,6 +42,7 @@ for _command in (
     jobs.jobs,
     scheduler.scheduler,
     mail.mail,
+    pay.pay,
     stripe_sandbox.stripe_sandbox,
 ):
     main.add_command(_command)

@@ -307,7 +307,7 @@ def test_preview_command_writes_the_html(tmp_path):
 
 @pytest.mark.parametrize("status", ["canceled", "pending_payment", "payment_failed"])
 def test_preview_refuses_a_confirmation_the_workers_would_never_send(tmp_path, status):
-    order_id, number = paid_order(status=status)
+    _, number = paid_order(status=status)
     output = tmp_path / "preview.html"
 
     result = CliRunner().invoke(cli, ["mail", "preview", number, "--output", str(output)])

@@ -17,6 +17,8 @@ from worker.cli import main as cli
 from worker.cli.database import DEMO_CATALOGUE, DEMO_DISCOUNT_CODES
 from worker.settings import ConfigurationError, get_settings
 
+BANNER_ENV = {"ADMIN_TOKEN": "t", "MAIL_DIR": "/clone/var/mail", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
@@ -125,4 +127,17 @@ def test_make_run_runs_the_procfile_commands_and_the_sandbox_posting_to_its_port
     assert processes["stripe"] == (
         "exec cartfleet stripe-sandbox --port 12111 --state-dir var/stripe-sandbox"
         " --webhook http://127.0.0.1:5601/webhooks/stripe --webhook-secret whsec_a"
+    )
+
+
+def test_every_admin_url_the_banner_prints_answers(client):
+    headers = {"Authorization": "Bearer test-admin-token"}
+
+    statuses = {
+        path: client.get(path, headers=headers).status_code for path in dev_fleet.ADMIN_ENTRY_POINTS
+    }
+
+    assert set(statuses.values()) == {200}, statuses
+    assert all(
+        path in dev_fleet.banner(BANNER_ENV, 5000, None) for path in dev_fleet.ADMIN_ENTRY_POINTS
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shlex
 import signal
 import sys
@@ -45,6 +46,10 @@ def procfile_processes() -> dict[str, str]:
 
 def webhook_url(port: int) -> str:
     return f"http://127.0.0.1:{port}/webhooks/stripe"
+
+
+# What webhook_url() makes for any port: how an endpoint of an earlier run is recognised.
+EARLIER_RUN = re.compile(r"http://127\.0\.0\.1:\d+/webhooks/stripe")
 
 
 def sandbox_command(sandbox_url: str, port: int, env: dict[str, str]) -> str:
@@ -100,13 +105,14 @@ class _TerminateLeader(ProcessManager):
 
 
 def _forget_other_endpoints(sandbox_url: str, port: int) -> None:
-    """Drop webhook endpoints an earlier run registered on another port (state is kept)."""
+    """Drop the endpoints earlier runs on other ports registered (the sandbox keeps them)."""
     control = SandboxControl(sandbox_url, timeout=2)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError, SandboxControlError):
             for endpoint in control.webhooks():
-                if endpoint["url"] != webhook_url(port):
+                url = endpoint["url"]
+                if EARLIER_RUN.fullmatch(url) and url != webhook_url(port):
                     control.remove_webhook(endpoint["id"])
             return
         time.sleep(0.2)

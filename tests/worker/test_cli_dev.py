@@ -3,6 +3,14 @@ second terminal, and the processes ``make run`` hands to honcho."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
@@ -12,6 +20,7 @@ from models.carts.tables import DiscountCode
 from models.db import Session
 from models.stock.tables import StockLevel
 from tests.support import factories
+from tests.support.services import ROOT
 from worker.cli import dev_fleet
 from worker.cli import main as cli
 from worker.cli.database import DEMO_CATALOGUE, DEMO_DISCOUNT_CODES
@@ -141,3 +150,29 @@ def test_every_admin_url_the_banner_prints_answers(client):
     assert all(
         path in dev_fleet.banner(BANNER_ENV, 5000, None) for path in dev_fleet.ADMIN_ENTRY_POINTS
     )
+
+
+def test_ctrl_c_lets_the_job_under_way_finish(broker):
+    from tests.support.actors import take_time
+
+    key = "ctrl-c-" + uuid.uuid4().hex
+    worker = "exec dramatiq worker.app tests.support.actors --processes 1 --threads 1"
+    script = (
+        "import os, sys; from worker.cli import dev_fleet; sys.exit(dev_fleet.run("
+        f"{{'worker': {worker!r}}}, dict(os.environ), sandbox_url=None, port=0))"
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    fleet = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    take_time.send(key, 2)
+    deadline = time.monotonic() + 60
+    while broker.client.lrange(key, 0, -1) != [b"started"]:
+        assert time.monotonic() < deadline and fleet.poll() is None, "the job never started"
+        time.sleep(0.05)
+
+    fleet.send_signal(signal.SIGINT)  # what Ctrl-C sends to `make run`
+    output, _ = fleet.communicate(timeout=60)
+
+    assert broker.client.lrange(key, 0, -1) == [b"started", b"finished"]
+    assert "worker stopped (rc=0)" in output and "SIGKILL" not in output

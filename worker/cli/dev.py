@@ -60,10 +60,9 @@ def _sandbox_port() -> int:
 
 def _write_dev_env(env: dict[str, str]) -> None:
     lines = [f"{name}={env[name]}" for name in RECORDED if env.get(name)]
-    DEV_ENV_FILE.write_text("# Written by `make run` while it runs; removed when it stops.\n")
-    with DEV_ENV_FILE.open("a") as handle:
-        handle.write("\n".join(lines) + "\n")
-    DEV_ENV_FILE.chmod(0o600)
+    DEV_ENV_FILE.touch(mode=0o600)  # it holds the admin token and the webhook secret
+    header = "# Written by `make run` while it runs; removed when it stops.\n"
+    DEV_ENV_FILE.write_text(header + "\n".join(lines) + "\n")
 
 
 def _environment(port: int, redis: list[subprocess.Popen]) -> tuple[dict[str, str], str | None]:
@@ -95,6 +94,8 @@ def _environment(port: int, redis: list[subprocess.Popen]) -> tuple[dict[str, st
     env.setdefault("MAIL_DIR", str((VAR / "mail").resolve()))
     env.setdefault("TZ", "UTC")
     env["DEMO_STOREFRONT"] = "true"
+    # Links in emails and cart recovery lead to the demo storefront of this run.
+    env.setdefault("STOREFRONT_URL", f"http://localhost:{port}")
     env["PORT"] = str(port)
     bin_dir = Path(sys.executable).parent
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"

@@ -137,11 +137,11 @@ def main() -> None:
     from alembic import command
 
     from tests.support import services
-    from tests.support.stripe_server import FakeStripe
     from worker.embedded import free_port
+    from worker.stripe_sandbox import SandboxServer
 
     provisioned = services.provision()
-    stripe_server = FakeStripe().start()
+    stripe_server = SandboxServer().start()  # in memory
     processes: dict[str, subprocess.Popen] = {}
     try:
         command.upgrade(services.alembic_config(provisioned.database_url), "head")

@@ -164,7 +164,8 @@ def compose(
     return rendered, message
 
 
-def _not_sendable(order: Order, kind: str) -> str | None:
+def not_sendable(order: Order, kind: str) -> str | None:
+    """Why ``order`` has no ``kind`` email (a confirmation of a canceled order), or None."""
     if kind == "order_confirmation" and order.status in UNPAID_STATUSES:
         return f"order is {order.status}"
     if kind == "shipping_notification" and order.shipped_at is None:
@@ -249,7 +250,7 @@ def send_order_email(order_id: str, kind: str) -> None:
         if order is None:
             logger.warning("No order %s; %s not sent", order_id, kind)
             return
-        reason = _not_sendable(order, kind)
+        reason = not_sendable(order, kind)
         if reason:
             logger.warning("Not sending %s for order %s: %s", kind, order_id, reason)
             return

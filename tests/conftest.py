@@ -136,13 +136,16 @@ def fresh_database_url(services_info):
 
 
 @pytest.fixture
-def fake_stripe(monkeypatch):
-    """A local Stripe API; stripe-python is pointed at it through ``STRIPE_API_BASE``."""
-    from tests.support.stripe_server import FakeStripe
+def stripe_sandbox(monkeypatch):
+    """The Stripe sandbox in memory; the fleet's client is pointed at it (``STRIPE_API_BASE``).
+
+    ``.control`` drives it: ``fail_next_requests(n)``, ``requests()``, webhooks, switches.
+    """
     from worker.settings import get_settings
     from worker.stripe import stripe_client
+    from worker.stripe_sandbox import SandboxServer
 
-    server = FakeStripe().start()
+    server = SandboxServer(retry_base_s=0.05).start()
     monkeypatch.setenv("STRIPE_API_BASE", server.url)
     get_settings.cache_clear()
     stripe_client.cache_clear()

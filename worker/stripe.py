@@ -137,3 +137,18 @@ def cancel_payment_intent(intent_id: str, *, order_id: str, reason: str = "aband
             return status
         raise
     return "canceled"
+
+
+def confirm_payment_intent(
+    intent_id: str, *, payment_method: str | None = None, card_number: str | None = None
+) -> stripe.PaymentIntent:
+    """Confirm ``intent_id`` with a test token (``pm_card_visa``) or a test card number.
+
+    What a browser's pay form does through Stripe.js, for ``cartfleet pay``. A decline
+    raises ``stripe.CardError`` (``.code``, ``.error.decline_code``, ``.user_message``).
+    """
+    if card_number is not None:
+        params = {"payment_method_data": {"type": "card", "card": {"number": card_number}}}
+    else:
+        params = {"payment_method": payment_method}
+    return stripe_client().v1.payment_intents.confirm(intent_id, params)

@@ -303,3 +303,15 @@ def test_preview_command_writes_the_html(tmp_path):
     assert html.startswith("<!DOCTYPE html>")
     assert number in html and "Product TEE-1" in html
     assert email_row(order_id) is None  # a preview sends nothing
+
+
+@pytest.mark.parametrize("status", ["canceled", "pending_payment", "payment_failed"])
+def test_preview_refuses_a_confirmation_the_workers_would_never_send(tmp_path, status):
+    _, number = paid_order(status=status)
+    output = tmp_path / "preview.html"
+
+    result = CliRunner().invoke(cli, ["mail", "preview", number, "--output", str(output)])
+
+    assert result.exit_code == 1
+    assert f"{number} gets no order_confirmation: order is {status}" in result.output
+    assert not output.exists()

@@ -15,11 +15,12 @@ from models.db import Session
 from models.orders.tables import Order
 from models.stock import reservations
 from tests.support import factories
+from tests.support.stripe_sandbox import payment_intent
 from worker.stripe import stripe_client
 
 
 @pytest.fixture
-def intent(fake_stripe):
+def intent(stripe_sandbox):
     return stripe_client().v1.payment_intents.create(
         params={"amount": 2000, "currency": "usd", "metadata": {"order_id": "x"}}
     )
@@ -34,59 +35,60 @@ def order_with(intent_id: str, *, status: str) -> str:
         return str(order.id)
 
 
-def cancel_requests(fake_stripe) -> list[str]:
-    return [path for method, path, _ in fake_stripe.requests if path.endswith("/cancel")]
+def cancel_requests(stripe_sandbox) -> list[str]:
+    paths = [request["path"] for request in stripe_sandbox.control.requests()]
+    return [path for path in paths if path.endswith("/cancel")]
 
 
-def test_cancels_the_intent_of_a_canceled_order_once(fake_stripe, intent):
+def test_cancels_the_intent_of_a_canceled_order_once(stripe_sandbox, intent):
     order_id = order_with(intent.id, status="canceled")
 
     cancel_payment_intent(order_id)
     cancel_payment_intent(order_id)  # a redelivery: Stripe answers from its idempotency cache
 
-    assert fake_stripe.payment_intents[intent.id]["status"] == "canceled"
-    assert fake_stripe.payment_intents[intent.id]["cancellation_reason"] == "abandoned"
+    assert payment_intent(intent.id)["status"] == "canceled"
+    assert payment_intent(intent.id)["cancellation_reason"] == "abandoned"
 
 
 @pytest.mark.parametrize("status", ["pending_payment", "paid"])
-def test_leaves_the_intent_of_an_order_that_is_not_canceled(fake_stripe, intent, status):
+def test_leaves_the_intent_of_an_order_that_is_not_canceled(stripe_sandbox, intent, status):
     order_id = order_with(intent.id, status=status)
 
     cancel_payment_intent(order_id)
 
-    assert cancel_requests(fake_stripe) == []
-    assert fake_stripe.payment_intents[intent.id]["status"] == "requires_payment_method"
+    assert cancel_requests(stripe_sandbox) == []
+    assert payment_intent(intent.id)["status"] == "requires_payment_method"
 
 
-def test_an_intent_that_already_succeeded_is_left_alone_with_an_alert(fake_stripe, intent, caplog):
-    fake_stripe.payment_intents[intent.id]["status"] = "succeeded"
+def test_an_intent_that_already_succeeded_is_left_alone_with_an_alert(intent, caplog):
+    stripe_client().v1.payment_intents.confirm(intent.id, {"payment_method": "pm_card_visa"})
     order_id = order_with(intent.id, status="canceled")
 
     cancel_payment_intent(order_id)
 
-    assert fake_stripe.payment_intents[intent.id]["status"] == "succeeded"
+    assert payment_intent(intent.id)["status"] == "succeeded"
     assert any("Payment succeeded for an order canceled" in r.getMessage() for r in caplog.records)
 
 
-def test_an_already_canceled_intent_is_fine(fake_stripe, intent):
+def test_an_already_canceled_intent_is_fine(stripe_sandbox, intent):
     stripe_client().v1.payment_intents.cancel(intent.id)
     order_id = order_with(intent.id, status="canceled")
 
     cancel_payment_intent(order_id)
 
-    assert fake_stripe.payment_intents[intent.id]["status"] == "canceled"
+    assert payment_intent(intent.id)["status"] == "canceled"
 
 
-def test_a_stripe_outage_raises_so_the_job_is_retried(fake_stripe, intent):
+def test_a_stripe_outage_raises_so_the_job_is_retried(stripe_sandbox, intent):
     order_id = order_with(intent.id, status="canceled")
-    fake_stripe.fail_next = 10
+    stripe_sandbox.control.fail_next_requests(10)
 
     with pytest.raises(stripe.StripeError):
         cancel_payment_intent(order_id)
 
-    fake_stripe.fail_next = 0
+    stripe_sandbox.control.fail_next_requests(0)
     cancel_payment_intent(order_id)
-    assert fake_stripe.payment_intents[intent.id]["status"] == "canceled"
+    assert payment_intent(intent.id)["status"] == "canceled"
 
 
 def test_cancel_job_is_bounded_and_retried():
@@ -95,7 +97,7 @@ def test_cancel_job_is_bounded_and_retried():
 
 
 def test_expired_checkout_end_to_end_cancels_order_intent_and_reactivates_cart(
-    fake_stripe, intent, drain_queues
+    stripe_sandbox, intent, drain_queues
 ):
     with Session.begin() as session:
         factories.product(session, "SKU-1")
@@ -122,5 +124,5 @@ def test_expired_checkout_end_to_end_cancels_order_intent_and_reactivates_cart(
             True,
             order.id,
         )
-    assert fake_stripe.payment_intents[intent.id]["status"] == "canceled"
-    assert len(cancel_requests(fake_stripe)) == 1
+    assert payment_intent(intent.id)["status"] == "canceled"
+    assert len(cancel_requests(stripe_sandbox)) == 1

@@ -34,3 +34,11 @@ def fail_once(key: str) -> None:
     """The first delivery raises, the retry succeeds."""
     if broker.client.incr(key) == 1:
         raise RuntimeError("first attempt fails")
+
+
+@dramatiq.actor(actor_name="test_take_time", queue_name="test", max_retries=0, time_limit=60_000)
+def take_time(key: str, seconds: float) -> None:
+    """Records ``started``, works for ``seconds``, records ``finished``."""
+    broker.client.rpush(key, "started")
+    time.sleep(seconds)
+    broker.client.rpush(key, "finished")

@@ -16,6 +16,7 @@ from models.orders.tables import Order
 from models.stock import availability
 from models.stock.tables import Reservation, StockLevel
 from tests.support import factories
+from tests.support.stripe_sandbox import payment_intent, payment_intents
 
 ADDRESS = {
     "name": "Ada Lovelace",
@@ -49,7 +50,7 @@ def reserved_units(sku: str) -> int:
         return 10 - availability.available_units(session, [sku])[sku]
 
 
-def test_checkout_creates_order_reservation_and_payment_intent(client, fake_stripe):
+def test_checkout_creates_order_reservation_and_payment_intent(client, stripe_sandbox):
     cart_id = make_cart({"A": 2, "B": 1})
     response = checkout(client, cart_id)
 
@@ -58,7 +59,7 @@ def test_checkout_creates_order_reservation_and_payment_intent(client, fake_stri
     assert body["status"] == "pending_payment"
     assert body["order_number"].startswith("CF-")
     assert (body["total_cents"], body["currency"], body["price_changes"]) == (3000, "usd", [])
-    intent = fake_stripe.payment_intents[body["payment_intent_id"]]
+    intent = payment_intent(body["payment_intent_id"])
     assert intent["amount"] == 3000 and intent["metadata"]["order_id"] == body["order_id"]
     assert body["client_secret"] == intent["client_secret"]
     expires = dt.datetime.fromisoformat(body["reservation_expires_at"])
@@ -76,18 +77,18 @@ def test_checkout_creates_order_reservation_and_payment_intent(client, fake_stri
     assert reserved_units("A") == 2
 
 
-def test_posting_again_returns_the_same_order(client, fake_stripe):
+def test_posting_again_returns_the_same_order(client, stripe_sandbox):
     cart_id = make_cart({"A": 1})
     first = checkout(client, cart_id)
     again = checkout(client, cart_id)
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json == first.json
-    assert len(fake_stripe.payment_intents) == 1
+    assert len(payment_intents()) == 1
     assert reserved_units("A") == 1
 
 
-def test_concurrent_double_post_makes_one_order(live_server, fake_stripe):
+def test_concurrent_double_post_makes_one_order(live_server, stripe_sandbox):
     cart_id = make_cart({"A": 1})
 
     def post(_):
@@ -101,10 +102,10 @@ def test_concurrent_double_post_makes_one_order(live_server, fake_stripe):
     assert len({r.json()["payment_intent_id"] for r in responses}) == 1
     with Session.begin() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 1
-    assert len(fake_stripe.payment_intents) == 1 and reserved_units("A") == 1
+    assert len(payment_intents()) == 1 and reserved_units("A") == 1
 
 
-def test_price_rise_needs_acknowledgment(client, fake_stripe):
+def test_price_rise_needs_acknowledgment(client, stripe_sandbox):
     cart_id = make_cart({"A": 2})
     set_price("A", 1500)
     response = checkout(client, cart_id)
@@ -114,7 +115,7 @@ def test_price_rise_needs_acknowledgment(client, fake_stripe):
     assert response.json["changes"] == [
         {"sku": "A", "old_price_cents": 1000, "new_price_cents": 1500}
     ]
-    assert reserved_units("A") == 0 and fake_stripe.payment_intents == {}
+    assert reserved_units("A") == 0 and payment_intents() == {}
     with Session.begin() as session:
         assert session.get(Cart, cart_id).status == "active"
         assert session.scalar(select(func.count()).select_from(Order)) == 0
@@ -129,7 +130,7 @@ def test_price_rise_needs_acknowledgment(client, fake_stripe):
         assert [(i.sku, i.unit_price_cents) for i in order.items] == [("A", 1500)]
 
 
-def test_price_drop_applies_silently(client, fake_stripe):
+def test_price_drop_applies_silently(client, stripe_sandbox):
     cart_id = make_cart({"A": 2})
     set_price("A", 800)
     response = checkout(client, cart_id)
@@ -138,11 +139,11 @@ def test_price_drop_applies_silently(client, fake_stripe):
     assert response.json["price_changes"] == [
         {"sku": "A", "old_price_cents": 1000, "new_price_cents": 800}
     ]
-    intent = fake_stripe.payment_intents[response.json["payment_intent_id"]]
+    intent = payment_intent(response.json["payment_intent_id"])
     assert intent["amount"] == 1600
 
 
-def test_out_of_stock_reserves_nothing(client, fake_stripe):
+def test_out_of_stock_reserves_nothing(client, stripe_sandbox):
     cart_id = make_cart({"A": 2, "B": 5}, B={"main": 3})
     response = checkout(client, cart_id)
 
@@ -152,10 +153,10 @@ def test_out_of_stock_reserves_nothing(client, fake_stripe):
         assert session.scalars(select(Reservation)).all() == []
         assert session.scalar(select(func.count()).select_from(Order)) == 0
         assert session.get(Cart, cart_id).status == "active"
-    assert fake_stripe.payment_intents == {}
+    assert payment_intents() == {}
 
 
-def test_a_price_rise_is_answered_before_a_shortfall(client, fake_stripe):
+def test_a_price_rise_is_answered_before_a_shortfall(client, stripe_sandbox):
     cart_id = make_cart({"A": 5}, A={"main": 2})
     set_price("A", 1100)
     response = checkout(client, cart_id)
@@ -165,7 +166,7 @@ def test_a_price_rise_is_answered_before_a_shortfall(client, fake_stripe):
     assert response.json["items"] == [{"sku": "A", "requested": 5, "available": 2}]
 
 
-def test_repeat_post_after_taking_the_last_unit_returns_the_order(client, fake_stripe):
+def test_repeat_post_after_taking_the_last_unit_returns_the_order(client, stripe_sandbox):
     cart_id = make_cart({"A": 1}, A={"main": 1})
     first = checkout(client, cart_id)
     again = checkout(client, cart_id)
@@ -173,7 +174,7 @@ def test_repeat_post_after_taking_the_last_unit_returns_the_order(client, fake_s
     assert again.json["order_id"] == first.json["order_id"]
 
 
-def test_expired_reservation_makes_stock_available_again(client, fake_stripe):
+def test_expired_reservation_makes_stock_available_again(client, stripe_sandbox):
     with Session.begin() as session:
         factories.product(session, "A", stock={"main": 1})
         first = factories.cart(session, items={"A": 1}).id
@@ -190,9 +191,9 @@ def test_expired_reservation_makes_stock_available_again(client, fake_stripe):
     assert checkout(client, second).status_code == 201
 
 
-def test_stripe_failure_releases_the_reservation_and_reactivates_the_cart(client, fake_stripe):
+def test_stripe_failure_releases_the_reservation_and_reactivates_the_cart(client, stripe_sandbox):
     cart_id = make_cart({"A": 3})
-    fake_stripe.fail_next = 10
+    stripe_sandbox.control.fail_next_requests(10)
     response = checkout(client, cart_id)
 
     assert response.status_code == 502 and response.json["error"] == "payment_provider_error"
@@ -206,12 +207,12 @@ def test_stripe_failure_releases_the_reservation_and_reactivates_the_cart(client
     response = client.post(f"/api/carts/{cart_id}/items", json={"sku": "A", "quantity": 1})
     assert response.status_code == 200
 
-    fake_stripe.fail_next = 0
+    stripe_sandbox.control.fail_next_requests(0)
     response = checkout(client, cart_id)
     assert response.status_code == 201 and reserved_units("A") == 4
 
 
-def test_discount_is_charged_and_the_code_used_once(client, fake_stripe):
+def test_discount_is_charged_and_the_code_used_once(client, stripe_sandbox):
     cart_id = make_cart({"A": 2})
     with Session.begin() as session:
         factories.discount_code(session, "HALF", percent=50)
@@ -226,7 +227,7 @@ def test_discount_is_charged_and_the_code_used_once(client, fake_stripe):
     assert response.json["error"] == "invalid_code"
 
 
-def test_discount_code_used_since_it_was_applied_is_refused(client, fake_stripe):
+def test_discount_code_used_since_it_was_applied_is_refused(client, stripe_sandbox):
     cart_id = make_cart({"A": 1})
     with Session.begin() as session:
         factories.discount_code(session, "ONCE", percent=10)
@@ -239,7 +240,7 @@ def test_discount_code_used_since_it_was_applied_is_refused(client, fake_stripe)
     assert reserved_units("A") == 0
 
 
-def test_empty_completed_and_unknown_carts(client, fake_stripe):
+def test_empty_completed_and_unknown_carts(client, stripe_sandbox):
     with Session.begin() as session:
         empty = factories.cart(session).id
         factories.product(session, "A")
@@ -267,7 +268,7 @@ def test_empty_completed_and_unknown_carts(client, fake_stripe):
         {**BODY, "coupon": "X"},
     ],
 )
-def test_bad_checkout_bodies_are_422(client, fake_stripe, body):
+def test_bad_checkout_bodies_are_422(client, stripe_sandbox, body):
     cart_id = make_cart({"A": 1})
     response = client.post(f"/api/carts/{cart_id}/checkout", json=body)
     assert response.status_code == 422 and response.json["error"] == "validation_error"
@@ -283,7 +284,7 @@ def test_malformed_checkout_json_is_400(client):
     assert response.status_code == 400 and response.json["error"] == "invalid_json"
 
 
-def test_hundred_buyers_ten_units_never_oversell(live_server, fake_stripe):
+def test_hundred_buyers_ten_units_never_oversell(live_server, stripe_sandbox):
     with Session.begin() as session:
         factories.product(session, "HOT", stock={"main": 10})
         carts = [factories.cart(session, items={"HOT": 1}).id for _ in range(100)]
@@ -314,7 +315,7 @@ def test_hundred_buyers_ten_units_never_oversell(live_server, fake_stripe):
         )
         assert in_checkout == 10
         assert session.scalar(select(func.count()).select_from(CartItem)) == 100
-    assert len(fake_stripe.payment_intents) == 10
+    assert len(payment_intents()) == 10
 
 
 def nothing_written(cart_id: str) -> bool:
@@ -325,7 +326,7 @@ def nothing_written(cart_id: str) -> bool:
         return (cart.status, orders, held) == ("active", 0, 0)
 
 
-def test_a_total_over_what_stripe_can_charge_is_422_and_writes_nothing(client, fake_stripe):
+def test_a_total_over_what_stripe_can_charge_is_422_and_writes_nothing(client, stripe_sandbox):
     with Session.begin() as session:
         factories.product(session, "GOLD", price_cents=99_999_999, stock={"main": 50})
         cart_id = factories.cart(session, items={"GOLD": 2}).id
@@ -339,7 +340,9 @@ def test_a_total_over_what_stripe_can_charge_is_422_and_writes_nothing(client, f
     assert nothing_written(cart_id)  # no order, so no PaymentIntent was asked for
 
 
-def test_a_total_below_the_card_minimum_is_422_and_frees_nothing_it_never_took(client, fake_stripe):
+def test_a_total_below_the_card_minimum_is_422_and_frees_nothing_it_never_took(
+    client, stripe_sandbox
+):
     cart_id = make_cart({"A": 1})
     with Session.begin() as session:
         factories.discount_code(session, "FREE", percent=100)

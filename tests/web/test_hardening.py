@@ -258,7 +258,8 @@ def test_nosniff_on_every_response(client):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_checkout_responses_carrying_the_client_secret_are_no_store(client, cart_id, fake_stripe):
+@pytest.mark.usefixtures("stripe_sandbox")
+def test_checkout_responses_carrying_the_client_secret_are_no_store(client, cart_id):
     first = client.post(f"/api/carts/{cart_id}/checkout", json=CHECKOUT)
     again = client.post(f"/api/carts/{cart_id}/checkout", json=CHECKOUT)
     assert (first.status_code, again.status_code) == (201, 200)

@@ -181,7 +181,7 @@ def test_carts(client, catalog, route, method, known_cart, segment, query, tag, 
     ),
     content_type=content_types,
 )
-def test_checkout(client, catalog, fake_stripe, known_cart, segment, body, content_type):
+def test_checkout(client, catalog, stripe_sandbox, known_cart, segment, body, content_type):
     cart = catalog["cart"] if known_cart else segment
     check(client, "POST", f"/api/carts/{cart}/checkout", body=body, content_type=content_type)
 

@@ -10,6 +10,7 @@ from worker.cli import (
     dlq,
     jobs,
     mail,
+    pay,
     queues,
     scheduler,
     stripe_sandbox,
@@ -43,6 +44,7 @@ for _command in (
     jobs.jobs,
     scheduler.scheduler,
     mail.mail,
+    pay.pay,
     stripe_sandbox.stripe_sandbox,
 ):
     main.add_command(_command)

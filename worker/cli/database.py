@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from models.catalog import upsert_product
+from models.carts.tables import DiscountCode
+from models.catalog import Product, upsert_product
 from models.db import Session
 from worker import bootstrap
 
@@ -20,6 +21,9 @@ DEMO_CATALOGUE = [
     ("TOTE-CANVAS", "Canvas tote", 1600, {"main": 3}),
     ("STICKER-SET", "Sticker set", 600, {"main": 200}),
 ]
+
+# Single-use percent codes, as the store's own are (a code is spent by the order it paid).
+DEMO_DISCOUNT_CODES = {"WELCOME10": 10, "SPRING15": 15, "FRIENDS20": 20}
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
@@ -36,9 +40,21 @@ def migrate(revision: str) -> None:
 
 @click.command("seed-demo")
 def seed_demo() -> None:
-    """Upsert a small demo catalogue with stock (safe to run again)."""
+    """Add the demo catalogue and discount codes that are missing.
+
+    What exists is left as it is: stock sold in an earlier run stays sold, a spent code
+    stays spent.
+    """
     bootstrap.start(actors=False)
     with Session.begin() as session:
-        for sku, name, price_cents, stock in DEMO_CATALOGUE:
+        products = [
             upsert_product(session, sku=sku, name=name, price_cents=price_cents, stock=stock)
-    click.echo(f"Seeded {len(DEMO_CATALOGUE)} demo products.")
+            for sku, name, price_cents, stock in DEMO_CATALOGUE
+            if session.get(Product, sku) is None
+        ]
+        codes = [code for code in DEMO_DISCOUNT_CODES if session.get(DiscountCode, code) is None]
+        session.add_all(DiscountCode(code=c, percent=DEMO_DISCOUNT_CODES[c]) for c in codes)
+    click.echo(
+        f"Seeded {len(products)} demo products and {len(codes)} discount codes"
+        f" ({len(DEMO_CATALOGUE) - len(products)} products already there)."
+    )

@@ -1,11 +1,18 @@
-"""``cartfleet dev``: the whole fleet on one machine, on embedded servers if need be."""
+"""``cartfleet dev``: the whole fleet on one machine, on embedded servers if need be.
+
+PostgreSQL, Redis and Stripe are the environment's when ``DATABASE_URL``, ``REDIS_URL``
+and ``STRIPE_API_KEY`` are set; otherwise an embedded PostgreSQL and Redis and the
+local Stripe sandbox (a ``stripe`` process beside the Procfile's) stand in, with their
+data under ``var/``. ``var/dev.env`` tells a second terminal's ``cartfleet`` where they
+are, for as long as this command runs.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,66 +20,111 @@ from pathlib import Path
 import click
 
 from worker import embedded
+from worker.cli import dev_fleet
+from worker.settings import DEV_ENV_FILE
 
 VAR = Path("var")
-PROCESSES = ("web", "worker", "scheduler")
+CARTFLEET = str(Path(sys.executable).parent / "cartfleet")
+SANDBOX_PORT = 12111
+SANDBOX_KEYS = {
+    "STRIPE_API_KEY": "sk_test_cartfleet_local",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_cartfleet_local",
+}
+# What a second terminal needs to reach this run's services.
+RECORDED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "STRIPE_API_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_API_BASE",
+    "STRIPE_WEBHOOK_SECRET",
+    "ADMIN_TOKEN",
+    "MAIL_DIR",
+)
 
 
-def _admin_token() -> str:
-    path = VAR / "admin_token"
+def _kept_secret(name: str, make) -> str:
+    """A secret made on the first run and kept under ``var/`` (never committed)."""
+    path = VAR / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
+        path.write_text(make())
     return path.read_text().strip()
 
 
-def _run(env: dict[str, str], *command: str) -> None:
-    subprocess.run(command, env=env, check=True)
+def _sandbox_port() -> int:
+    # The usual port when it is free, so the sandbox's URL stays the same across runs.
+    if embedded.port_open("127.0.0.1", SANDBOX_PORT):
+        return embedded.free_port()
+    return SANDBOX_PORT
 
 
-@click.command()
-@click.option("--port", default=5000, show_default=True, help="Port of the web process.")
-def dev(port: int) -> None:
-    """Migrate, seed and run web + worker + scheduler from the Procfile (honcho)."""
-    VAR.mkdir(exist_ok=True)
+def _write_dev_env(env: dict[str, str]) -> None:
+    lines = [f"{name}={env[name]}" for name in RECORDED if env.get(name)]
+    DEV_ENV_FILE.touch(mode=0o600)  # it holds the admin token and the webhook secret
+    header = "# Written by `make run` while it runs; removed when it stops.\n"
+    DEV_ENV_FILE.write_text(header + "\n".join(lines) + "\n")
+
+
+def _environment(port: int, redis: list[subprocess.Popen]) -> tuple[dict[str, str], str | None]:
+    """The processes' environment; the sandbox's URL when it stands in for Stripe."""
     env = dict(os.environ)
-    children = []
     if not env.get("DATABASE_URL"):
         click.echo("DATABASE_URL unset: starting embedded PostgreSQL in var/pg ...")
-        env["DATABASE_URL"] = embedded.start_postgres(VAR / "pg")
+        env["DATABASE_URL"] = embedded.start_postgres(VAR / "pg", stop_at_exit=True)
     if not env.get("REDIS_URL"):
         click.echo("REDIS_URL unset: starting embedded Redis in var/redis ...")
         process, env["REDIS_URL"] = embedded.start_redis(VAR / "redis")
-        children.append(process)
-    env.setdefault("ADMIN_TOKEN", _admin_token())
+        redis.append(process)
+    sandbox_url = None
+    if not env.get("STRIPE_API_KEY"):
+        sandbox_url = f"http://127.0.0.1:{_sandbox_port()}"
+        click.echo(f"STRIPE_API_KEY unset: the Stripe sandbox stands in on {sandbox_url}")
+        env.update(SANDBOX_KEYS, STRIPE_API_BASE=sandbox_url)
+        env.setdefault(
+            "STRIPE_WEBHOOK_SECRET",
+            _kept_secret("webhook_secret", lambda: "whsec_" + secrets.token_hex(24)),
+        )
+    env.setdefault("ADMIN_TOKEN", _kept_secret("admin_token", lambda: secrets.token_urlsafe(24)))
     # Metric files of an earlier run would be summed into this one's counters.
     shutil.rmtree(VAR / "metrics", ignore_errors=True)
-    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str((VAR / "metrics" / "web").resolve()))
-    env.setdefault("dramatiq_prom_db", str((VAR / "metrics" / "worker").resolve()))
+    for name, family in (("PROMETHEUS_MULTIPROC_DIR", "web"), ("dramatiq_prom_db", "worker")):
+        # Created now: gunicorn imports the app (and its metrics) before its own hooks run.
+        (VAR / "metrics" / family).mkdir(parents=True)
+        env.setdefault(name, str((VAR / "metrics" / family).resolve()))
     env.setdefault("MAIL_DIR", str((VAR / "mail").resolve()))
-    env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_cartfleet_dev")
     env.setdefault("TZ", "UTC")
+    env["DEMO_STOREFRONT"] = "true"
+    # Links in emails and cart recovery lead to the demo storefront of this run.
+    env.setdefault("STOREFRONT_URL", f"http://localhost:{port}")
     env["PORT"] = str(port)
     bin_dir = Path(sys.executable).parent
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    return env, sandbox_url
 
+
+@click.command()
+@click.option(
+    "--port", default=5000, show_default=True, envvar="PORT", help="Port of the web process."
+)
+def dev(port: int) -> None:
+    """Migrate, seed, and run the Procfile's web, worker and scheduler (and the sandbox)."""
+    VAR.mkdir(exist_ok=True)
+    redis: list[subprocess.Popen] = []
     try:
-        _run(env, str(bin_dir / "cartfleet"), "migrate")
-        _run(env, str(bin_dir / "cartfleet"), "seed-demo")
-        click.echo(
-            f"\n  web      http://localhost:{port}  (readyz: /readyz, metrics: /metrics)"
-            f"\n  admin    http://localhost:{port}/admin/  token: {env['ADMIN_TOKEN']}"
-            "\n  worker   dramatiq worker.app  (metrics: http://localhost:9191)"
-            "\n  mail     var/mail (maildir)\n  Ctrl-C stops everything.\n"
-        )
-        honcho = subprocess.Popen([str(bin_dir / "honcho"), "start", *PROCESSES], env=env)
-        # Ctrl-C reaches honcho through the terminal; a plain SIGTERM to this process is
-        # passed on so honcho still stops every child.
-        signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
-        try:
-            honcho.wait()
-        except KeyboardInterrupt:
-            honcho.wait()
+        env, sandbox_url = _environment(port, redis)
+        _write_dev_env(env)
+        subprocess.run([CARTFLEET, "migrate"], env=env, check=True)
+        subprocess.run([CARTFLEET, "seed-demo"], env=env, check=True)
+        processes = dev_fleet.procfile_processes()
+        if sandbox_url:
+            processes["stripe"] = dev_fleet.sandbox_command(sandbox_url, port, env)
+        click.echo(dev_fleet.banner(env, port, sandbox_url))
+        returncode = dev_fleet.run(processes, env, sandbox_url=sandbox_url, port=port)
     finally:
-        for child in children:
-            child.terminate()
-            child.wait(timeout=10)
+        with contextlib.suppress(FileNotFoundError):
+            DEV_ENV_FILE.unlink()
+        for process in redis:
+            process.terminate()
+            process.wait(timeout=10)
+        # The embedded PostgreSQL stops at exit (start_postgres(stop_at_exit=True)).
+    sys.exit(returncode)

@@ -32,7 +32,7 @@ def mail() -> None:
 def preview(order_id: str, kind: str, output: Path | None) -> None:
     """Render the email for ORDER_ID (order id or number) to an HTML file; sends nothing."""
     bootstrap.start()
-    from jobs.email import compose  # after start: importing the actors needs the broker
+    from jobs.email import compose, not_sendable  # after start: the actors need the broker
 
     with Session() as session:
         try:
@@ -41,6 +41,11 @@ def preview(order_id: str, kind: str, output: Path | None) -> None:
             order = session.scalar(select(Order).where(Order.order_number == order_id))
         if order is None:
             raise click.ClickException(f"no order {order_id}")
+        # The workers would never send it: a preview must not show, say, a canceled
+        # order as confirmed.
+        reason = not_sendable(order, kind)
+        if reason:
+            raise click.ClickException(f"{order.order_number} gets no {kind}: {reason}")
         rendered, message = compose(session, order, kind)
     path = output or Path("var/mail-preview") / f"{kind}-{order.order_number}.html"
     path.parent.mkdir(parents=True, exist_ok=True)

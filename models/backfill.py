@@ -33,9 +33,7 @@ def position(session: Session, name: str = EVENTS) -> dt.datetime | None:
     return None if cursor is None else cursor.position
 
 
-def advance(
-    session: Session, *, to: dt.datetime, event_id: str | None, name: str = EVENTS
-) -> None:
+def advance(session: Session, *, to: dt.datetime, event_id: str | None, name: str = EVENTS) -> None:
     """Move the cursor to ``to`` unless it is already further (two runs may overlap)."""
     table = BackfillCursor.__table__
     statement = insert(table).values(name=name, position=to, event_id=event_id)

@@ -26,6 +26,10 @@ TIMEOUT_S = 10
 SIGNATURE_TOLERANCE_S = 300
 
 
+# What a failed call raises (network, outage, Stripe's refusal), for callers that carry on.
+StripeError = stripe.StripeError
+
+
 class SignatureError(Exception):
     """The ``Stripe-Signature`` header does not prove the body came from Stripe."""
 
@@ -153,16 +157,17 @@ EVENTS_PAGE = 100  # Stripe's largest page
 def list_events(
     *,
     created_gte: int,
+    created_lt: int,
     types: Sequence[str],
     delivery_success: bool | None = None,
     on_page: Callable[[], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Events of ``types`` created at or after ``created_gte``, newest first, as dicts.
+    """Events of ``types`` created in [``created_gte``, ``created_lt``), newest first.
 
     Follows Stripe's pagination; ``on_page`` is called once per API call made.
     """
     params: dict[str, Any] = {
-        "created": {"gte": created_gte},
+        "created": {"gte": created_gte, "lt": created_lt},
         "types": list(types),
         "limit": EVENTS_PAGE,
     }

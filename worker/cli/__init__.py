@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import database, dev, dlq, jobs, mail, scheduler, stripe_sandbox, webhooks
+from worker.cli import (
+    database,
+    dev,
+    dlq,
+    jobs,
+    mail,
+    orders,
+    scheduler,
+    stripe_sandbox,
+    webhooks,
+)
 from worker.settings import ConfigurationError
 
 
@@ -28,6 +38,7 @@ for _command in (
     database.migrate,
     database.seed_demo,
     webhooks.webhooks,
+    orders.orders,
     dlq.dlq,
     jobs.jobs,
     scheduler.scheduler,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,8 +68,10 @@ class Report:
     cursor_age_seconds: float | None = None
 
 
-def _seconds(moment: dt.datetime) -> int:
-    return int(moment.timestamp())
+def _seconds(moment: dt.datetime, *, up: bool = False) -> int:
+    # Stripe's ``created`` is whole seconds: round the upper bound up, so an event of
+    # the current second is listed now rather than skipped.
+    return math.ceil(moment.timestamp()) if up else math.floor(moment.timestamp())
 
 
 def _at(created: int) -> dt.datetime:
@@ -139,7 +142,7 @@ def _listed(
     events = list(
         stripe.list_events(
             created_gte=_seconds(created_gte),
-            created_lt=_seconds(created_lt),
+            created_lt=_seconds(created_lt, up=True),
             types=TYPES,
             delivery_success=False if undelivered else None,
             on_page=count_call,

@@ -14,27 +14,8 @@ from models.orders.timeline import OrderEvent
 from models.outbox import OutboxMessage
 from models.stock.tables import StockLevel
 from tests.support import stripe_events
-from tests.support.alerts import AlertReceiver
-from worker.settings import get_settings
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
-
-
-@pytest.fixture
-def pipeline(broker):
-    with stripe_events.pipeline_worker(broker) as worker:
-        yield lambda: stripe_events.drain_pipeline(broker, worker)
-
-
-@pytest.fixture
-def alerts(monkeypatch):
-    receiver = AlertReceiver()
-    monkeypatch.setenv("ALERT_WEBHOOK_URL", receiver.url)
-    get_settings.cache_clear()
-    yield receiver
-    receiver.stop()
-    monkeypatch.delenv("ALERT_WEBHOOK_URL")
-    get_settings.cache_clear()
 
 
 def new_order(**options) -> Order:

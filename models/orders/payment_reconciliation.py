@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from models.orders import payment_checks, payment_effects
@@ -42,6 +42,26 @@ class Reconciliation:
     mismatch: Mismatch | None = None
 
 
+def _hold_ends_by(moment: dt.datetime):
+    """SQL: the order holds stock that an expiry at ``moment`` would release."""
+    return exists().where(
+        and_(
+            Reservation.order_id == Order.id,
+            Reservation.status == ReservationStatus.ACTIVE,
+            Reservation.expires_at <= moment,
+        )
+    )
+
+
+def _awaiting(*conditions, limit: int) -> Select:
+    return (
+        select(Order.id, Order.payment_intent_id)
+        .where(Order.status.in_(AWAITING), Order.payment_intent_id.is_not(None), *conditions)
+        .order_by(Order.created_at)
+        .limit(limit)
+    )
+
+
 def orders_to_reconcile(
     session: Session,
     *,
@@ -51,24 +71,10 @@ def orders_to_reconcile(
     limit: int = 100,
 ) -> list[tuple[uuid.UUID, str]]:
     """(order id, PaymentIntent id) of orders unpaid past ``pending_after``, or whose hold
-    ends within ``expiring_within``, soonest-expiring first."""
-    return [
-        (order_id, intent_id)
-        for order_id, intent_id in session.execute(
-            select(Order.id, Order.payment_intent_id)
-            .where(
-                Order.status.in_(AWAITING),
-                Order.payment_intent_id.is_not(None),
-                Order.created_at >= now - WINDOW,
-                or_(
-                    Order.created_at <= now - pending_after,
-                    Order.reservation_expires_at <= now + expiring_within,
-                ),
-            )
-            .order_by(Order.reservation_expires_at.asc().nulls_last(), Order.created_at)
-            .limit(limit)
-        )
-    ]
+    ends within ``expiring_within``."""
+    recent = Order.created_at >= now - WINDOW
+    due = or_(Order.created_at <= now - pending_after, _hold_ends_by(now + expiring_within))
+    return [tuple(row) for row in session.execute(_awaiting(recent, due, limit=limit))]
 
 
 def expiring_orders(
@@ -76,25 +82,7 @@ def expiring_orders(
 ) -> list[tuple[uuid.UUID, str]]:
     """(order id, PaymentIntent id) of unpaid orders with a hold that has run out: the
     expiry job would release it, so Stripe is asked first."""
-    return [
-        (order_id, intent_id)
-        for order_id, intent_id in session.execute(
-            select(Order.id, Order.payment_intent_id)
-            .where(
-                Order.status.in_(AWAITING),
-                Order.payment_intent_id.is_not(None),
-                exists().where(
-                    and_(
-                        Reservation.order_id == Order.id,
-                        Reservation.status == ReservationStatus.ACTIVE,
-                        Reservation.expires_at <= now,
-                    )
-                ),
-            )
-            .order_by(Order.created_at)
-            .limit(limit)
-        )
-    ]
+    return [tuple(row) for row in session.execute(_awaiting(_hold_ends_by(now), limit=limit))]
 
 
 def apply_intent(

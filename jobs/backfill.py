@@ -86,6 +86,8 @@ def run(*, since: dt.datetime | None = None, now: dt.datetime | None = None) -> 
         position = cursors.position(session)
     start = since or (position - overlap if position else now - FIRST_LOOKBACK)
     report = Report(since=start.isoformat())
+    if position is not None:  # reported even when this run then fails
+        CURSOR_AGE.set(max(0.0, (now - position).total_seconds()))
     tally: Tally[str] = Tally()
     undelivered = 0
     if position is not None and now - position > CURSOR_ALERT_AGE:

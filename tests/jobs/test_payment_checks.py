@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from jobs.stripe_events import process_stripe_event, sweep_stuck_webhooks
+from models import inbox
 from models.carts.tables import Cart
 from models.db import Session
 from models.inbox import WebhookEvent
@@ -14,6 +15,7 @@ from models.orders.timeline import OrderEvent
 from models.outbox import OutboxMessage
 from models.stock.tables import StockLevel
 from tests.support import stripe_events
+from worker.settings import get_settings
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
 
@@ -180,6 +182,32 @@ def test_a_refund_in_another_currency_is_not_applied(client, pipeline):
     assert row(event["id"]).reason == "currency_mismatch"
     with Session() as session:
         assert session.get(Order, order.id).status == "paid"
+
+
+def test_a_refused_event_is_not_replayed(client, pipeline):
+    order = new_order()
+    event = succeeded(order, currency="eur")
+    deliver(client, event)
+    pipeline()
+
+    with Session() as session:
+        assert inbox.replay_ids(session, statuses=("failed",)) == []
+        assert inbox.replay_ids(session, ids=(event["id"],)) == []
+
+
+def test_a_test_mode_event_is_ignored_under_a_live_key(client, monkeypatch):
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_live_cartfleet")
+    get_settings.cache_clear()
+    order = new_order()
+    event = stripe_events.payment_succeeded(order)  # livemode false
+
+    try:
+        stripe_events.post(client, event)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+    assert (row(event["id"]).status, row(event["id"]).reason) == ("ignored", "livemode_mismatch")
 
 
 def test_an_event_of_the_other_stripe_mode_is_stored_ignored_with_the_reason(client):

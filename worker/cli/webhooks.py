@@ -89,6 +89,11 @@ def backfill(since: str | None) -> None:
     """Store the Stripe events the webhook never delivered, now; prints what it did as JSON."""
     bootstrap.start()
     from jobs import backfill as stripe_backfill
+    from worker.stripe import StripeError
 
-    report = stripe_backfill.run(since=parse_since(since) if since else None)
+    start = parse_since(since) if since else None
+    try:
+        report = stripe_backfill.run(since=start)
+    except StripeError as error:
+        raise click.ClickException(f"Stripe's events could not be listed: {error}") from None
     click.echo(json.dumps(dataclasses.asdict(report), indent=2))

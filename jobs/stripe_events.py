@@ -2,8 +2,8 @@
 
 ``store_event`` is the one way into the inbox, for a webhook and for the Events API
 backfill alike: the row and its job are written together, so both share dedupe and
-exactly-once. ``process_stripe_event`` locks the inbox row, applies the effect and marks the row
-processed in one transaction. Failures are counted on the row and retried with
+exactly-once. ``process_stripe_event`` locks the inbox row, applies the effect and
+marks the row processed in one transaction. Failures are counted on the row and retried with
 backoff; when retries run out Dramatiq dead-letters the message and
 ``mark_webhook_dead`` records it on the row and alerts. ``sweep_stuck_webhooks``
 re-enqueues rows whose job never ran.

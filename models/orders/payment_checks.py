@@ -10,16 +10,13 @@ out. Stripe's own word (a retrieved PaymentIntent) is checked the same way.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.errors import OrderNotFound
 from models.inbox import AMOUNT_MISMATCH, CURRENCY_MISMATCH, PAYMENT_INTENT_MISMATCH
-from models.orders.payment_effects import payment_facts
+from models.orders.payment_effects import find_order, payment_facts
 from models.orders.tables import Order
 from models.orders.timeline import add_event
 
@@ -48,41 +45,17 @@ def event_order(
     attached yet) is a ``payment_intent_mismatch``. Raises ``OrderNotFound`` (retried)
     when neither finds an order.
     """
-    named = _named(session, order_id)
-    if named is not None:
-        if payment_intent_id and named.payment_intent_id == payment_intent_id:
-            return named, None
-        return named, Mismatch(
-            named,
-            PAYMENT_INTENT_MISMATCH,
-            {
-                "event_payment_intent": payment_intent_id,
-                "order_payment_intent": named.payment_intent_id,
-            },
-        )
-    owner = None
-    if payment_intent_id:
-        owner = session.scalars(
-            select(Order)
-            .where(Order.payment_intent_id == payment_intent_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-    if owner is None:
-        raise OrderNotFound(
-            f"no order for order_id={order_id!r} payment_intent={payment_intent_id!r}"
-        )
-    return owner, None
-
-
-def _named(session: Session, order_id: str | None) -> Order | None:
-    try:
-        key = uuid.UUID(str(order_id)) if order_id else None
-    except ValueError:
-        return None
-    if key is None:
-        return None
-    return session.get(Order, key, with_for_update=True, populate_existing=True)
+    order = find_order(session, order_id=order_id, payment_intent_id=payment_intent_id)
+    if payment_intent_id and order.payment_intent_id == payment_intent_id:
+        return order, None
+    return order, Mismatch(
+        order,
+        PAYMENT_INTENT_MISMATCH,
+        {
+            "event_payment_intent": payment_intent_id,
+            "order_payment_intent": order.payment_intent_id,
+        },
+    )
 
 
 def check_currency(order: Order, currency: str | None) -> Mismatch | None:

@@ -96,6 +96,24 @@ def test_an_outage_that_drops_every_webhook_loses_nothing(
     assert backfill.run().stored == {}
 
 
+def test_events_stripe_gave_up_on_after_its_three_days_are_recovered(webhooks_to_fleet, pipeline):
+    control = webhooks_to_fleet
+    control.pause()  # the endpoint is down longer than Stripe retries
+    order_id, intent_id = place_order("SKU-A")
+    pay(intent_id)
+    control.advance_clock(4 * 86400)
+    control.resume()
+    deliveries = control.wait_for_deliveries()
+    assert {(d["status"], d.get("gave_up")) for d in deliveries} == {
+        ("failed", "older than the retry window")
+    }
+
+    backfill.run()
+    pipeline()
+
+    assert status(order_id) == "paid"
+
+
 def test_webhooks_arriving_after_the_backfill_have_no_second_effect(webhooks_to_fleet, pipeline):
     control = webhooks_to_fleet
     control.pause()  # the endpoint is unreachable: deliveries wait

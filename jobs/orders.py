@@ -148,13 +148,19 @@ def release_expired_reservations() -> int:
     now = utcnow()
     with Session() as session:
         expiring = payment_reconciliation.expiring_orders(session, now=now, limit=RECONCILE_BATCH)
-    unverified = [
+    verified = {
         order_id
         for order_id, intent_id in expiring
-        if (result := reconcile_order(order_id, intent_id)) is None
-        or result.stripe_status == "processing"
-    ]
+        if (result := reconcile_order(order_id, intent_id)) is not None
+        and result.stripe_status != "processing"
+    }
     with Session.begin() as session:
+        # Those Stripe did not answer for, and any beyond this run's batch, wait a minute.
+        unverified = [
+            order_id
+            for order_id, _ in payment_reconciliation.expiring_orders(session, now=now, limit=None)
+            if order_id not in verified
+        ]
         if unverified:
             reservations.extend(session, order_ids=unverified, until=now + UNVERIFIED_HOLD)
         released = reservations.release_expired(session, now=now)

@@ -53,7 +53,7 @@ def _hold_ends_by(moment: dt.datetime):
     )
 
 
-def _awaiting(*conditions, limit: int) -> Select:
+def _awaiting(*conditions, limit: int | None) -> Select:
     return (
         select(Order.id, Order.payment_intent_id)
         .where(Order.status.in_(AWAITING), Order.payment_intent_id.is_not(None), *conditions)
@@ -78,7 +78,7 @@ def orders_to_reconcile(
 
 
 def expiring_orders(
-    session: Session, *, now: dt.datetime, limit: int = 100
+    session: Session, *, now: dt.datetime, limit: int | None = 100
 ) -> list[tuple[uuid.UUID, str]]:
     """(order id, PaymentIntent id) of unpaid orders with a hold that has run out: the
     expiry job would release it, so Stripe is asked first."""

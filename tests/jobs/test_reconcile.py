@@ -12,6 +12,7 @@ import json
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from jobs import orders
 from jobs.orders import reconcile_payment_intents, release_expired_reservations
 from models.base import utcnow
 from models.db import Session
@@ -118,6 +119,22 @@ def test_a_hold_stripe_cannot_be_asked_about_is_kept(sandbox):
     sandbox.control.fail_next_requests(0)  # Stripe is back
     reconcile_payment_intents()  # the kept hold ends soon, so Stripe is asked again
     assert status(order_id) == "paid" and on_hand("SKU-A") == 9
+
+
+def test_holds_beyond_the_runs_batch_wait_to_be_asked_about(sandbox, monkeypatch):
+    monkeypatch.setattr(orders, "RECONCILE_BATCH", 1)
+    first_id, first_intent = place_order("SKU-A")
+    second_id, second_intent = place_order("SKU-B")
+    for order_id, intent_id in ((first_id, first_intent), (second_id, second_intent)):
+        pay(intent_id)
+        expire_holds(order_id)
+
+    release_expired_reservations()
+
+    assert status(first_id) == "paid"
+    assert status(second_id) == "pending_payment"
+    [(state, expires_at)] = holds(second_id)
+    assert state == "active" and expires_at > utcnow()
 
 
 def test_stripe_says_canceled_or_failed(sandbox):

@@ -5,7 +5,7 @@ Provisions a PostgreSQL database of its own (migrated), bulk-loads ``--carts`` e
 100 expired carts that orders still refer to (which must survive). Then, on identical
 freshly loaded data, runs:
 
-1. the job's own batched purge (jobs.scheduled.purge_batches, one transaction per batch),
+1. the job's own batched purge (jobs.carts.purge_batches, one transaction per batch),
 2. one plain ``DELETE`` of the same rows in a single transaction,
 
 while a separate process (as the web would be) keeps writing live carts from two threads
@@ -256,7 +256,7 @@ class TransactionTimer:
 
 
 def batched_purge(engine, batch_size: int) -> dict[str, float]:
-    from jobs.scheduled import purge_batches
+    from jobs.carts import purge_batches
 
     timer = TransactionTimer(engine)
     batches, carts = 0, 0
@@ -320,13 +320,13 @@ def main() -> None:
     try:
         from alembic import command
 
-        from jobs import scheduled
+        from jobs.carts import PURGE_BATCH_CARTS
         from models import db
         from tests.support.services import alembic_config
 
         command.upgrade(alembic_config(url), "head")
         engine = db.configure(url)
-        batch = args.batch or scheduled.PURGE_BATCH_CARTS
+        batch = args.batch or PURGE_BATCH_CARTS
 
         load_started = time.perf_counter()
         load(engine, args.carts)

@@ -143,6 +143,8 @@ def floor_app():
             "api_version": event.get("api_version"),
             "livemode": bool(event.get("livemode")),
             "payload": Jsonb(event),
+            "source": "webhook",
+            "reason": None,
             "message_id": job.message_id,
             "queue_name": job.queue_name,
             "actor_name": job.actor_name,

@@ -1,7 +1,9 @@
 """Stripe webhook processing: exactly-once effects from at-least-once delivery.
 
-``process_stripe_event`` locks the inbox row, applies the effect and marks the row
-processed in one transaction. Failures are counted on the row and retried with
+``store_event`` is the one way into the inbox, for a webhook and for the Events API
+backfill alike: the row and its job are written together, so both share dedupe and
+exactly-once. ``process_stripe_event`` locks the inbox row, applies the effect and
+marks the row processed in one transaction. Failures are counted on the row and retried with
 backoff; when retries run out Dramatiq dead-letters the message and
 ``mark_webhook_dead`` records it on the row and alerts. ``sweep_stuck_webhooks``
 re-enqueues rows whose job never ran.
@@ -20,11 +22,12 @@ from periodiq import cron
 from prometheus_client import Counter, Gauge, Histogram
 
 from jobs import stripe_handlers
-from models import inbox
+from models import db, inbox
 from models.db import Session
 from worker import outbox
 from worker.alerts import send_alert
 from worker.dead_letters import final_error
+from worker.stripe import key_livemode
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +73,52 @@ def process_stripe_event(event_id: str) -> None:
             if event is None:
                 logger.warning("Stripe event %s is not in the inbox; nothing to do", event_id)
                 return
-            if event.status in inbox.FINAL_STATUSES:
+            if inbox.is_final(event):
                 return
             outcome = stripe_handlers.apply_event(session, event.payload)
-            inbox.mark_done(session, event=event, status=outcome)
+            if isinstance(outcome, stripe_handlers.NotApplied):
+                inbox.mark_not_applied(
+                    session,
+                    event=event,
+                    reason=outcome.reason,
+                    order_id=outcome.order_id,
+                    detail=outcome.detail,
+                )
+            else:
+                inbox.mark_done(session, event=event, status=outcome)
     except Exception:
         _record_failure(event_id, traceback.format_exc())
         raise
     finally:
         PROCESSING_SECONDS.observe(time.perf_counter() - started)
+
+
+def store_event(event: dict[str, Any], *, source: str = "webhook") -> str:
+    """Store a verified Stripe event and queue its job; returns what happened.
+
+    ``accepted``: new, ``process_stripe_event`` queued (pushed after the one-statement
+    insert, or by the relay). ``ignored``: new, no job (a type without a handler, or
+    an event of the other Stripe mode, stored with ``livemode_mismatch``).
+    ``duplicate``: the id is already in the inbox, nothing written. Database errors
+    propagate (the webhook answers them 400 or 503).
+    """
+    reason = None if bool(event.get("livemode")) == key_livemode() else inbox.LIVEMODE_MISMATCH
+    if reason is not None or not stripe_handlers.handles(event["type"]):
+        stored = db.with_connection(
+            db.autocommit_engine(),
+            lambda c: inbox.store_ignored(c, event=event, source=source, reason=reason),
+        )
+        return "ignored" if stored else "duplicate"
+    job = outbox.message(process_stripe_event, event["id"])
+    row = outbox.row(job)
+    row_id = db.with_connection(
+        db.autocommit_engine(),
+        lambda c: inbox.store_with_job(c, event=event, job=row, source=source),
+    )
+    if row_id is None:
+        return "duplicate"
+    outbox.send([outbox.Pending(row_id, job)])
+    return "accepted"
 
 
 def _record_failure(event_id: str, error: str) -> None:

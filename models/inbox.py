@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
     Connection,
+    ForeignKey,
     Index,
     Insert,
     String,
     bindparam,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -23,6 +26,13 @@ from models.base import Base, created_at, quoted, utcnow
 from models.outbox import insert_row
 
 WEBHOOK_STATUSES = ("received", "processed", "ignored", "failed", "dead")
+SOURCES = ("webhook", "backfill")
+# Why an event was not applied; a row with a reason is final (never retried nor replayed).
+PAYMENT_INTENT_MISMATCH = "payment_intent_mismatch"
+AMOUNT_MISMATCH = "amount_mismatch"
+CURRENCY_MISMATCH = "currency_mismatch"
+LIVEMODE_MISMATCH = "livemode_mismatch"
+MISMATCHES = (PAYMENT_INTENT_MISMATCH, AMOUNT_MISMATCH, CURRENCY_MISMATCH)
 
 
 class WebhookEvent(Base):
@@ -38,10 +48,22 @@ class WebhookEvent(Base):
     last_error: Mapped[str | None]
     received_at: Mapped[dt.datetime] = created_at()
     processed_at: Mapped[dt.datetime | None]
+    # How it reached the inbox: Stripe's webhook, or the Events API backfill.
+    source: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    reason: Mapped[str | None] = mapped_column(String(32))
+    # The order a not-applied event was checked against.
+    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
 
     __table_args__ = (
         CheckConstraint(f"status IN ({quoted(WEBHOOK_STATUSES)})", name="status_known"),
+        CheckConstraint(f"source IN ({quoted(SOURCES)})", name="source_known"),
         Index("ix_webhook_events_status_received_at", "status", "received_at"),
+        Index(
+            "ix_webhook_events_reason_received_at",
+            "reason",
+            "received_at",
+            postgresql_where=text("reason IS NOT NULL"),
+        ),
     )
 
 
@@ -63,6 +85,8 @@ def _insert_event(status: str) -> Insert:
             api_version=bindparam("api_version"),
             livemode=bindparam("livemode"),
             payload=bindparam("payload", type_=_TABLE.c.payload.type),
+            source=bindparam("source"),
+            reason=bindparam("reason"),
             status=status,
             attempts=0,
             processed_at=None if status == "received" else func.now(),
@@ -77,18 +101,20 @@ _STORE_IGNORED = _insert_event("ignored")
 _STORE_WITH_JOB = insert_row(when=_insert_event("received").cte("stored"))
 
 
-def _event_params(event: dict[str, Any]) -> dict[str, Any]:
+def _event_params(event: dict[str, Any], source: str, reason: str | None) -> dict[str, Any]:
     return {
         "id": event["id"],
         "type": event["type"],
         "api_version": event.get("api_version"),
         "livemode": bool(event.get("livemode", False)),
         "payload": event,
+        "source": source,
+        "reason": reason,
     }
 
 
 def store_with_job(
-    connection: Connection, *, event: dict[str, Any], job: dict[str, Any]
+    connection: Connection, *, event: dict[str, Any], job: dict[str, Any], source: str
 ) -> int | None:
     """Insert a verified Stripe event ``received`` and its job's outbox row, atomically.
 
@@ -96,16 +122,30 @@ def store_with_job(
     by one statement, so nothing else is needed for atomicity. Returns the outbox row id,
     or None when the event id is already stored (then nothing is written).
     """
-    params = {**_event_params(event), **job}
+    params = {**_event_params(event, source, None), **job}
     return connection.execute(_STORE_WITH_JOB, params).scalar_one_or_none()
 
 
-def store_ignored(connection: Connection, *, event: dict[str, Any]) -> bool:
-    """Insert an event of a type with no handler, already ``ignored``; False if a duplicate.
+def store_ignored(
+    connection: Connection, *, event: dict[str, Any], source: str, reason: str | None = None
+) -> bool:
+    """Insert an event no job will apply, already ``ignored``; False if a duplicate.
 
-    The inbox keeps every delivery even when no work is queued for it.
+    A type with no handler has no ``reason``; an event of the other Stripe mode (live vs
+    test) has ``livemode_mismatch``. The inbox keeps every delivery even so.
     """
-    return connection.execute(_STORE_IGNORED, _event_params(event)).first() is not None
+    params = _event_params(event, source, reason)
+    return connection.execute(_STORE_IGNORED, params).first() is not None
+
+
+def known_ids(session: Session, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the inbox already holds."""
+    return set(session.scalars(select(WebhookEvent.id).where(WebhookEvent.id.in_(ids))))
+
+
+def is_final(event: WebhookEvent) -> bool:
+    """Nothing more will be done to the row: processed, ignored, or refused for a reason."""
+    return event.status in FINAL_STATUSES or event.reason is not None
 
 
 def lock(session: Session, event_id: str) -> WebhookEvent | None:
@@ -121,11 +161,39 @@ def mark_done(session: Session, *, event: WebhookEvent, status: str = "processed
     event.last_error = None if status == "processed" else event.last_error
 
 
+def mark_not_applied(
+    session: Session, *, event: WebhookEvent, reason: str, order_id: uuid.UUID, detail: str
+) -> None:
+    """The event disagrees with its order: ``failed`` for good, with the reason."""
+    event.status = "failed"
+    event.reason = reason
+    event.order_id = order_id
+    event.attempts += 1
+    event.processed_at = utcnow()
+    event.last_error = detail
+
+
+def not_applied(session: Session, *, limit: int) -> list[WebhookEvent]:
+    """Events refused for a mismatch with their order, newest first."""
+    return list(
+        session.scalars(
+            select(WebhookEvent)
+            .where(WebhookEvent.reason.in_(MISMATCHES))
+            .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def record_failure(session: Session, *, event_id: str, error: str) -> None:
     """Count a failed attempt (in a transaction of its own: the effect's rolled back)."""
     session.execute(
         update(WebhookEvent)
-        .where(WebhookEvent.id == event_id, WebhookEvent.status.not_in(FINAL_STATUSES))
+        .where(
+            WebhookEvent.id == event_id,
+            WebhookEvent.status.not_in(FINAL_STATUSES),
+            WebhookEvent.reason.is_(None),
+        )
         .values(
             status="failed", attempts=WebhookEvent.attempts + 1, last_error=error[-ERROR_LIMIT:]
         )
@@ -135,7 +203,7 @@ def record_failure(session: Session, *, event_id: str, error: str) -> None:
 def mark_dead(session: Session, *, event_id: str, error: str | None) -> WebhookEvent | None:
     """Retries ran out: the row becomes ``dead`` unless a later attempt got it processed."""
     event = lock(session, event_id)
-    if event is None or event.status in FINAL_STATUSES:
+    if event is None or is_final(event):
         return None
     event.status = "dead"
     if error:
@@ -167,8 +235,14 @@ def replay_ids(
     ids: tuple[str, ...] = (),
     limit: int = 10_000,
 ) -> list[str]:
-    """Ids to hand to the processor again: by id, else by status and receipt time."""
-    conditions = [WebhookEvent.id.in_(ids) if ids else WebhookEvent.status.in_(statuses)]
+    """Ids to hand to the processor again: by id, else by status and receipt time.
+
+    Events refused for a reason are final: replaying them would refuse them again.
+    """
+    conditions = [
+        WebhookEvent.id.in_(ids) if ids else WebhookEvent.status.in_(statuses),
+        WebhookEvent.reason.is_(None),
+    ]
     if since is not None:
         conditions.append(WebhookEvent.received_at >= since)
     return list(

@@ -3,7 +3,8 @@
 The view stays thin so Stripe gets its 200 in milliseconds: the event goes into the
 ``webhook_events`` inbox and its ``process_stripe_event`` job into the outbox, in one
 statement (one round trip, its own transaction), then the job is pushed to Redis.
-Everything else happens in jobs/webhooks.py.
+The store itself is ``jobs.stripe_events.store_event``, shared with the Events API
+backfill; processing happens in jobs/stripe_events.py.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from jobs import stripe_handlers, stripe_payloads
-from jobs.stripe_events import process_stripe_event
-from models import db, inbox
+from jobs import stripe_payloads
+from jobs.stripe_events import store_event
 from web.errors import APIError
 from web.validation import JSONBodyError, read_json
-from worker import outbox
 from worker.settings import get_settings
 from worker.stripe import SignatureError, verify_signature
 
@@ -97,20 +96,8 @@ def stripe_webhook():
         raise APIError(400, "invalid_signature", str(error)) from None
 
     event = _parse(payload)
-    handled = stripe_handlers.handles(event["type"])
-    job = outbox.message(process_stripe_event, event["id"]) if handled else None
     try:
-        if job is None:
-            stored = db.with_connection(
-                db.autocommit_engine(), lambda c: inbox.store_ignored(c, event=event)
-            )
-        else:
-            row = outbox.row(job)
-            row_id = db.with_connection(
-                db.autocommit_engine(),
-                lambda c: inbox.store_with_job(c, event=event, job=row),
-            )
-            stored = row_id is not None
+        outcome = store_event(event, source="webhook")
     except DataError as error:  # a value PostgreSQL cannot hold that the checks missed
         logger.warning("Stripe event %s cannot be stored: %s", event["id"], error.orig)
         RECEIVED.labels(type=event["type"], outcome="invalid_payload").inc()
@@ -123,9 +110,5 @@ def stripe_webhook():
     except (DBAPIError, PoolTimeoutError):
         RECEIVED.labels(type=event["type"], outcome="unavailable").inc()
         raise  # answered 503 by web.errors, so Stripe delivers it again
-    if stored and job is not None:
-        outbox.send([outbox.Pending(row_id, job)])
-
-    outcome = "duplicate" if not stored else ("accepted" if handled else "ignored")
     RECEIVED.labels(type=event["type"], outcome=outcome).inc()
-    return {"received": True, "duplicate": not stored}
+    return {"received": True, "duplicate": outcome == "duplicate"}

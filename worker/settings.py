@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     alert_webhook_url: str = ""
     enable_warehouse_fallback: bool = False
     reservation_minutes: int = Field(15, ge=1)
+    # The Events API backfill: how often it runs, how far back each run re-reads.
+    stripe_backfill_interval_minutes: int = Field(10, ge=1, le=60)
+    stripe_backfill_overlap_minutes: int = Field(10, ge=0)
+    # PaymentIntent reconciliation: orders unpaid this long, or whose hold ends this soon.
+    reconcile_pending_after_minutes: int = Field(10, ge=1)
+    reconcile_expiring_within_minutes: int = Field(3, ge=0)
     stock_query_timeout_ms: int = Field(5000, ge=1)
     log_level: str = "INFO"
     # Lower-case ISO codes the store sells in (STORE_CURRENCIES=usd,eur); carts take no other.

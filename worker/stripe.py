@@ -1,4 +1,4 @@
-"""Stripe, behind one seam: the client, webhook signatures, PaymentIntents, idempotency keys.
+"""Stripe, behind one seam: the client, webhook signatures, PaymentIntents, events, keys.
 
 ``STRIPE_API_BASE`` points the client at another host (the local Stripe sandbox). Every
 call that creates or changes something at Stripe carries an idempotency key derived from
@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import requests
 import stripe
@@ -23,6 +24,10 @@ logger = logging.getLogger(__name__)
 NETWORK_RETRIES = 2
 TIMEOUT_S = 10
 SIGNATURE_TOLERANCE_S = 300
+
+
+# What a failed call raises (network, outage, Stripe's refusal), for callers that carry on.
+StripeError = stripe.StripeError
 
 
 class SignatureError(Exception):
@@ -152,3 +157,49 @@ def confirm_payment_intent(
     else:
         params = {"payment_method": payment_method}
     return stripe_client().v1.payment_intents.confirm(intent_id, params)
+
+
+def retrieve_payment_intent(intent_id: str) -> dict[str, Any]:
+    """The PaymentIntent as Stripe has it now (reconciliation's source of truth)."""
+    return stripe_client().v1.payment_intents.retrieve(intent_id).to_dict()
+
+
+# --- Events ---------------------------------------------------------------------------------
+
+EVENTS_PAGE = 100  # Stripe's largest page
+
+
+def list_events(
+    *,
+    created_gte: int,
+    created_lt: int,
+    types: Sequence[str],
+    delivery_success: bool | None = None,
+    on_page: Callable[[], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Events of ``types`` created in [``created_gte``, ``created_lt``), newest first.
+
+    Follows Stripe's pagination; ``on_page`` is called once per API call made.
+    """
+    params: dict[str, Any] = {
+        "created": {"gte": created_gte, "lt": created_lt},
+        "types": list(types),
+        "limit": EVENTS_PAGE,
+    }
+    if delivery_success is not None:
+        params["delivery_success"] = delivery_success
+    events = stripe_client().v1.events
+    while True:
+        page = events.list(params=params)
+        if on_page is not None:
+            on_page()
+        for event in page.data:
+            yield event.to_dict()
+        if not page.has_more or not page.data:
+            return
+        params["starting_after"] = page.data[-1].id
+
+
+def key_livemode() -> bool:
+    """Whether ``STRIPE_API_KEY`` is a live-mode key (``sk_live_``, ``rk_live_``)."""
+    return get_settings().stripe_api_key.startswith(("sk_live_", "rk_live_"))

@@ -200,3 +200,17 @@ def release_expired(session: Session, *, now: dt.datetime, limit: int = 1000) ->
         .values(status=ReservationStatus.RELEASED)
         .execution_options(synchronize_session=False)
     ).rowcount
+
+
+def extend(session: Session, *, order_ids: Iterable[uuid.UUID], until: dt.datetime) -> int:
+    """Keep the orders' active holds until ``until`` (no stock row lock: nothing is freed)."""
+    return session.execute(
+        update(Reservation)
+        .where(
+            Reservation.order_id.in_(list(order_ids)),
+            Reservation.status == ReservationStatus.ACTIVE,
+            Reservation.expires_at < until,
+        )
+        .values(expires_at=until)
+        .execution_options(synchronize_session=False)
+    ).rowcount

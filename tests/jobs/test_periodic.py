@@ -26,6 +26,8 @@ SCHEDULES = {
     "purge_expired_sessions": ("0 2 * * *", 300_000),
     "retry_reservation_confirmations": ("*/15 * * * *", 120_000),
     "release_expired_reservations": ("* * * * *", 60_000),
+    "reconcile_payment_intents": ("*/2 * * * *", 120_000),
+    "backfill_stripe_events": ("*/10 * * * *", 300_000),
 }
 
 

@@ -1,4 +1,8 @@
-"""Admin: orders whose reservations could not be confirmed (stock reconciliation)."""
+"""Admin: orders whose reservations could not be confirmed, and Stripe events refused.
+
+Events refused for a mismatch with their order (``models.orders.payment_checks``) are
+listed beside the orders, newest first, whatever the query: there should be none.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from pydantic import Field
 from sqlalchemy import tuple_
 
 from jobs.metrics import count_confirmation
+from models import inbox
 from models.base import utcnow
 from models.db import Session
+from models.inbox import WebhookEvent
 from models.orders import reconciliation as confirmations
 from models.orders import reconciliation_report as report
 from models.orders.tables import Order
@@ -45,6 +51,21 @@ def _item(order: Order) -> dict[str, object]:
     }
 
 
+NOT_APPLIED_SHOWN = 100
+
+
+def _not_applied(event: WebhookEvent) -> dict[str, object]:
+    return {
+        "event_id": event.id,
+        "type": event.type,
+        "source": event.source,
+        "reason": event.reason,
+        "detail": event.last_error,
+        "order_id": str(event.order_id) if event.order_id else None,
+        "received_at": event.received_at.isoformat(),
+    }
+
+
 @bp.get("/api/reconciliation")
 def reconciliation():
     """Orders with reservation-confirmation errors, newest first.
@@ -67,11 +88,13 @@ def reconciliation():
     with Session() as session:
         orders = list(session.scalars(statement))
         summary = error_summary(session)
+        refused = [_not_applied(e) for e in inbox.not_applied(session, limit=NOT_APPLIED_SHOWN)]
     page = orders[: query.limit]
     return {
         "items": [_item(order) for order in page],
         "next_cursor": cursors.encode_order(page[-1]) if len(orders) > query.limit else None,
         "summary": summary,
+        "events_not_applied": refused,
     }
 
 

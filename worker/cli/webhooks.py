@@ -1,7 +1,8 @@
-"""``cartfleet webhooks``: replay stored Stripe events and look at the inbox's health."""
+"""``cartfleet webhooks``: replay stored events, backfill from Stripe, the inbox's health."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -78,3 +79,21 @@ def health(hours: int) -> None:
     with Session() as session:
         report = inbox.health(session, window=dt.timedelta(hours=hours))
     click.echo(json.dumps(report, indent=2))
+
+
+@webhooks.command()
+@click.option(
+    "--since", help="List from here (30m, 2h, 3d or ISO 8601) instead of the stored cursor."
+)
+def backfill(since: str | None) -> None:
+    """Store the Stripe events the webhook never delivered, now; prints what it did as JSON."""
+    bootstrap.start()
+    from jobs import backfill as stripe_backfill
+    from worker.stripe import StripeError
+
+    start = parse_since(since) if since else None
+    try:
+        report = stripe_backfill.run(since=start)
+    except StripeError as error:
+        raise click.ClickException(f"Stripe's events could not be listed: {error}") from None
+    click.echo(json.dumps(dataclasses.asdict(report), indent=2))

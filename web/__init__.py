@@ -6,7 +6,18 @@ from typing import Any
 
 from flask import Flask
 
-from web import admin, carts, checkout, errors, guards, health, orders, products, webhooks
+from web import (
+    admin,
+    carts,
+    checkout,
+    errors,
+    guards,
+    health,
+    orders,
+    products,
+    recovery,
+    webhooks,
+)
 from worker import bootstrap
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -23,7 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     errors.register_error_handlers(app)
-    blueprints = (health, webhooks, products, carts, checkout, orders, admin)
+    blueprints = (health, webhooks, products, carts, checkout, orders, recovery, admin)
     for module in blueprints:
         app.register_blueprint(module.bp)
     # After the blueprints, so the admin token check (an app-wide hook) comes first.

@@ -1,0 +1,198 @@
+"""The recovery schedule: which step a cart is due, claiming due steps, cancelling them.
+
+A cart is due a step once it has been inactive (``last_activity_at``, bumped by every
+write) for the step's delay, while it is ``active``, holds items and has no order that
+is or may yet be paid. Only the latest due step is ever claimed: earlier ones it never
+got are recorded ``skipped`` (``stale``), so a job that did not run for a day sends one
+reminder, not three. Every function takes ``now``, so tests drive the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, case, exists, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from models.carts import lifecycle
+from models.carts.tables import Cart, CartItem, CartStatus
+from models.orders.status import CAPTURED, OrderStatus
+from models.orders.tables import Order
+from models.recovery.tables import RecoveryStep, StepName, StepStatus
+
+# Orders that are paid or may still be (a pending PaymentIntent): their cart gets nothing.
+ORDERED = (OrderStatus.PENDING_PAYMENT, *CAPTURED)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: StepName
+    delay: dt.timedelta
+    percent: int | None = None  # the discount its code gives; None: no code
+
+    @property
+    def is_message(self) -> bool:
+        return self.name != StepName.ABANDON
+
+    @property
+    def is_email(self) -> bool:
+        return self.name in (StepName.EMAIL_1, StepName.EMAIL_2)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The steps in increasing delay, whether consent is needed, how long codes last."""
+
+    steps: tuple[Step, ...]
+    requires_consent: bool = True
+    code_lifetime: dt.timedelta = dt.timedelta(days=7)
+
+    def step(self, name: str) -> Step:
+        return next(step for step in self.steps if step.name == name)
+
+    def latest_due(self, inactive_for: dt.timedelta) -> Step | None:
+        return next((s for s in reversed(self.steps) if s.delay <= inactive_for), None)
+
+
+DEFAULT_POLICY = Policy(
+    steps=(
+        Step(StepName.EMAIL_1, dt.timedelta(hours=2), 5),
+        Step(StepName.PUSH, dt.timedelta(hours=24)),
+        Step(StepName.EMAIL_2, dt.timedelta(hours=72), 10),
+        Step(StepName.ABANDON, dt.timedelta(days=7)),
+    )
+)
+
+
+def ordered(cart_id: ColumnElement) -> ColumnElement[bool]:
+    return exists().where(Order.cart_id == cart_id, Order.status.in_(ORDERED))
+
+
+@dataclass
+class Claimed:
+    """One batch of the recovery job."""
+
+    to_send: list[tuple[str, str]] = field(default_factory=list)  # (cart id, step)
+    abandoned: list[str] = field(default_factory=list)
+    skipped: int = 0  # steps recorded ``skipped`` (stale, no email, no consent)
+    scanned: int = 0  # carts claimed
+    cursor: tuple[dt.datetime, str] | None = None  # where the next batch goes on from
+
+
+def _due_step(policy: Policy, now: dt.datetime) -> ColumnElement[str]:
+    inactive_since = Cart.last_activity_at
+    return case(*((inactive_since <= now - s.delay, s.name.value) for s in reversed(policy.steps)))
+
+
+def _skip_reason(step: Step, row, policy: Policy) -> str | None:
+    if not step.is_message:
+        return None
+    if not row.email:
+        return "no_email"
+    if policy.requires_consent and row.marketing_consent_at is None:
+        return "no_consent"
+    return None
+
+
+def claim_due(
+    session: Session,
+    *,
+    now: dt.datetime,
+    policy: Policy,
+    limit: int,
+    after: tuple[dt.datetime, str] | None = None,
+) -> Claimed:
+    """Claim the due step of up to ``limit`` carts, oldest activity first, after ``after``.
+
+    Carts are locked ``FOR UPDATE SKIP LOCKED`` (a second job takes other carts) and each
+    step row is inserted ``ON CONFLICT DO NOTHING`` (a step claimed once is never claimed
+    again). Returns the steps whose send the caller enqueues in this transaction.
+    """
+    due = _due_step(policy, now)
+    conditions = [
+        Cart.status == CartStatus.ACTIVE,
+        Cart.last_activity_at <= now - policy.steps[0].delay,
+        exists().where(CartItem.cart_id == Cart.id),
+        ~exists().where(RecoveryStep.cart_id == Cart.id, RecoveryStep.step == due),
+        ~ordered(Cart.id),
+    ]
+    if after is not None:
+        conditions += [
+            Cart.last_activity_at >= after[0],
+            tuple_(Cart.last_activity_at, Cart.id) > tuple_(*after),
+        ]
+    rows = session.execute(
+        select(Cart.id, Cart.email, Cart.marketing_consent_at, Cart.last_activity_at)
+        .where(*conditions)
+        .order_by(Cart.last_activity_at, Cart.id)
+        .limit(limit)
+        .with_for_update(of=Cart, skip_locked=True)
+    ).all()
+    claimed = Claimed(scanned=len(rows))
+    if not rows:
+        return claimed
+    claimed.cursor = (rows[-1].last_activity_at, rows[-1].id)
+    values = []
+    for row in rows:
+        step = policy.latest_due(now - row.last_activity_at)
+        common = {"cart_id": row.id, "claimed_at": now}
+        for earlier in policy.steps[: policy.steps.index(step)]:
+            values.append(
+                {
+                    **common,
+                    "step": earlier.name.value,
+                    "status": StepStatus.SKIPPED.value,
+                    "reason": "stale",
+                    "due_at": row.last_activity_at + earlier.delay,
+                }
+            )
+        reason = _skip_reason(step, row, policy)
+        status = StepStatus.SKIPPED if reason else StepStatus.PENDING
+        if step.name == StepName.ABANDON:
+            status = StepStatus.SENT
+        values.append(
+            {
+                **common,
+                "step": step.name.value,
+                "status": status.value,
+                "reason": reason,
+                "recipient": row.email if step.is_message else None,
+                "due_at": row.last_activity_at + step.delay,
+                "sent_at": now if step.name == StepName.ABANDON else None,
+            }
+        )
+    # One row shape for the whole statement: every key in every row.
+    keys = {key for value in values for key in value}
+    values = [{key: value.get(key) for key in keys} for value in values]
+    inserted = session.execute(
+        insert(RecoveryStep)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[RecoveryStep.cart_id, RecoveryStep.step])
+        .returning(RecoveryStep.cart_id, RecoveryStep.step, RecoveryStep.status)
+    ).all()
+    abandon = []
+    for cart_id, step, status in inserted:
+        if status == StepStatus.PENDING:
+            claimed.to_send.append((cart_id, step))
+        elif status == StepStatus.SKIPPED:
+            claimed.skipped += 1
+        elif step == StepName.ABANDON:
+            abandon.append(cart_id)
+    claimed.abandoned = lifecycle.mark_abandoned(session, cart_ids=abandon)
+    return claimed
+
+
+def cancel_pending(session: Session, *, cart_id: str, now: dt.datetime) -> int:
+    """Cancel the cart's claimed steps not sent yet (checkout: in the order's transaction).
+
+    Waits for a send in progress (it holds its step row), so a reminder either went out
+    before the order existed or never goes out.
+    """
+    return session.execute(
+        update(RecoveryStep)
+        .where(RecoveryStep.cart_id == cart_id, RecoveryStep.status == StepStatus.PENDING)
+        .values(status=StepStatus.CANCELED, reason="ordered", canceled_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -201,8 +201,9 @@ def test_an_unsubscribed_address_gets_no_later_step(t0, smtp_server):
 
 
 def test_the_periodic_job_sends_through_the_outbox_and_a_worker(broker, smtp_server, drain_queues):
-    from jobs.recovery import recover_abandoned_carts
+    from jobs.recovery import REMINDERS_SENT, recover_abandoned_carts
 
+    before = REMINDERS_SENT.labels("email_1")._value.get()
     products()
     cart_id = idle_cart(since=start_clock() - 3 * HOUR)
 
@@ -214,6 +215,7 @@ def test_the_periodic_job_sends_through_the_outbox_and_a_worker(broker, smtp_ser
     [message] = smtp_server.wait_for(1)
     assert message["To"] == "ada@example.com"
     assert steps(cart_id) == {"email_1": ("sent", None)}
+    assert REMINDERS_SENT.labels("email_1")._value.get() == before + 1
 
 
 def test_a_failed_attempt_is_retried_and_sent_once(t0, smtp_server):
@@ -245,3 +247,29 @@ def test_a_permanent_refusal_ends_the_step_dead(t0, smtp_server):
         deliver(*send, now=t0 + 2 * HOUR)
     assert steps(cart_id) == {"email_1": ("dead", "mail_refused")}
     assert deliver(*send, now=t0 + 2 * HOUR) is False
+
+
+def test_the_gauges_follow_the_recovered_orders(t0, smtp_server):
+    from jobs.recovery import CARTS_RECOVERED, REVENUE_RECOVERED, publish_figures
+    from models.orders.tables import Order
+
+    cart_id = idle_cart(since=t0 - 3 * HOUR)
+    run_and_deliver(t0 - HOUR)
+    with Session.begin() as session:
+        order = checkout.start(
+            session,
+            cart_id=cart_id,
+            email="ada@example.com",
+            shipping_address=ADDRESS,
+            acknowledge_price_changes=False,
+            reservation_minutes=15,
+        ).order
+        order_id = order.id
+    with Session.begin() as session:
+        session.get(Order, order_id).status = "paid"
+
+    figures = publish_figures(now=t0 + HOUR)
+
+    assert figures["carts_recovered"] == 1
+    assert CARTS_RECOVERED.labels("email_1")._value.get() == 1
+    assert REVENUE_RECOVERED.labels("usd")._value.get() == 3700

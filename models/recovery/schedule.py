@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, case, exists, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, case, exists, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -96,20 +96,11 @@ def _skip_reason(step: Step, row, policy: Policy) -> str | None:
     return None
 
 
-def claim_due(
-    session: Session,
-    *,
-    now: dt.datetime,
-    policy: Policy,
-    limit: int,
-    after: tuple[dt.datetime, str] | None = None,
-) -> Claimed:
-    """Claim the due step of up to ``limit`` carts, oldest activity first, after ``after``.
-
-    Carts are locked ``FOR UPDATE SKIP LOCKED`` (a second job takes other carts) and each
-    step row is inserted ``ON CONFLICT DO NOTHING`` (a step claimed once is never claimed
-    again). Returns the steps whose send the caller enqueues in this transaction.
-    """
+def due_carts(
+    *, now: dt.datetime, policy: Policy, limit: int, after: tuple[dt.datetime, str] | None = None
+) -> Select:
+    """The claim's statement: up to ``limit`` carts due a step they have no row for,
+    oldest activity first, after ``after``, locked ``FOR UPDATE SKIP LOCKED``."""
     due = _due_step(policy, now)
     conditions = [
         Cart.status == CartStatus.ACTIVE,
@@ -123,13 +114,30 @@ def claim_due(
             Cart.last_activity_at >= after[0],
             tuple_(Cart.last_activity_at, Cart.id) > tuple_(*after),
         ]
-    rows = session.execute(
+    return (
         select(Cart.id, Cart.email, Cart.marketing_consent_at, Cart.last_activity_at)
         .where(*conditions)
         .order_by(Cart.last_activity_at, Cart.id)
         .limit(limit)
         .with_for_update(of=Cart, skip_locked=True)
-    ).all()
+    )
+
+
+def claim_due(
+    session: Session,
+    *,
+    now: dt.datetime,
+    policy: Policy,
+    limit: int,
+    after: tuple[dt.datetime, str] | None = None,
+) -> Claimed:
+    """Claim the due step of up to ``limit`` carts (``due_carts``).
+
+    A second job at once takes other carts (``SKIP LOCKED``), and each step row is
+    inserted ``ON CONFLICT DO NOTHING``: a step claimed once is never claimed again.
+    Returns the steps whose send the caller enqueues in this transaction.
+    """
+    rows = session.execute(due_carts(now=now, policy=policy, limit=limit, after=after)).all()
     claimed = Claimed(scanned=len(rows))
     if not rows:
         return claimed

@@ -88,9 +88,9 @@ def load(engine, carts: int) -> int:
         connection.execute(
             text(
                 "INSERT INTO orders (id, cart_id, email, status, currency, subtotal_cents, "
-                "total_cents, shipping_address, paid_at) "
-                "SELECT gen_random_uuid(), id, email, 'paid', 'usd', 1000, 1000, '{}'::jsonb, "
-                "last_activity_at FROM carts WHERE status = 'completed'"
+                "discount_cents, total_cents, refunded_cents, shipping_address, metadata, "
+                "paid_at) SELECT gen_random_uuid(), id, email, 'paid', 'usd', 1000, 0, 1000, 0, "
+                "'{}'::jsonb, '{}'::jsonb, last_activity_at FROM carts WHERE status = 'completed'"
             )
         )
         connection.execute(
@@ -221,7 +221,9 @@ def main() -> None:
         print(json.dumps(result, indent=2))
     finally:
         from models import db
+        from worker import outbox
 
+        outbox.sent_marks.flush()  # now, while the database still exists
         with contextlib.suppress(RuntimeError):
             db.engine().dispose()
         services.release(provisioned)

@@ -30,6 +30,7 @@ from worker.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
+SCAN_PER_BATCH = 5_000  # carts looked at per transaction (claimed or passed over)
 RECOVERY_BUDGET_S = 240  # of its 300 s limit; what is left goes to a follow-up run
 FIGURES_PERIOD = dt.timedelta(days=30)
 
@@ -93,12 +94,14 @@ def recovery_batches(
     now: dt.datetime,
     policy: Policy | None = None,
     batch_size: int | None = None,
+    scan: int = SCAN_PER_BATCH,
     budget_s: float = RECOVERY_BUDGET_S,
 ) -> Iterator[schedule.Claimed]:
     """Claim every step due at ``now``, one committed transaction per batch (yielded).
 
-    The batches walk the carts by last activity, so none is rescanned in one run. Out of
-    budget with work left, a follow-up run is enqueued.
+    Each batch claims at most ``batch_size`` carts among the next ``scan`` inactive ones;
+    the batches walk the carts by last activity, so none is looked at twice in one run.
+    Out of budget with work left, a follow-up run is enqueued.
     """
     policy = policy or current_policy()
     batch_size = batch_size or get_settings().recovery_batch_size
@@ -107,13 +110,13 @@ def recovery_batches(
     while True:
         with Session.begin() as session:
             claimed = schedule.claim_due(
-                session, now=now, policy=policy, limit=batch_size, after=after
+                session, now=now, policy=policy, limit=batch_size, scan=scan, after=after
             )
             for cart_id, step in claimed.to_send:
                 outbox.enqueue(session, send_recovery_step, cart_id, step)
         CARTS_ABANDONED.inc(len(claimed.abandoned))
         yield claimed
-        if claimed.scanned < batch_size:
+        if not claimed.more:
             return
         after = claimed.cursor
         if time.monotonic() > deadline:

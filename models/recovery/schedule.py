@@ -77,8 +77,9 @@ class Claimed:
     to_send: list[tuple[str, str]] = field(default_factory=list)  # (cart id, step)
     abandoned: list[str] = field(default_factory=list)
     skipped: int = 0  # steps recorded ``skipped`` (stale, no email, no consent)
-    scanned: int = 0  # carts claimed
+    carts: int = 0  # carts claimed
     cursor: tuple[dt.datetime, str] | None = None  # where the next batch goes on from
+    more: bool = False  # carts past ``cursor`` are left to look at
 
 
 def _due_step(policy: Policy, now: dt.datetime) -> ColumnElement[str]:
@@ -96,23 +97,58 @@ def _skip_reason(step: Step, row, policy: Policy) -> str | None:
     return None
 
 
-def due_carts(
-    *, now: dt.datetime, policy: Policy, limit: int, after: tuple[dt.datetime, str] | None = None
-) -> Select:
-    """The claim's statement: up to ``limit`` carts due a step they have no row for,
-    oldest activity first, after ``after``, locked ``FOR UPDATE SKIP LOCKED``."""
-    due = _due_step(policy, now)
+Key = tuple[dt.datetime, str]  # (last_activity_at, id): the order carts are looked at in
+
+
+def _inactive(now: dt.datetime, policy: Policy, after: Key | None) -> list[ColumnElement[bool]]:
     conditions = [
         Cart.status == CartStatus.ACTIVE,
         Cart.last_activity_at <= now - policy.steps[0].delay,
-        exists().where(CartItem.cart_id == Cart.id),
-        ~exists().where(RecoveryStep.cart_id == Cart.id, RecoveryStep.step == due),
-        ~ordered(Cart.id),
     ]
     if after is not None:
         conditions += [
             Cart.last_activity_at >= after[0],
             tuple_(Cart.last_activity_at, Cart.id) > tuple_(*after),
+        ]
+    return conditions
+
+
+def scan_end(*, now: dt.datetime, policy: Policy, scan: int, after: Key | None = None) -> Select:
+    """The key of the ``scan``-th inactive cart past ``after`` (none: fewer are left).
+
+    One batch looks at the carts up to it, so a stretch of carts already reminded costs
+    several short transactions instead of a long one.
+    """
+    return (
+        select(Cart.last_activity_at, Cart.id)
+        .where(*_inactive(now, policy, after))
+        .order_by(Cart.last_activity_at, Cart.id)
+        .offset(scan - 1)
+        .limit(1)
+    )
+
+
+def due_carts(
+    *,
+    now: dt.datetime,
+    policy: Policy,
+    limit: int,
+    after: Key | None = None,
+    upto: Key | None = None,
+) -> Select:
+    """The claim's statement: up to ``limit`` carts due a step they have no row for,
+    oldest activity first, past ``after`` up to ``upto``, locked ``FOR UPDATE SKIP LOCKED``."""
+    due = _due_step(policy, now)
+    conditions = [
+        *_inactive(now, policy, after),
+        exists().where(CartItem.cart_id == Cart.id),
+        ~exists().where(RecoveryStep.cart_id == Cart.id, RecoveryStep.step == due),
+        ~ordered(Cart.id),
+    ]
+    if upto is not None:
+        conditions += [
+            Cart.last_activity_at <= upto[0],
+            tuple_(Cart.last_activity_at, Cart.id) <= tuple_(*upto),
         ]
     return (
         select(Cart.id, Cart.email, Cart.marketing_consent_at, Cart.last_activity_at)
@@ -129,19 +165,27 @@ def claim_due(
     now: dt.datetime,
     policy: Policy,
     limit: int,
-    after: tuple[dt.datetime, str] | None = None,
+    scan: int,
+    after: Key | None = None,
 ) -> Claimed:
-    """Claim the due step of up to ``limit`` carts (``due_carts``).
+    """Claim the due step of up to ``limit`` carts among the next ``scan`` (``due_carts``).
 
     A second job at once takes other carts (``SKIP LOCKED``), and each step row is
     inserted ``ON CONFLICT DO NOTHING``: a step claimed once is never claimed again.
-    Returns the steps whose send the caller enqueues in this transaction.
+    Returns the steps whose send the caller enqueues in this transaction, and where the
+    next batch goes on from.
     """
-    rows = session.execute(due_carts(now=now, policy=policy, limit=limit, after=after)).all()
-    claimed = Claimed(scanned=len(rows))
+    upto = session.execute(scan_end(now=now, policy=policy, scan=scan, after=after)).first()
+    upto = tuple(upto) if upto is not None else None
+    statement = due_carts(now=now, policy=policy, limit=limit, after=after, upto=upto)
+    rows = session.execute(statement).all()
+    claimed = Claimed(carts=len(rows))
+    if len(rows) == limit:
+        claimed.cursor, claimed.more = (rows[-1].last_activity_at, rows[-1].id), True
+    else:
+        claimed.cursor, claimed.more = upto, upto is not None
     if not rows:
         return claimed
-    claimed.cursor = (rows[-1].last_activity_at, rows[-1].id)
     values = []
     for row in rows:
         step = policy.latest_due(now - row.last_activity_at)

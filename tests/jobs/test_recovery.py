@@ -273,3 +273,20 @@ def test_the_gauges_follow_the_recovered_orders(t0, smtp_server):
     assert figures["carts_recovered"] == 1
     assert CARTS_RECOVERED.labels("email_1")._value.get() == 1
     assert REVENUE_RECOVERED.labels("usd")._value.get() == 3700
+
+
+def test_a_write_revives_an_abandoned_cart_for_good(t0):
+    from models.carts import edits
+    from models.carts.reads import StockPolicy
+
+    cart_id = idle_cart(since=t0)
+    run_job(t0 + 7 * 24 * HOUR)
+    assert cart_status(cart_id) == "abandoned"
+
+    with Session.begin() as session:
+        edits.add_item(session, cart_id=cart_id, sku="SKU-2", quantity=1, policy=StockPolicy())
+
+    assert cart_status(cart_id) == "active"
+    # Each step happens once per cart: revived, it is neither reminded nor abandoned again.
+    assert run_job(t0 + 15 * 24 * HOUR) == []
+    assert cart_status(cart_id) == "active"

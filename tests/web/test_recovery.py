@@ -198,3 +198,19 @@ def test_carts_record_marketing_consent(client):
     with Session() as session:
         assert session.get(Cart, given.get_json()["id"]).marketing_consent_at is not None
         assert session.get(Cart, refused.get_json()["id"]).marketing_consent_at is None
+
+
+def test_checkout_records_marketing_consent(client, fake_stripe):
+    products()
+    cart_id = client.post("/api/carts", json={}).get_json()["id"]
+    client.post(f"/api/carts/{cart_id}/items", json={"sku": "SKU-1", "quantity": 1})
+
+    response = client.post(
+        f"/api/carts/{cart_id}/checkout",
+        json={"email": "ada@example.com", "shipping_address": ADDRESS, "marketing_consent": True},
+    )
+
+    assert response.status_code == 201
+    with Session() as session:
+        cart = session.get(Cart, cart_id)
+        assert (cart.email, cart.marketing_consent_at is not None) == ("ada@example.com", True)

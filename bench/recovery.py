@@ -147,12 +147,15 @@ def explain(engine, now) -> dict:
     """EXPLAIN ANALYZE of the first batch's two statements (rolled back)."""
     from jobs.recovery import SCAN_PER_BATCH, current_policy
     from models.recovery.schedule import due_carts, scan_end
+    from worker.settings import get_settings
 
     policy = current_policy()
     with engine.connect() as connection:
         end = scan_end(now=now, policy=policy, scan=SCAN_PER_BATCH)
         upto = tuple(connection.execute(end).first())
-        claim = due_carts(now=now, policy=policy, limit=500, upto=upto)
+        claim = due_carts(
+            now=now, policy=policy, limit=get_settings().recovery_batch_size, upto=upto
+        )
         plans = {
             "scan_end": _explain(connection, engine, end),
             "claim": _explain(connection, engine, claim),
@@ -201,7 +204,11 @@ def main() -> None:
 
         timer = TransactionTimer(engine)
         started = time.perf_counter()
-        batches = list(recovery_batches(now=now, budget_s=3600))
+        batches, batch_seconds, mark = [], [], time.perf_counter()
+        for batch in recovery_batches(now=now, budget_s=3600):
+            batches.append(batch)
+            batch_seconds.append(time.perf_counter() - mark)
+            mark = time.perf_counter()
         seconds = time.perf_counter() - started
         claimed = sum(len(b.to_send) + len(b.abandoned) + b.skipped for b in batches)
         scanned = sum(b.carts for b in batches)
@@ -221,6 +228,17 @@ def main() -> None:
                 "carts_scanned_per_s": round(in_range / seconds),
                 "longest_transaction_s": round(durations[-1], 4),
                 "p50_transaction_s": round(durations[len(durations) // 2], 4),
+                "slowest_batches": [
+                    {
+                        "seconds": round(spent, 3),
+                        "sends": len(batch.to_send),
+                        "abandoned": len(batch.abandoned),
+                        "skipped": batch.skipped,
+                    }
+                    for spent, batch in sorted(
+                        zip(batch_seconds, batches, strict=True), key=lambda pair: -pair[0]
+                    )[:3]
+                ],
             },
             "second_run_steps_claimed": again,
             "plans": plan,

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     recovery_email_2_percent: int = Field(10, ge=1, le=100)
     recovery_abandon_days: float = Field(7, gt=0)
     recovery_code_days: float = Field(7, gt=0)
-    recovery_batch_size: int = Field(500, ge=1)
+    recovery_batch_size: int = Field(200, ge=1)
     # ``module:attribute`` of the push channel; empty: the recording channel (docs/recovery.md).
     recovery_push_channel: str = ""
     # Signs recovery links and unsubscribe tokens; generated per process when unset locally.

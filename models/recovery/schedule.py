@@ -218,12 +218,8 @@ def claim_due(
     # One row shape for the whole statement: every key in every row.
     keys = {key for value in values for key in value}
     values = [{key: value.get(key) for key in keys} for value in values]
-    inserted = session.execute(
-        insert(RecoveryStep)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=[RecoveryStep.cart_id, RecoveryStep.step])
-        .returning(RecoveryStep.cart_id, RecoveryStep.step, RecoveryStep.status)
-    ).all()
+    # Core executemany: one cached statement, sent as multi-row INSERTs.
+    inserted = session.connection().execute(_INSERT_STEPS, values).all()
     abandon = []
     for cart_id, step, status in inserted:
         if status == StepStatus.PENDING:
@@ -234,6 +230,14 @@ def claim_due(
             abandon.append(cart_id)
     claimed.abandoned = lifecycle.mark_abandoned(session, cart_ids=abandon)
     return claimed
+
+
+_STEPS = RecoveryStep.__table__
+_INSERT_STEPS = (
+    insert(_STEPS)
+    .on_conflict_do_nothing(index_elements=[_STEPS.c.cart_id, _STEPS.c.step])
+    .returning(_STEPS.c.cart_id, _STEPS.c.step, _STEPS.c.status)
+)
 
 
 def cancel_pending(session: Session, *, cart_id: str, now: dt.datetime) -> int:

@@ -52,6 +52,18 @@ def test_the_whole_schedule_email_push_email_abandoned(t0, smtp_server):
     assert code.expires_at == t0 + 2 * HOUR + 7 * 24 * HOUR
     assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert first["List-Unsubscribe"].startswith("<http://localhost:5000/unsubscribe/")
+    text = first.get_body(preferencelist=("plain",)).get_content()
+    html = first.get_body(preferencelist=("html",)).get_content()
+    assert "2 x Product SKU-1 @ $15.00 = $30.00" in text
+    for body in (text, html):
+        assert "Product SKU-2" in body and "$37.00" in body
+        assert code.code in body and "5 % off" in body.replace("&nbsp;", " ")
+        assert f"{code.expires_at:%B} {code.expires_at.day}, {code.expires_at:%Y %H:%M} UTC" in body
+        assert "Complete your order" in body
+        assert "http://localhost:5000/recover/" in body
+        assert get_settings().store_address in body
+        assert first["List-Unsubscribe"].strip("<>") in body
+    assert 'name="viewport"' in html
 
     assert run_and_deliver(t0 + 23 * HOUR) == []
     assert run_and_deliver(t0 + 24 * HOUR) == [(cart_id, "push")]

@@ -302,3 +302,24 @@ def test_a_write_revives_an_abandoned_cart_for_good(t0):
     # Each step happens once per cart: revived, it is neither reminded nor abandoned again.
     assert run_job(t0 + 15 * 24 * HOUR) == []
     assert cart_status(cart_id) == "active"
+
+
+def test_two_sends_of_one_step_at_once_send_one_email(t0, smtp_server):
+    cart_id = idle_cart(since=t0)
+    [send] = run_job(t0 + 2 * HOUR)
+    results: list[bool] = []
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(deliver(*send, now=t0 + 2 * HOUR))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [False, True]
+    assert len(smtp_server.wait_for(1)) == 1
+    assert steps(cart_id) == {"email_1": ("sent", None)}

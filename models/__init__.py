@@ -9,6 +9,7 @@ from models.base import Base
 from models.carts import tables as cart_tables
 from models.orders import tables as order_tables
 from models.orders import timeline as order_timeline
+from models.recovery import tables as recovery_tables
 from models.stock import tables as stock_tables
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "order_tables",
     "order_timeline",
     "outbox",
+    "recovery_tables",
     "stock_tables",
 ]

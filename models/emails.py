@@ -1,4 +1,5 @@
-"""Outgoing emails; unique per (kind, order) so a retry never sends twice."""
+"""Outgoing emails; unique per (kind, order), or per (kind, cart) for the recovery
+reminders, so a retry never sends twice."""
 
 from __future__ import annotations
 
@@ -33,28 +34,43 @@ class Email(Base):
 
     __table_args__ = (
         UniqueConstraint("kind", "order_id"),
+        UniqueConstraint("kind", "cart_id"),
         Index("ix_emails_cart_id", "cart_id"),
     )
 
 
 def claim(
-    session: Session, *, kind: str, order_id: uuid.UUID, recipient: str, message_id: str
+    session: Session,
+    *,
+    kind: str,
+    recipient: str,
+    message_id: str,
+    order_id: uuid.UUID | None = None,
+    cart_id: str | None = None,
 ) -> Email | None:
-    """The order's ``kind`` email row, created if missing and locked for this transaction.
+    """The ``kind`` email row of the order (or, for a recovery email, of the cart), created
+    if missing and locked for this transaction.
 
     Returns None when another transaction holds the row: that one is sending, and its own
     retries carry on if it fails, so the caller must not send too.
     """
+    owner = Email.order_id if order_id is not None else Email.cart_id
+    key = order_id if order_id is not None else cart_id
     session.execute(
         insert(Email)
         .values(
-            kind=kind, order_id=order_id, recipient=recipient, subject="", message_id=message_id
+            kind=kind,
+            order_id=order_id,
+            cart_id=cart_id,
+            recipient=recipient,
+            subject="",
+            message_id=message_id,
         )
-        .on_conflict_do_nothing(index_elements=[Email.kind, Email.order_id])
+        .on_conflict_do_nothing(index_elements=[Email.kind, owner])
     )
     return session.scalars(
         select(Email)
-        .where(Email.kind == kind, Email.order_id == order_id)
+        .where(Email.kind == kind, owner == key)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ).first()

@@ -16,6 +16,7 @@ from web import (
     health,
     orders,
     products,
+    recovery,
     storefront,
     webhooks,
 )
@@ -37,7 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     errors.register_error_handlers(app)
-    blueprints = (health, webhooks, products, carts, checkout, orders, admin)
+    blueprints = (health, webhooks, products, carts, checkout, orders, recovery, admin)
     blueprints += (storefront,) if get_settings().demo_storefront else ()
     for module in blueprints:
         app.register_blueprint(module.bp)

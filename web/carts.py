@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from flask import Blueprint, jsonify, request
-from pydantic import AfterValidator, EmailStr, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, EmailStr, Field, StrictBool, StrictInt, StringConstraints
 from sqlalchemy.orm import Session as OrmSession
 
 from jobs.carts import record_cart_event
@@ -14,6 +14,7 @@ from models.carts import edits, reads
 from models.carts.reads import CartView, StockPolicy
 from models.carts.tables import MAX_QUANTITY, Cart
 from models.db import Session
+from models.recovery import consent
 from web.serializers import cart_json
 from web.validation import Schema, parse_body
 from worker import outbox
@@ -40,6 +41,7 @@ Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 class NewCart(Schema):
     email: EmailStr | None = None
     currency: Currency = "usd"
+    marketing_consent: StrictBool | None = None
 
 
 class AddItem(Schema):
@@ -108,6 +110,8 @@ def create_cart():
     body = parse_body(NewCart)
     with Session.begin() as session:
         cart = edits.create_cart(session, email=body.email, currency=body.currency)
+        if body.marketing_consent is not None:
+            consent.record_consent(session, cart=cart, consent=body.marketing_consent, now=utcnow())
         record_event(session, cart, "created")
         view = reads.view(session, cart, policy=stock_policy(), available={})
     response = cart_response(view, 201)

@@ -14,8 +14,10 @@ import stripe
 from flask import Blueprint, jsonify
 from pydantic import EmailStr, StrictBool, StringConstraints
 
+from models.base import utcnow
 from models.db import Session
 from models.orders import checkout
+from models.recovery import consent
 from web.carts import record_event
 from web.errors import APIError
 from web.serializers import checkout_json
@@ -45,6 +47,7 @@ class CheckoutBody(Schema):
     email: EmailStr
     shipping_address: ShippingAddress
     acknowledge_price_changes: StrictBool = False
+    marketing_consent: StrictBool | None = None
 
 
 @bp.post("/api/carts/<cart_id>/checkout")
@@ -67,6 +70,10 @@ def checkout_cart(cart_id: str):
         )
         if result.created:
             record_event(session, result.cart, "checkout_started")
+        if body.marketing_consent is not None:
+            consent.record_consent(
+                session, cart=result.cart, consent=body.marketing_consent, now=utcnow()
+            )
 
     order = result.order
     if order.payment_intent_id is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ REQUIRED_IN_PRODUCTION = (
     "stripe_api_key",
     "stripe_webhook_secret",
     "admin_token",
+    "recovery_secret",
 )
 
 LOCAL_ENVS = ("development", "test")
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
     storefront_url: str = "http://localhost:3000"
     # The demo storefront pages (web/storefront.py); on under `make run`, off in production.
     demo_storefront: bool = False
+    # Where this app is reached from outside: recovery and unsubscribe links in emails.
+    public_url: str = "http://localhost:5000"
     delivery_business_days: int = Field(5, ge=0)
     sentry_dsn: str = ""
     sentry_release: str = ""
@@ -67,6 +71,21 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Lower-case ISO codes the store sells in (STORE_CURRENCIES=usd,eur); carts take no other.
     store_currencies: Annotated[list[str], NoDecode] = ["usd"]
+    # Abandoned-cart recovery (docs/recovery.md): delays after the cart's last activity.
+    recovery_requires_consent: bool = True
+    recovery_email_1_hours: float = Field(2, gt=0)
+    recovery_email_1_percent: int = Field(5, ge=1, le=100)
+    recovery_push_hours: float = Field(24, gt=0)
+    recovery_email_2_hours: float = Field(72, gt=0)
+    recovery_email_2_percent: int = Field(10, ge=1, le=100)
+    recovery_abandon_days: float = Field(7, gt=0)
+    recovery_code_days: float = Field(7, gt=0)
+    recovery_batch_size: int = Field(200, ge=1)
+    # ``module:attribute`` of the push channel; empty: the recording channel (docs/recovery.md).
+    recovery_push_channel: str = ""
+    # Signs recovery links and unsubscribe tokens; generated per process when unset locally.
+    recovery_secret: str = ""
+    store_address: str = "Cartfleet Store, 1 Market Street, Springfield 12345, US"
 
     @field_validator("stripe_webhook_secret", mode="before")
     @classmethod
@@ -98,6 +117,18 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _recovery_steps_in_order(self) -> Settings:
+        delays = (
+            self.recovery_email_1_hours,
+            self.recovery_push_hours,
+            self.recovery_email_2_hours,
+            self.recovery_abandon_days * 24,
+        )
+        if list(delays) != sorted(set(delays)):
+            raise ConfigurationError("recovery step delays must increase step after step")
+        return self
+
+    @model_validator(mode="after")
     def _required_in_production(self) -> Settings:
         if self.env == "production":
             missing = [name.upper() for name in REQUIRED_IN_PRODUCTION if not getattr(self, name)]
@@ -105,7 +136,21 @@ class Settings(BaseSettings):
                 raise ConfigurationError(
                     f"missing required setting(s) in production: {', '.join(missing)}"
                 )
+        if not self.recovery_secret:
+            self.recovery_secret = _local_recovery_secret(self.env)
         return self
+
+
+def _local_recovery_secret(env: str) -> str:
+    """Development: one secret kept in ``var/recovery_secret`` for every local process
+    (the worker signs the links the web verifies); tests: a fresh one per process."""
+    if env != "development":
+        return secrets.token_urlsafe(32)
+    path = Path("var") / "recovery_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 @functools.cache

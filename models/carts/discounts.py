@@ -7,6 +7,9 @@ expired), through ``release`` alone.
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
+
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -19,8 +22,28 @@ def discount_amount(subtotal_cents: int, percent: int | None) -> int:
     return subtotal_cents * percent // 100 if percent else 0
 
 
-def usable_code(session: Session, code: str, *, cart: Cart, lock: bool = False) -> DiscountCode:
-    """The discount code if this cart may use it now; else ``InvalidCode``."""
+# Unambiguous when read aloud or typed from an email: no 0/O, 1/I/L.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10  # ~49 bits: guessing one is hopeless
+
+
+def _same_address(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.strip().lower() == b.strip().lower()
+
+
+def usable_code(
+    session: Session,
+    code: str,
+    *,
+    cart: Cart,
+    email: str | None = None,
+    lock: bool = False,
+) -> DiscountCode:
+    """The discount code if this cart may use it now; else ``InvalidCode``.
+
+    A code issued for an address (recovery codes) is only for that address: ``email``
+    (the order's, at checkout) or else the cart's.
+    """
     row = session.get(DiscountCode, code, with_for_update=lock)
     if row is None:
         raise InvalidCode("Unknown discount code.")
@@ -30,16 +53,38 @@ def usable_code(session: Session, code: str, *, cart: Cart, lock: bool = False) 
         raise InvalidCode("This discount code has already been used.")
     if row.cart_id is not None and row.cart_id != cart.id:
         raise InvalidCode("This discount code belongs to another cart.")
+    if row.email is not None and not _same_address(row.email, email or cart.email):
+        raise InvalidCode("This discount code belongs to another email address.")
     return row
 
 
-def claim(session: Session, cart: Cart) -> DiscountCode | None:
-    """Lock the cart's code and mark it used; ``InvalidCode`` if it is no longer usable."""
+def claim(session: Session, cart: Cart, *, email: str | None = None) -> DiscountCode | None:
+    """Lock the cart's code and mark it used; ``InvalidCode`` if it is no longer usable.
+
+    ``email`` is the order's address, which a code tied to an address must match.
+    """
     if cart.discount_code is None:
         return None
-    code = usable_code(session, cart.discount_code, cart=cart, lock=True)
+    code = usable_code(session, cart.discount_code, cart=cart, email=email, lock=True)
     code.used_at = utcnow()
     return code
+
+
+def issue_code(
+    session: Session, *, cart: Cart, percent: int, email: str, expires_at: dt.datetime
+) -> DiscountCode:
+    """A new random one-time code for this cart and address only, valid until ``expires_at``."""
+    random_part = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    row = DiscountCode(
+        code=f"BACK{percent}-{random_part}",
+        percent=percent,
+        cart_id=cart.id,
+        email=email,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def release(session: Session, code: str | None) -> bool:

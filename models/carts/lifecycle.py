@@ -1,6 +1,7 @@
 """A cart's status: locking it, recording writes, giving it back, completing it.
 
-``return_to_active`` is the one way a cart becomes ``active`` again and
+``return_to_active`` is the one way a cart becomes ``active`` again, ``mark_abandoned``
+the one way it is given up on (the recovery job, 7 days after its last activity), and
 ``complete_cart`` the one way it is closed, whoever asks (an edit, a canceled payment,
 the payment webhook, the cleanup job).
 """
@@ -75,6 +76,28 @@ def return_to_active(cart: Cart, *, detach: bool = False) -> None:
     cart.status = CartStatus.ACTIVE
     if detach:
         cart.order_id = None
+
+
+def mark_abandoned(session: Session, *, cart_ids: list[str]) -> list[str]:
+    """Mark those of these carts still ``active`` as ``abandoned``; returns their ids.
+
+    The recovery job's last step, for carts it holds locked. Their activity time stays
+    as it was; a write to such a cart revives it (``touch``).
+    """
+    if not cart_ids:
+        return []
+    db.flush_if_pending(session, Cart)
+    marked = list(
+        session.execute(
+            update(Cart)
+            .where(Cart.id.in_(cart_ids), Cart.status == CartStatus.ACTIVE)
+            .values(status=CartStatus.ABANDONED, version=Cart.version + 1)
+            .returning(Cart.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    db.expire_loaded(session, Cart, marked)
+    return marked
 
 
 # --- Completion: Core statements, as it runs on a payment's hot path ------------------------

@@ -52,6 +52,8 @@ class Cart(Base):
     version: Mapped[int] = mapped_column(default=1)
     currency: Mapped[str] = mapped_column(String(3), default="usd")
     email: Mapped[str | None] = mapped_column(String(320))
+    # When the buyer agreed to marketing email (recovery reminders); None: no consent.
+    marketing_consent_at: Mapped[dt.datetime | None]
     discount_code: Mapped[str | None] = mapped_column(
         ForeignKey("discount_codes.code", ondelete="SET NULL", use_alter=True)
     )
@@ -120,6 +122,8 @@ class DiscountCode(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     percent: Mapped[int]
     cart_id: Mapped[str | None] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    # A recovery code is for this address only (compared case-insensitively).
+    email: Mapped[str | None] = mapped_column(String(320))
     expires_at: Mapped[dt.datetime | None]
     used_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = created_at()

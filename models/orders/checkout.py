@@ -43,6 +43,7 @@ from models.errors import (
 from models.orders.status import OrderStatus, transition
 from models.orders.tables import Order, OrderItem
 from models.orders.timeline import OrderEvent, add_event
+from models.recovery import schedule
 from models.stock import reservations
 from models.stock.availability import Shortfall
 
@@ -116,7 +117,7 @@ def start(
             changes=changes,
         )
     quantities = {item.sku: item.quantity for item, _ in rows}
-    discount = discounts.claim(session, cart)
+    discount = discounts.claim(session, cart, email=email)
 
     now = utcnow()
     expires_at = now + dt.timedelta(minutes=reservation_minutes)
@@ -156,6 +157,8 @@ def start(
     cart.status, cart.order_id = CartStatus.CHECKOUT, order.id
     cart.email = cart.email or email
     lifecycle.touch(cart)
+    # With the order, in its transaction: no reminder claimed for this cart goes out now.
+    schedule.cancel_pending(session, cart_id=cart.id, now=now)
     session.flush()
 
     # Last, so the stock rows stay locked only for the reservation and the commit.

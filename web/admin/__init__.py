@@ -32,6 +32,7 @@ def require_admin_token() -> None:
 
 # Route modules attach their views to ``bp``; imported last so ``bp`` exists.
 from web.admin import (  # noqa: E402
+    analytics,
     dead_letters,
     orders,
     products,
@@ -42,6 +43,7 @@ from web.admin import (  # noqa: E402
 )
 
 __all__ = [
+    "analytics",
     "bp",
     "dead_letters",
     "orders",

@@ -96,6 +96,7 @@ def _environment(port: int, redis: list[subprocess.Popen]) -> tuple[dict[str, st
     env["DEMO_STOREFRONT"] = "true"
     # Links in emails and cart recovery lead to the demo storefront of this run.
     env.setdefault("STOREFRONT_URL", f"http://localhost:{port}")
+    env.setdefault("PUBLIC_URL", f"http://localhost:{port}")
     env["PORT"] = str(port)
     bin_dir = Path(sys.executable).parent
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"

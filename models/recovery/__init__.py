@@ -1,0 +1,1 @@
+"""Abandoned-cart recovery: the steps and their rows, consent and suppressions, figures."""

@@ -200,7 +200,7 @@ def test_carts_record_marketing_consent(client):
         assert session.get(Cart, refused.get_json()["id"]).marketing_consent_at is None
 
 
-def test_checkout_records_marketing_consent(client, fake_stripe):
+def test_checkout_records_marketing_consent(client, stripe_sandbox):
     products()
     cart_id = client.post("/api/carts", json={}).get_json()["id"]
     client.post(f"/api/carts/{cart_id}/items", json={"sku": "SKU-1", "quantity": 1})

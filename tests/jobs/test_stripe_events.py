@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
@@ -30,7 +28,6 @@ from tests.support.outages import redis_outage
 from tests.support.workers import spawn_worker
 from worker import dead_letters, outbox
 from worker.cli import main as cartfleet
-from worker.settings import get_settings
 
 
 @pytest.fixture
@@ -45,32 +42,6 @@ def fast_retries(monkeypatch):
     """Backoff in tens of milliseconds and 3 retries, so retry paths run in a second."""
     for name, value in (("min_backoff", 20), ("max_backoff", 80), ("max_retries", 3)):
         monkeypatch.setitem(process_stripe_event.options, name, value)
-
-
-@pytest.fixture
-def alerts(monkeypatch):
-    """A local ALERT_WEBHOOK_URL receiver; yields the list of alert bodies it got."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_address[1]}/")
-    get_settings.cache_clear()
-    yield received
-    server.shutdown()
-    server.server_close()
-    monkeypatch.delenv("ALERT_WEBHOOK_URL")
-    get_settings.cache_clear()
 
 
 def new_order(**options) -> Order:
@@ -297,7 +268,7 @@ def test_a_locked_cart_is_left_for_the_cleanup_job_and_counted(client, pipeline,
         assert session.get(Order, order.id).status == "paid"
         assert session.get(Cart, order.cart_id).status == "checkout"
     assert CART_CLEANUP_FAILED._value.get() == before + 1
-    assert [a["text"].splitlines()[0] for a in alerts] == [
+    assert [a["text"].splitlines()[0] for a in alerts.received] == [
         "*Cart of a paid order left for the cleanup job*"
     ]
 
@@ -348,7 +319,9 @@ def test_always_failing_event_goes_dead_then_dlq_requeue_applies_it_once(
     assert letter.args == [event["id"]]
     assert letter.error == "RuntimeError: handler is broken"
     assert broker.client.zcard("dramatiq:webhooks.XQ") == 1
-    assert alerts and alerts[0]["text"].startswith("*Stripe webhook dead-lettered*")
+    assert alerts.received and alerts.received[0]["text"].startswith(
+        "*Stripe webhook dead-lettered*"
+    )
 
     monkeypatch.setattr(stripe_handlers, "apply_event", real)  # the fix is deployed
     result = CliRunner().invoke(cartfleet, ["dlq", "requeue", "--queue", "webhooks"])

@@ -21,6 +21,7 @@ class _Object(BaseModel):
 
     id: StrictStr = Field(min_length=1, max_length=255)
     metadata: dict[StrictStr, StrictStr | None] | None = None
+    currency: StrictStr | None = Field(None, max_length=3)
 
 
 class _PaymentError(BaseModel):
@@ -30,6 +31,7 @@ class _PaymentError(BaseModel):
 
 
 class PaymentIntent(_Object):
+    amount: Amount | None = None
     amount_received: Amount | None = None
     last_payment_error: _PaymentError | None = None
     cancellation_reason: StrictStr | None = None

@@ -25,8 +25,7 @@ from prometheus_client import Counter, Gauge
 
 from jobs.stripe_events import store_event
 from jobs.stripe_handlers import HANDLED_EVENT_TYPES
-from models import backfill as cursors
-from models import inbox
+from models import backfill_cursors, inbox
 from models.base import utcnow
 from models.db import Session
 from worker import stripe
@@ -83,7 +82,7 @@ def run(*, since: dt.datetime | None = None, now: dt.datetime | None = None) -> 
     now = now or utcnow()
     overlap = dt.timedelta(minutes=get_settings().stripe_backfill_overlap_minutes)
     with Session() as session:
-        position = cursors.position(session)
+        position = backfill_cursors.position(session)
     start = since or (position - overlap if position else now - FIRST_LOOKBACK)
     report = Report(since=start.isoformat())
     if position is not None:  # reported even when this run then fails
@@ -106,7 +105,7 @@ def run(*, since: dt.datetime | None = None, now: dt.datetime | None = None) -> 
         newest = max(events, key=lambda e: e["created"], default=None)
         reached = max(_at(newest["created"]), upper - overlap) if newest else upper - overlap
         with Session.begin() as session:
-            cursors.advance(session, to=reached, event_id=newest and newest["id"])
+            backfill_cursors.advance(session, to=reached, event_id=newest and newest["id"])
         lower = upper
     sweep_upper = min(start, now)
     if now - SWEEP_LOOKBACK < sweep_upper:
@@ -118,7 +117,7 @@ def run(*, since: dt.datetime | None = None, now: dt.datetime | None = None) -> 
         undelivered += late
     report.stored, report.undelivered = dict(tally), undelivered
     with Session() as session:
-        position = cursors.position(session)
+        position = backfill_cursors.position(session)
     if position is not None:
         report.cursor_age_seconds = max(0.0, (utcnow() - position).total_seconds())
         CURSOR_AGE.set(report.cursor_age_seconds)

@@ -4,7 +4,7 @@ Every table module is imported here so that ``Base.metadata`` is complete for
 Alembic and for code that only imports ``models``.
 """
 
-from models import backfill, catalog, dead_letters, emails, inbox, job_runs, outbox
+from models import backfill_cursors, catalog, dead_letters, emails, inbox, job_runs, outbox
 from models.base import Base
 from models.carts import tables as cart_tables
 from models.orders import tables as order_tables
@@ -14,7 +14,7 @@ from models.stock import tables as stock_tables
 
 __all__ = [
     "Base",
-    "backfill",
+    "backfill_cursors",
     "cart_tables",
     "catalog",
     "dead_letters",

@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from jobs import backfill
-from models import backfill as cursors
+from models import backfill_cursors
 from models.base import utcnow
 from models.db import Session
 from models.inbox import WebhookEvent
@@ -155,7 +155,7 @@ def test_the_cursor_moves_forward_and_the_next_run_starts_from_it(sandbox, pipel
 
     first = backfill.run()
     with Session() as session:
-        position = cursors.position(session)
+        position = backfill_cursors.position(session)
     second = backfill.run()
 
     assert position is not None and position > utcnow() - dt.timedelta(minutes=1)
@@ -168,7 +168,7 @@ def test_the_cursor_moves_forward_and_the_next_run_starts_from_it(sandbox, pipel
 
 def test_a_cursor_older_than_25_days_is_alerted(sandbox, alerts):
     with Session.begin() as session:
-        cursors.advance(session, to=utcnow() - dt.timedelta(days=26), event_id=None)
+        backfill_cursors.advance(session, to=utcnow() - dt.timedelta(days=26), event_id=None)
 
     report = backfill.run()
 

@@ -101,9 +101,7 @@ def test_every_sql_panel_runs_against_the_migrated_schema(schema):
     with Session() as session:
         for query in queries:
             # Grafana's time-range macro, as it expands for "the last day".
-            runnable = re.sub(
-                r"\$__timeFilter\(([^)]+)\)", r"\1 > now() - interval '1 day'", query
-            )
+            runnable = re.sub(r"\$__timeFilter\(([^)]+)\)", r"\1 > now() - interval '1 day'", query)
             session.execute(text(runnable)).all()
 
 

@@ -4,22 +4,26 @@ Every table module is imported here so that ``Base.metadata`` is complete for
 Alembic and for code that only imports ``models``.
 """
 
-from models import catalog, emails, inbox, job_runs, outbox
+from models import audit, catalog, emails, inbox, job_runs, outbox, staff
 from models.base import Base
 from models.carts import tables as cart_tables
+from models.orders import refunds as order_refunds
 from models.orders import tables as order_tables
 from models.orders import timeline as order_timeline
 from models.stock import tables as stock_tables
 
 __all__ = [
     "Base",
+    "audit",
     "cart_tables",
     "catalog",
     "emails",
     "inbox",
     "job_runs",
+    "order_refunds",
     "order_tables",
     "order_timeline",
     "outbox",
+    "staff",
     "stock_tables",
 ]

@@ -88,3 +88,10 @@ class OrderNotFound(PaymentEventError):
     """No order matches the event (yet): never dropped silently."""
 
     code, status = "order_not_found", 404
+
+
+# --- Staff ----------------------------------------------------------------------------------
+
+
+class EmailTaken(CartfleetError):
+    code, status = "email_taken", 409

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import secrets
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
@@ -14,6 +15,7 @@ REQUIRED_IN_PRODUCTION = (
     "stripe_api_key",
     "stripe_webhook_secret",
     "admin_token",
+    "secret_key",
 )
 
 LOCAL_ENVS = ("development", "test")
@@ -36,6 +38,14 @@ class Settings(BaseSettings):
     stripe_webhook_secret: Annotated[list[str], NoDecode] = []
     stripe_api_base: str = ""
     admin_token: str = ""
+    # Signs the admin's session cookies; every web process must share it.
+    secret_key: str = ""
+    admin_session_idle_minutes: int = Field(30, ge=1)
+    admin_session_max_hours: int = Field(12, ge=1)
+    # Failed logins before a lockout, per account and per client address, and its length.
+    admin_login_max_failures: int = Field(5, ge=1)
+    admin_login_max_failures_per_address: int = Field(20, ge=1)
+    admin_lockout_minutes: int = Field(15, ge=1)
     smtp_url: str = ""
     mail_from: str = "Cartfleet Store <orders@cartfleet.local>"
     mail_dir: str = "var/mail"
@@ -80,6 +90,13 @@ class Settings(BaseSettings):
         if self.sentry_traces_sample_rate is None:
             local = self.env in LOCAL_ENVS
             self.sentry_traces_sample_rate = 0.0 if local else DEFAULT_TRACES_SAMPLE_RATE
+        return self
+
+    @model_validator(mode="after")
+    def _development_secret_key(self) -> Settings:
+        # Outside production a missing key is made up: sessions last as long as the process.
+        if not self.secret_key and self.env != "production":
+            self.secret_key = secrets.token_hex(32)
         return self
 
     @model_validator(mode="after")

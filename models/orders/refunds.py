@@ -6,10 +6,51 @@ follows from it through ``payment_effects.settle`` like every other payment fact
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+import datetime as dt
+import enum
+import uuid
 
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base, created_at, quoted
 from models.orders.payment_effects import Settlement, payment_facts, refund_status, settle
 from models.orders.tables import Order
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+REASONS = ("requested_by_customer", "duplicate", "fraudulent")
+
+
+class Refund(Base):
+    """A refund asked for in the admin (or found at Stripe); its status follows Stripe."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default=RefundStatus.PENDING)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = created_at()
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({quoted(tuple(RefundStatus))})", name="status_known"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        Index("ix_refunds_order_id", "order_id"),
+    )
 
 
 def record_refund(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import database, dev, dlq, jobs, mail, scheduler, stripe_sandbox, webhooks
+from worker.cli import admin, database, dev, dlq, jobs, mail, scheduler, stripe_sandbox, webhooks
 from worker.settings import ConfigurationError
 
 
@@ -24,6 +24,7 @@ def main() -> None:
 
 
 for _command in (
+    admin.admin,
     dev.dev,
     database.migrate,
     database.seed_demo,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from jobs.email import send_order_email
+from jobs.email_kinds import refund_email_kind
 from jobs.metrics import count_settlement
 from models.orders import payment_effects, refunds
 from models.orders.tables import Order
@@ -25,6 +26,7 @@ HANDLED_EVENT_TYPES = frozenset(
         "payment_intent.payment_failed",
         "payment_intent.canceled",
         "charge.refunded",
+        "refund.created",
         "refund.updated",
     }
 )
@@ -71,15 +73,17 @@ def apply_event(session: Session, event: dict[str, Any]) -> str:
                 order=_linked_order(session, obj),
                 amount_refunded=int(obj.get("amount_refunded") or 0),
                 charge_id=obj.get("id"),
+                stripe_refunds=tuple((obj.get("refunds") or {}).get("data") or ()),
                 **common,
             )
-        case "refund.updated":
+        case "refund.created" | "refund.updated":
             settlement = refunds.record_refund(
                 session,
                 order=_linked_order(session, obj),
                 refund_id=obj["id"],
                 amount=int(obj.get("amount") or 0),
                 status=obj.get("status") or "pending",
+                stripe_refund=obj,
                 **common,
             )
         case _:
@@ -108,6 +112,8 @@ def _follow_up(session: Session, settlement: payment_effects.Settlement) -> None
     order = settlement.order
     if settlement.send_confirmation:
         outbox.enqueue(session, send_order_email, str(order.id), "order_confirmation")
+    for refund_id in settlement.refunds_succeeded:
+        outbox.enqueue(session, send_order_email, str(order.id), refund_email_kind(refund_id))
     for title, fields in settlement.alerts:
         outbox.after_commit(session, lambda t=title, f=fields: send_alert(t, **f))
     count_settlement(session, settlement)

@@ -78,6 +78,12 @@ class InvalidTransition(CartfleetError):
     code, status = "invalid_transition", 409
 
 
+class AmountOutOfRange(CartfleetError):
+    """A refund for more than the order's refundable remainder (or for nothing)."""
+
+    code, status = "amount_out_of_range", 422
+
+
 class PaymentEventError(CartfleetError):
     """A payment event cannot be applied yet; the job retries it, then dead-letters it."""
 

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
 
 from jobs.email import send_order_email
+from models import audit
 from models.db import Session
 from models.emails import Email
-from models.orders import fulfilment
+from models.orders import fulfilment, refunds
 from models.orders.status import OrderStatus
 from models.orders.tables import Order
 from web import cursors
@@ -56,7 +57,7 @@ class OrderFilters(Schema):
         return value
 
 
-def _order_key(order_id: str) -> uuid.UUID:
+def order_key(order_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(order_id)
     except ValueError:
@@ -75,6 +76,44 @@ def order_summary(order: Order) -> dict[str, Any]:
         "created_at": iso(order.created_at),
         "paid_at": iso(order.paid_at),
     }
+
+
+def refund_json(refund: refunds.Refund) -> dict[str, Any]:
+    return {
+        "refund_id": refund.id,
+        "stripe_refund_id": refund.stripe_refund_id,
+        "amount_cents": refund.amount_cents,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "note": refund.note,
+        "status": refund.status,
+        "failure_reason": refund.failure_reason,
+        "created_by": refund.created_by,
+        "created_at": iso(refund.created_at),
+    }
+
+
+def timeline(session: OrmSession, order: Order) -> list[dict[str, Any]]:
+    """The order's events and the admin actions on it, oldest first, each with its actor."""
+    lines = [
+        {
+            "at": iso(event.at),
+            "kind": event.kind,
+            "actor": event.data.get("actor"),
+            "data": event.data,
+        }
+        for event in order.events
+    ]
+    lines += [
+        {
+            "at": iso(entry.at),
+            "kind": f"admin.{entry.action}",
+            "actor": entry.actor,
+            "data": {"outcome": entry.outcome, "request_id": entry.request_id},
+        }
+        for entry in audit.for_target(session, f"order:{order.id}")
+    ]
+    return sorted(lines, key=lambda line: line["at"])
 
 
 def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
@@ -115,6 +154,9 @@ def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
         "events": [
             {"kind": event.kind, "data": event.data, "at": iso(event.at)} for event in order.events
         ],
+        "refunds": [refund_json(refund) for refund in refunds.refunds_of(session, order.id)],
+        "refundable_cents": refunds.refundable_cents(session, order),
+        "timeline": timeline(session, order),
     }
 
 
@@ -153,7 +195,7 @@ def get_order(order_id: str):
     with Session.begin() as session:
         order = session.get(
             Order,
-            _order_key(order_id),
+            order_key(order_id),
             options=[selectinload(Order.events), selectinload(Order.reservations)],
         )
         if order is None:
@@ -164,7 +206,7 @@ def get_order(order_id: str):
 @bp.post("/api/orders/<order_id>/ship")
 def ship_order(order_id: str):
     """``paid`` → ``shipped``; the shipping notification goes out through the outbox."""
-    key = _order_key(order_id)
+    key = order_key(order_id)
     body = parse_body(ShipBody)
     with Session.begin() as session:
         order = fulfilment.ship(

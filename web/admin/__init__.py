@@ -28,6 +28,7 @@ def require_admin() -> None:
 from web.admin import (  # noqa: E402
     audit,
     dead_letters,
+    export,
     login,
     orders,
     products,
@@ -42,6 +43,7 @@ __all__ = [
     "audit",
     "bp",
     "dead_letters",
+    "export",
     "login",
     "orders",
     "products",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy import and_, or_, select
+from pydantic import StringConstraints
+from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
 
@@ -16,10 +15,9 @@ from models import audit
 from models.db import Session
 from models.emails import Email
 from models.orders import fulfilment, refunds
-from models.orders.status import OrderStatus
 from models.orders.tables import Order
-from web import cursors
-from web.admin import bp
+from web.admin import bp, order_query
+from web.admin.order_query import OrderFilters
 from web.errors import APIError
 from web.serializers import iso, order_item_json
 from web.validation import Schema, parse_body, parse_query
@@ -27,34 +25,10 @@ from worker import outbox
 
 __all__ = ["bp"]
 
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
-
 
 class ShipBody(Schema):
     carrier: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-
-
-class OrderFilters(Schema):
-    """Query string of the order list; unknown parameters are ignored."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
-
-    status: OrderStatus | None = None
-    email: Annotated[str, StringConstraints(max_length=320)] | None = None
-    from_: dt.datetime | None = Field(None, alias="from")
-    to: dt.datetime | None = None
-    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
-    cursor: str | None = None
-
-    @field_validator("from_", "to")
-    @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        # A time without an offset is read as UTC, like every time in the API.
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value
 
 
 def order_key(order_id: str) -> uuid.UUID:
@@ -162,31 +136,16 @@ def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
 
 @bp.get("/api/orders")
 def list_orders():
+    """A page of orders matching the filters (``web.admin.order_query``), and their count."""
     filters = parse_query(OrderFilters)
-    query = select(Order)
-    if filters.status:
-        query = query.where(Order.status == filters.status)
-    if filters.email:
-        query = query.where(Order.email == filters.email)
-    if filters.from_:
-        query = query.where(Order.created_at >= filters.from_)
-    if filters.to:
-        query = query.where(Order.created_at < filters.to)
-    if filters.cursor:
-        created_at, order_id = cursors.decode_order(filters.cursor)
-        query = query.where(
-            or_(
-                Order.created_at < created_at,
-                and_(Order.created_at == created_at, Order.id < order_id),
-            )
-        )
-    query = query.order_by(Order.created_at.desc(), Order.id.desc()).limit(filters.limit + 1)
-    with Session.begin() as session:
-        orders = list(session.scalars(query))
+    with Session() as session:
+        orders = list(session.scalars(order_query.page_query(filters)))
+        count = session.scalar(order_query.count_query(filters))
     page, more = orders[: filters.limit], len(orders) > filters.limit
     return {
         "items": [order_summary(order) for order in page],
-        "next_cursor": cursors.encode_order(page[-1]) if more else None,
+        "next_cursor": order_query.next_cursor(filters, page[-1]) if more else None,
+        "count": count,
     }
 
 

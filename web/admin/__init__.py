@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from web.admin import auth
 from web.guards import is_admin_path
@@ -19,9 +19,8 @@ bp.record_once(lambda state: auth.init_app(state.app))
 # On the app rather than the blueprint: a blueprint's hook runs only for a path one of
 # its routes matches, and an unknown admin path or method must be 401 before 404/405.
 @bp.before_app_request
-def require_admin() -> None:
-    if is_admin_path(request.path):
-        auth.authenticate()
+def require_admin() -> Response | None:
+    return auth.authenticate() if is_admin_path(request.path) else None
 
 
 # Route modules attach their views to ``bp``; imported last so ``bp`` exists.
@@ -31,10 +30,12 @@ from web.admin import (  # noqa: E402
     export,
     login,
     orders,
+    pages,
     products,
     reconciliation,
     refunds,
     schedules,
+    staff_pages,
     users,
     webhooks,
 )
@@ -46,10 +47,12 @@ __all__ = [
     "export",
     "login",
     "orders",
+    "pages",
     "products",
     "reconciliation",
     "refunds",
     "schedules",
+    "staff_pages",
     "users",
     "webhooks",
 ]

@@ -105,7 +105,7 @@ def record_action(response: Response) -> Response:
             actor=actor.label,
             user_id=actor.user_id,
             target=target_of(request.view_args),
-            status=response.status_code,
+            status=g.get("audit_status", response.status_code),
             method=request.method,
             path=request.path,
         )

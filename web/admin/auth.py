@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, request, session
+from flask import Flask, Response, g, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models.db import Session
@@ -103,11 +103,14 @@ def _session_actor() -> Actor | None:
     return actor
 
 
-def authenticate() -> None:
-    """Set ``g.actor`` for an admin request, or refuse it (401, 400 CSRF, 403 role)."""
+def authenticate() -> Response | None:
+    """Set ``g.actor`` for an admin request, or refuse it (401, 400 CSRF, 403 role).
+
+    A browser asking for a page without a session gets the 401 as the login form.
+    """
     g.request_id = _request_id()
     if is_public(request.path):
-        return
+        return None
     scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
     if scheme:
         actor = _bearer_actor(supplied.strip()) if scheme.lower() == "bearer" else None
@@ -116,11 +119,15 @@ def authenticate() -> None:
         if actor is not None and request.method not in SAFE_METHODS:
             protect()
     if actor is None:
+        if not scheme and request.method == "GET" and not request.path.startswith("/admin/api/"):
+            form = render_template("admin/login.html", message=None, email="")
+            return Response(form, 401, mimetype="text/html")
         raise unauthorized()
     g.actor = actor
     acting = request.method not in SAFE_METHODS and request.endpoint not in ANY_ROLE
     if acting and not may(actor.role, Role.OPERATOR):
         raise forbidden()
+    return None
 
 
 def protect() -> None:

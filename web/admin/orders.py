@@ -149,8 +149,8 @@ def list_orders():
     }
 
 
-@bp.get("/api/orders/<order_id>")
-def get_order(order_id: str):
+def load_order_detail(order_id: str) -> dict[str, Any]:
+    """The order as the API and the detail page show it; 404 for an unknown id."""
     with Session.begin() as session:
         order = session.get(
             Order,
@@ -162,14 +162,25 @@ def get_order(order_id: str):
         return order_detail(session, order)
 
 
-@bp.post("/api/orders/<order_id>/ship")
-def ship_order(order_id: str):
+def ship(order_id: str, body: ShipBody) -> dict[str, Any]:
     """``paid`` → ``shipped``; the shipping notification goes out through the outbox."""
-    key = order_key(order_id)
-    body = parse_body(ShipBody)
     with Session.begin() as session:
         order = fulfilment.ship(
-            session, order_id=key, carrier=body.carrier, tracking_number=body.tracking_number
+            session,
+            order_id=order_key(order_id),
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
         )
         outbox.enqueue(session, send_order_email, str(order.id), "shipping_notification")
         return order_detail(session, order)
+
+
+@bp.get("/api/orders/<order_id>")
+def get_order(order_id: str):
+    return load_order_detail(order_id)
+
+
+@bp.post("/api/orders/<order_id>/ship")
+def ship_order(order_id: str):
+    order_key(order_id)
+    return ship(order_id, parse_body(ShipBody))

@@ -18,11 +18,33 @@ VAR = Path("var")
 PROCESSES = ("web", "worker", "scheduler")
 
 
-def _admin_token() -> str:
-    path = VAR / "admin_token"
+DEMO_OWNER = "admin@cartfleet.local"
+
+
+def _kept_secret(name: str) -> str:
+    """A random secret kept under var/, so a second run finds the same one."""
+    path = VAR / name
     if not path.exists():
         path.write_text(secrets.token_urlsafe(24))
     return path.read_text().strip()
+
+
+def _admin_token() -> str:
+    return _kept_secret("admin_token")
+
+
+def _demo_owner(env: dict[str, str], cartfleet: str) -> str:
+    """The demo owner's password (the user is created on the first run)."""
+    password = _kept_secret("admin_password")
+    subprocess.run(
+        [cartfleet, "admin", "create-user", DEMO_OWNER, "--role", "owner", "--password-stdin"],
+        env=env,
+        input=password + "\n",
+        text=True,
+        capture_output=True,  # "already exists" on every later run
+        check=False,
+    )
+    return password
 
 
 def _run(env: dict[str, str], *command: str) -> None:
@@ -44,6 +66,8 @@ def dev(port: int) -> None:
         process, env["REDIS_URL"] = embedded.start_redis(VAR / "redis")
         children.append(process)
     env.setdefault("ADMIN_TOKEN", _admin_token())
+    # Every web process must sign sessions with the same key.
+    env.setdefault("SECRET_KEY", _kept_secret("secret_key"))
     # Metric files of an earlier run would be summed into this one's counters.
     shutil.rmtree(VAR / "metrics", ignore_errors=True)
     env.setdefault("PROMETHEUS_MULTIPROC_DIR", str((VAR / "metrics" / "web").resolve()))
@@ -58,9 +82,11 @@ def dev(port: int) -> None:
     try:
         _run(env, str(bin_dir / "cartfleet"), "migrate")
         _run(env, str(bin_dir / "cartfleet"), "seed-demo")
+        password = _demo_owner(env, str(bin_dir / "cartfleet"))
         click.echo(
             f"\n  web      http://localhost:{port}  (readyz: /readyz, metrics: /metrics)"
-            f"\n  admin    http://localhost:{port}/admin/  token: {env['ADMIN_TOKEN']}"
+            f"\n  admin    http://localhost:{port}/admin/  log in: {DEMO_OWNER} / {password}"
+            f"\n           API token: {env['ADMIN_TOKEN']}"
             "\n  worker   dramatiq worker.app  (metrics: http://localhost:9191)"
             "\n  mail     var/mail (maildir)\n  Ctrl-C stops everything.\n"
         )

@@ -63,6 +63,10 @@ class InvalidCode(CartfleetError):
     code, status = "invalid_code", 422
 
 
+class CodeTaken(CartfleetError):
+    code, status = "code_taken", 409
+
+
 class EmptyCart(CartfleetError):
     code, status = "empty_cart", 409
 

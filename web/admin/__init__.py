@@ -27,6 +27,7 @@ def require_admin() -> Response | None:
 from web.admin import (  # noqa: E402
     audit,
     dead_letters,
+    discount_codes,
     export,
     login,
     orders,
@@ -44,6 +45,7 @@ __all__ = [
     "audit",
     "bp",
     "dead_letters",
+    "discount_codes",
     "export",
     "login",
     "orders",

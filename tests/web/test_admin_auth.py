@@ -176,13 +176,16 @@ def test_owner_changes_role_and_every_action_is_audited(client):
     token = logged_in(client, "owner")
 
     changed = client.patch(
-        f"/admin/api/users/{user_id}", json={"role": "operator"}, headers={"X-CSRFToken": token}
+        f"/admin/api/users/{user_id}",
+        json={"role": "operator"},
+        headers={"X-CSRFToken": token, "X-Request-Id": "req-42"},
     )
 
     assert changed.json["role"] == "operator"
+    assert changed.headers["X-Request-Id"] == "req-42"
     audit = client.get("/admin/api/audit?action=update_user").json["items"]
-    assert [(a["actor"], a["target"], a["outcome"]) for a in audit] == [
-        ("owner@example.com", f"user:{user_id}", "ok")
+    assert [(a["actor"], a["target"], a["outcome"], a["request_id"]) for a in audit] == [
+        ("owner@example.com", f"user:{user_id}", "ok", "req-42")
     ]
     assert client.get("/admin/api/audit?action=login").json["items"][0]["outcome"] == "ok"
 

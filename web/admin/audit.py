@@ -94,6 +94,8 @@ def write(
 
 @bp.after_app_request
 def record_action(response: Response) -> Response:
+    if "request_id" in g:
+        response.headers.setdefault("X-Request-Id", g.request_id)
     if "actor" not in g or request.method in SAFE_METHODS or request.blueprint != "admin":
         return response
     if request.endpoint in ("admin.login", "admin.logout"):

@@ -41,10 +41,15 @@ def test_every_admin_route_refuses_a_request_without_session_or_token(app, clien
         response = client.open(path, method=method)
         assert response.status_code == 401, (method, path)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-        if path.startswith("/admin/api/") or method != "GET":
-            assert response.json["error"] == "unauthorized"
-        else:  # a page: the login form
-            assert 'action="/admin/login"' in response.get_data(as_text=True)
+        assert response.json["error"] == "unauthorized"
+
+
+def test_a_browser_asking_for_a_page_gets_the_login_form_as_its_401(client):
+    response = client.get("/admin/orders", headers={"Accept": "text/html,*/*;q=0.8"})
+
+    assert response.status_code == 401
+    assert 'action="/admin/login"' in response.get_data(as_text=True)
+    assert client.get("/admin/api/orders", headers={"Accept": "text/html"}).is_json
 
 
 def test_every_state_changing_route_refuses_a_session_request_without_csrf(app, client):

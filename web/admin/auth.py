@@ -106,7 +106,8 @@ def _session_actor() -> Actor | None:
 def authenticate() -> Response | None:
     """Set ``g.actor`` for an admin request, or refuse it (401, 400 CSRF, 403 role).
 
-    A browser asking for a page without a session gets the 401 as the login form.
+    A browser asking for a page without a session gets the 401 as the login form; every
+    other client API.md's JSON error.
     """
     g.request_id = _request_id()
     if is_public(request.path):
@@ -119,7 +120,7 @@ def authenticate() -> Response | None:
         if actor is not None and request.method not in SAFE_METHODS:
             protect()
     if actor is None:
-        if not scheme and request.method == "GET" and not request.path.startswith("/admin/api/"):
+        if not scheme and _wants_page():
             form = render_template("admin/login.html", message=None, email="")
             return Response(form, 401, mimetype="text/html")
         raise unauthorized()
@@ -128,6 +129,12 @@ def authenticate() -> Response | None:
     if acting and not may(actor.role, Role.OPERATOR):
         raise forbidden()
     return None
+
+
+def _wants_page() -> bool:
+    if request.method != "GET" or request.path.startswith("/admin/api/"):
+        return False
+    return request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html"
 
 
 def protect() -> None:

@@ -249,3 +249,36 @@ def test_login_form_without_csrf_is_refused(client):
     response = client.post("/admin/login", data={"email": "ops@example.com", "password": PASSWORD})
 
     assert response.status_code == 400
+
+
+def test_production_requires_a_secret_key_and_marks_the_cookie_secure(monkeypatch):
+    from flask import Flask
+
+    from web.admin import auth
+    from worker.settings import ConfigurationError, Settings, get_settings
+
+    monkeypatch.setenv("CARTFLEET_ENV", "production")
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        Settings()
+    monkeypatch.setenv("SECRET_KEY", "s" * 64)
+    get_settings.cache_clear()
+    try:
+        app = Flask("probe")
+        auth.init_app(app)
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+        assert app.config["SECRET_KEY"] == "s" * 64
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_pages_seen_by_an_owner_leak_no_hash_or_token(client):
+    owner_id = make_user("owner@example.com", "owner")
+    token = client.post(f"/admin/api/users/{owner_id}/tokens", json={}, headers=BOOTSTRAP).json[
+        "token"
+    ]
+    assert log_in(client, "owner@example.com").status_code == 303
+
+    for path in ("/admin/orders", "/admin/staff", "/admin/audit", "/admin/discount-codes"):
+        body = client.get(path).get_data(as_text=True)
+        assert "$argon2" not in body and token not in body and "Traceback" not in body

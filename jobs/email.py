@@ -22,6 +22,7 @@ from urllib.parse import quote
 import dramatiq
 from sqlalchemy.orm import Session as OrmSession
 
+from jobs.email_kinds import REFUND_KIND, refund_of, template_of, valid_kind
 from jobs.templates import Rendered, render
 from models import emails
 from models.base import utcnow
@@ -35,7 +36,6 @@ from worker.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("order_confirmation", "shipping_notification")
 # A confirmation thanks for a payment; these orders never had one.
 UNPAID_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED, OrderStatus.CANCELED)
 TRACKING_URLS = {
@@ -100,6 +100,8 @@ def email_context(session: OrmSession, order: Order, kind: str) -> dict[str, Any
     """Everything the ``kind`` templates show for ``order``."""
     settings = get_settings()
     storefront = settings.storefront_url.rstrip("/")
+    refund = refund_of(session, order, kind)
+    kind = template_of(kind)
     shipment = _shipment(order) if kind == "shipping_notification" else None
     start = order.paid_at or order.created_at or utcnow()
     if shipment and shipment["shipped_at"]:
@@ -143,6 +145,7 @@ def email_context(session: OrmSession, order: Order, kind: str) -> dict[str, Any
         "track_url": f"{storefront}/orders/{order.id}",
         "also_bought": also_bought,
         "shipment": shipment,
+        "refund": refund and {"amount_cents": refund.amount_cents, "currency": refund.currency},
     }
 
 
@@ -150,7 +153,7 @@ def compose(
     session: OrmSession, order: Order, kind: str, *, message_id: str | None = None
 ) -> tuple[Rendered, EmailMessage]:
     """Render the ``kind`` email for ``order`` as a multipart/alternative message."""
-    rendered = render(kind, email_context(session, order, kind))
+    rendered = render(template_of(kind), email_context(session, order, kind))
     message = EmailMessage()
     message["Subject"] = rendered.subject
     message["From"] = get_settings().mail_from
@@ -164,8 +167,12 @@ def compose(
     return rendered, message
 
 
-def not_sendable(order: Order, kind: str) -> str | None:
+def not_sendable(session: OrmSession, order: Order, kind: str) -> str | None:
     """Why ``order`` has no ``kind`` email (a confirmation of a canceled order), or None."""
+    if kind.startswith(REFUND_KIND):
+        refund = refund_of(session, order, kind)
+        return None if refund and refund.status == "succeeded" else "refund has not succeeded"
+    kind = template_of(kind)
     if kind == "order_confirmation" and order.status in UNPAID_STATUSES:
         return f"order is {order.status}"
     if kind == "shipping_notification" and order.shipped_at is None:
@@ -174,7 +181,7 @@ def not_sendable(order: Order, kind: str) -> str | None:
 
 
 def _parse(order_id: str, kind: str) -> uuid.UUID:
-    if kind not in KINDS:
+    if not valid_kind(kind):
         raise UnsendableEmail(f"unknown email kind {kind!r}")
     try:
         return uuid.UUID(order_id)
@@ -236,7 +243,7 @@ def mark_email_dead(message_data: dict[str, Any], retry_info: dict[str, Any]) ->
     on_retry_exhausted="mark_email_dead",
 )
 def send_order_email(order_id: str, kind: str) -> None:
-    """Send the ``kind`` email ("order_confirmation" or "shipping_notification") once.
+    """Send the ``kind`` email (``KINDS``, or a refund's ``refund_email_kind``) once.
 
     Transient failures raise (Dramatiq retries with backoff); a permanent refusal marks
     the row ``dead`` and dead-letters the message without retrying.
@@ -250,7 +257,7 @@ def send_order_email(order_id: str, kind: str) -> None:
         if order is None:
             logger.warning("No order %s; %s not sent", order_id, kind)
             return
-        reason = not_sendable(order, kind)
+        reason = not_sendable(session, order, kind)
         if reason:
             logger.warning("Not sending %s for order %s: %s", kind, order_id, reason)
             return

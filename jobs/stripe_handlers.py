@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from jobs import stripe_payloads
 from jobs.email import send_order_email
+from jobs.email_kinds import refund_email_kind
 from jobs.metrics import count_settlement
 from models.orders import payment_checks, payment_effects, refunds
 from models.orders.payment_checks import Mismatch
@@ -65,7 +66,7 @@ def apply_event(session: Session, event: dict[str, Any]) -> str | NotApplied:
                 amount_received=obj.get("amount_received"),
                 succeeded=event["type"] == "payment_intent.succeeded",
             )
-        case "charge.refunded" | "refund.updated":
+        case "charge.refunded" | "refund.created" | "refund.updated":
             order, mismatch = payment_checks.event_order(
                 session,
                 payment_intent_id=obj.get("payment_intent"),
@@ -106,9 +107,10 @@ def apply_event(session: Session, event: dict[str, Any]) -> str | NotApplied:
                 order=order,
                 amount_refunded=amount_refunded,
                 charge_id=obj.get("id"),
+                stripe_refunds=tuple((obj.get("refunds") or {}).get("data") or ()),
                 **common,
             )
-        case "refund.updated":
+        case "refund.created" | "refund.updated":
             amount, status = int(obj.get("amount") or 0), obj.get("status") or "pending"
             if mismatch := payment_checks.check_refund(
                 order,
@@ -119,7 +121,13 @@ def apply_event(session: Session, event: dict[str, Any]) -> str | NotApplied:
             ):
                 return refuse(session, mismatch, event_id=event["id"], event_type=event["type"])
             settlement = refunds.record_refund(
-                session, order=order, refund_id=obj["id"], amount=amount, status=status, **common
+                session,
+                order=order,
+                refund_id=obj["id"],
+                amount=amount,
+                status=status,
+                stripe_refund=obj,
+                **common,
             )
     follow_up(session, settlement)
     return "processed"
@@ -148,6 +156,8 @@ def follow_up(session: Session, settlement: payment_effects.Settlement) -> None:
     order = settlement.order
     if settlement.send_confirmation:
         outbox.enqueue(session, send_order_email, str(order.id), "order_confirmation")
+    for refund_id in settlement.refunds_succeeded:
+        outbox.enqueue(session, send_order_email, str(order.id), refund_email_kind(refund_id))
     for title, fields in settlement.alerts:
         outbox.after_commit(session, lambda t=title, f=fields: send_alert(t, **f))
     count_settlement(session, settlement)

@@ -53,6 +53,7 @@ OBJECTS: dict[str, type[_Object]] = {
     "payment_intent.payment_failed": PaymentIntent,
     "payment_intent.canceled": PaymentIntent,
     "charge.refunded": Charge,
+    "refund.created": Refund,
     "refund.updated": Refund,
 }
 

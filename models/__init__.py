@@ -4,9 +4,20 @@ Every table module is imported here so that ``Base.metadata`` is complete for
 Alembic and for code that only imports ``models``.
 """
 
-from models import backfill_cursors, catalog, dead_letters, emails, inbox, job_runs, outbox
+from models import (
+    audit,
+    backfill_cursors,
+    catalog,
+    dead_letters,
+    emails,
+    inbox,
+    job_runs,
+    outbox,
+    staff,
+)
 from models.base import Base
 from models.carts import tables as cart_tables
+from models.orders import refunds as order_refunds
 from models.orders import tables as order_tables
 from models.orders import timeline as order_timeline
 from models.recovery import tables as recovery_tables
@@ -14,6 +25,7 @@ from models.stock import tables as stock_tables
 
 __all__ = [
     "Base",
+    "audit",
     "backfill_cursors",
     "cart_tables",
     "catalog",
@@ -21,9 +33,11 @@ __all__ = [
     "emails",
     "inbox",
     "job_runs",
+    "order_refunds",
     "order_tables",
     "order_timeline",
     "outbox",
     "recovery_tables",
+    "staff",
     "stock_tables",
 ]

@@ -63,6 +63,10 @@ class InvalidCode(CartfleetError):
     code, status = "invalid_code", 422
 
 
+class CodeTaken(CartfleetError):
+    code, status = "code_taken", 409
+
+
 class EmptyCart(CartfleetError):
     code, status = "empty_cart", 409
 
@@ -72,8 +76,8 @@ class PriceChangeNeedsAcknowledgment(CartfleetError):
 
 
 class AmountOutOfRange(CartfleetError):
-    """An amount outside what the store (and Stripe) can charge; ``minimum_cents`` and
-    ``maximum_cents`` say the range."""
+    """An amount outside what may be charged or refunded: a checkout total beyond Stripe's
+    card limits, a refund over the order's refundable remainder."""
 
     code, status = "amount_out_of_range", 422
 
@@ -95,3 +99,10 @@ class OrderNotFound(PaymentEventError):
     """No order matches the event (yet): never dropped silently."""
 
     code, status = "order_not_found", 404
+
+
+# --- Staff ----------------------------------------------------------------------------------
+
+
+class EmailTaken(CartfleetError):
+    code, status = "email_taken", 409

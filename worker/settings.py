@@ -17,6 +17,7 @@ REQUIRED_IN_PRODUCTION = (
     "stripe_webhook_secret",
     "admin_token",
     "recovery_secret",
+    "secret_key",
 )
 
 LOCAL_ENVS = ("development", "test")
@@ -45,6 +46,14 @@ class Settings(BaseSettings):
     # The key the browser confirms payments with (Stripe.js; the demo storefront's pay form).
     stripe_publishable_key: str = "pk_test_cartfleet_local"
     admin_token: str = ""
+    # Signs the admin's session cookies; every web process must share it.
+    secret_key: str = ""
+    admin_session_idle_minutes: int = Field(30, ge=1)
+    admin_session_max_hours: int = Field(12, ge=1)
+    # Failed logins before a lockout, per account and per client address, and its length.
+    admin_login_max_failures: int = Field(5, ge=1)
+    admin_login_max_failures_per_address: int = Field(20, ge=1)
+    admin_lockout_minutes: int = Field(15, ge=1)
     smtp_url: str = ""
     mail_from: str = "Cartfleet Store <orders@cartfleet.local>"
     mail_dir: str = "var/mail"
@@ -126,6 +135,13 @@ class Settings(BaseSettings):
         )
         if list(delays) != sorted(set(delays)):
             raise ConfigurationError("recovery step delays must increase step after step")
+        return self
+
+    @model_validator(mode="after")
+    def _development_secret_key(self) -> Settings:
+        # Outside production a missing key is made up: sessions last as long as the process.
+        if not self.secret_key and self.env != "production":
+            self.secret_key = secrets.token_hex(32)
         return self
 
     @model_validator(mode="after")

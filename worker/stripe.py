@@ -203,3 +203,38 @@ def list_events(
 def key_livemode() -> bool:
     """Whether ``STRIPE_API_KEY`` is a live-mode key (``sk_live_``, ``rk_live_``)."""
     return get_settings().stripe_api_key.startswith(("sk_live_", "rk_live_"))
+
+
+# --- Refunds --------------------------------------------------------------------------------
+
+
+class RefundRefused(Exception):
+    """Stripe refused the refund request itself (nothing was refunded); do not retry."""
+
+
+def create_refund(
+    *,
+    payment_intent_id: str,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    metadata: dict[str, str],
+) -> stripe.Refund:
+    """Refund ``amount`` of the intent's charge; the key (stored on our row) makes it once.
+
+    A retried job sends the same key, so Stripe answers the refund it already made.
+    Raises ``RefundRefused`` for a request Stripe will never accept (over the remainder,
+    already refunded); other errors (outage, network) propagate for the job to retry.
+    """
+    try:
+        return stripe_client().v1.refunds.create(
+            params={
+                "payment_intent": payment_intent_id,
+                "amount": amount,
+                "reason": reason,
+                "metadata": metadata,
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.InvalidRequestError as error:
+        raise RefundRefused(error.user_message or str(error)) from error

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.carts.tables import Cart, DiscountCode
-from models.errors import InvalidCode
+from models.errors import CodeTaken, InvalidCode, NotFound
 
 
 def discount_amount(subtotal_cents: int, percent: int | None) -> int:
@@ -96,3 +97,53 @@ def release(session: Session, code: str | None) -> bool:
         return False
     row.used_at = None
     return True
+
+
+# --- Managing codes (the admin) --------------------------------------------------------------
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+
+
+def create_code(
+    session: Session, *, code: str | None, percent: int, expires_at: dt.datetime | None
+) -> DiscountCode:
+    """A new single-use code (``code`` None: generated); ``CodeTaken`` if it exists."""
+    code = (code or new_code()).strip().upper()
+    if session.get(DiscountCode, code) is not None:
+        raise CodeTaken(f"Discount code {code} already exists.")
+    row = DiscountCode(code=code, percent=percent, expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_codes(session: Session, *, limit: int = 200) -> list[DiscountCode]:
+    query = select(DiscountCode).order_by(DiscountCode.created_at.desc(), DiscountCode.code)
+    return list(session.scalars(query.limit(limit)))
+
+
+def code_status(row: DiscountCode) -> str:
+    if row.used_at is not None:
+        return "used"
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return "expired"
+    return "active"
+
+
+def disable_code(session: Session, code: str) -> DiscountCode:
+    """Stop a code being applied or claimed from now on: it expires now.
+
+    A cart that already applied it is refused at checkout (``claim``); an order already
+    placed with it keeps its discount.
+    """
+    row = session.get(DiscountCode, code.strip().upper(), with_for_update=True)
+    if row is None:
+        raise NotFound(f"No discount code {code}.")
+    now = utcnow()
+    if row.expires_at is None or row.expires_at > now:
+        row.expires_at = now
+    return row

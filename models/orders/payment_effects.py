@@ -56,6 +56,8 @@ class Settlement:
     cart_retries: int | None = None
     cart_deferred: bool = False
     alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Our refund rows that Stripe's event turned ``succeeded`` (each gets its email).
+    refunds_succeeded: list[int] = field(default_factory=list)
 
 
 # --- Finding and reading orders -------------------------------------------------------------

@@ -75,6 +75,8 @@ class Order(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({quoted(tuple(OrderStatus))})", name="status_known"),
         Index("ix_orders_status_created_at", "status", "created_at"),
+        # The admin's default listing: newest first, keyset-paged on (created_at, id).
+        Index("ix_orders_created_at_id", "created_at", "id"),
         Index("ix_orders_email", "email"),
         Index("ix_orders_cart_id", "cart_id"),
         Index(

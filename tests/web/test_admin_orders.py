@@ -179,3 +179,36 @@ def test_list_rejects_bad_filters(client, query):
     response = client.get(f"/admin/api/orders?{query}", headers=AUTH)
     assert response.status_code == 422
     assert response.json["error"] == "validation_error"
+
+
+def test_list_filters_count_and_sorts_page_by_cursor(client):
+    with Session.begin() as session:
+        factories.product(session, "TEE-1")
+        for quantity in (1, 2, 3, 4, 5):
+            order = factories.order(session, lines={"TEE-1": quantity}, status="paid")
+            order.shipping_address = {**order.shipping_address, "name": f"Grace {quantity}"}
+        factories.order(session, lines={"TEE-1": 9}, status="pending_payment")
+
+    def listing(query: str) -> dict:
+        response = client.get(f"/admin/api/orders?{query}", headers=AUTH)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    cheap_first = listing("status=paid&sort=total_asc&limit=2&min_total=2000")
+    rest = listing(
+        f"status=paid&sort=total_asc&limit=2&min_total=2000&cursor={cheap_first['next_cursor']}"
+    )
+
+    assert cheap_first["count"] == 4
+    totals = [o["total_cents"] for o in cheap_first["items"] + rest["items"]]
+    assert totals == [2000, 3000, 4000, 5000]
+    assert listing("customer=grace 3")["count"] == 1
+    assert listing("max_total=1000&status=&customer=")["count"] == 1
+    number = cheap_first["items"][0]["order_number"]
+    assert [o["order_number"] for o in listing(f"order_number={number.lower()}")["items"]] == [
+        number
+    ]
+    stale = client.get(
+        f"/admin/api/orders?sort=newest&cursor={cheap_first['next_cursor']}", headers=AUTH
+    )
+    assert stale.status_code == 422

@@ -146,10 +146,11 @@ def test_every_admin_url_the_banner_prints_answers(client):
         path: client.get(path, headers=headers).status_code for path in dev_fleet.ADMIN_ENTRY_POINTS
     }
 
+    banner = dev_fleet.banner(BANNER_ENV, 5000, None, login=("owner@example.com", "pw"))
     assert set(statuses.values()) == {200}, statuses
-    assert all(
-        path in dev_fleet.banner(BANNER_ENV, 5000, None) for path in dev_fleet.ADMIN_ENTRY_POINTS
-    )
+    assert all(path in banner for path in dev_fleet.ADMIN_ENTRY_POINTS)
+    assert "http://localhost:5000/admin/  log in as owner@example.com / pw" in banner
+    assert client.get("/admin/login").status_code == 200
 
 
 def test_ctrl_c_lets_the_job_under_way_finish(broker):

@@ -1,55 +1,64 @@
-"""Admin API and pages; every path requires ``Authorization: Bearer $ADMIN_TOKEN``."""
+"""Admin API and pages: a staff session (with CSRF) or a bearer token on every path."""
 
 from __future__ import annotations
 
-import hmac
+from flask import Blueprint, Response, request
 
-from flask import Blueprint, request
-
-from web.errors import APIError
+from web.admin import auth
 from web.guards import is_admin_path
-from worker.settings import get_settings
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    static_folder="static",
+)
+bp.record_once(lambda state: auth.init_app(state.app))
 
 
 # On the app rather than the blueprint: a blueprint's hook runs only for a path one of
 # its routes matches, and an unknown admin path or method must be 401 before 404/405.
 @bp.before_app_request
-def require_admin_token() -> None:
-    if not is_admin_path(request.path):
-        return
-    expected = get_settings().admin_token
-    scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
-    authorized = (
-        bool(expected)
-        and scheme.lower() == "bearer"
-        and hmac.compare_digest(supplied.strip().encode(), expected.encode())
-    )
-    if not authorized:
-        raise APIError(401, "unauthorized", "A valid admin bearer token is required.")
+def require_admin() -> Response | None:
+    return auth.authenticate() if is_admin_path(request.path) else None
 
 
 # Route modules attach their views to ``bp``; imported last so ``bp`` exists.
 from web.admin import (  # noqa: E402
     analytics,
+    audit,
     dead_letters,
+    discount_codes,
+    export,
+    login,
     orders,
+    pages,
     products,
     queues,
     reconciliation,
+    refunds,
     schedules,
+    staff_pages,
+    users,
     webhooks,
 )
 
 __all__ = [
     "analytics",
+    "audit",
     "bp",
     "dead_letters",
+    "discount_codes",
+    "export",
+    "login",
     "orders",
+    "pages",
     "products",
     "queues",
     "reconciliation",
+    "refunds",
     "schedules",
+    "staff_pages",
+    "users",
     "webhooks",
 ]

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy import and_, or_, select
+from pydantic import StringConstraints
+from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
 
 from jobs.email import send_order_email
+from models import audit
 from models.db import Session
 from models.emails import Email
-from models.orders import fulfilment
-from models.orders.status import OrderStatus
+from models.orders import fulfilment, refunds
 from models.orders.tables import Order
-from web import cursors
-from web.admin import bp
+from web.admin import bp, order_query
+from web.admin.order_query import OrderFilters
 from web.errors import APIError
 from web.serializers import iso, order_item_json
 from web.validation import Schema, parse_body, parse_query
@@ -26,37 +25,13 @@ from worker import outbox
 
 __all__ = ["bp"]
 
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
-
 
 class ShipBody(Schema):
     carrier: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class OrderFilters(Schema):
-    """Query string of the order list; unknown parameters are ignored."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
-
-    status: OrderStatus | None = None
-    email: Annotated[str, StringConstraints(max_length=320)] | None = None
-    from_: dt.datetime | None = Field(None, alias="from")
-    to: dt.datetime | None = None
-    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
-    cursor: str | None = None
-
-    @field_validator("from_", "to")
-    @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        # A time without an offset is read as UTC, like every time in the API.
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value
-
-
-def _order_key(order_id: str) -> uuid.UUID:
+def order_key(order_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(order_id)
     except ValueError:
@@ -75,6 +50,44 @@ def order_summary(order: Order) -> dict[str, Any]:
         "created_at": iso(order.created_at),
         "paid_at": iso(order.paid_at),
     }
+
+
+def refund_json(refund: refunds.Refund) -> dict[str, Any]:
+    return {
+        "refund_id": refund.id,
+        "stripe_refund_id": refund.stripe_refund_id,
+        "amount_cents": refund.amount_cents,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "note": refund.note,
+        "status": refund.status,
+        "failure_reason": refund.failure_reason,
+        "created_by": refund.created_by,
+        "created_at": iso(refund.created_at),
+    }
+
+
+def timeline(session: OrmSession, order: Order) -> list[dict[str, Any]]:
+    """The order's events and the admin actions on it, oldest first, each with its actor."""
+    lines = [
+        {
+            "at": iso(event.at),
+            "kind": event.kind,
+            "actor": event.data.get("actor"),
+            "data": event.data,
+        }
+        for event in order.events
+    ]
+    lines += [
+        {
+            "at": iso(entry.at),
+            "kind": f"admin.{entry.action}",
+            "actor": entry.actor,
+            "data": {"outcome": entry.outcome, "request_id": entry.request_id},
+        }
+        for entry in audit.for_target(session, f"order:{order.id}")
+    ]
+    return sorted(lines, key=lambda line: line["at"])
 
 
 def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
@@ -115,45 +128,33 @@ def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
         "events": [
             {"kind": event.kind, "data": event.data, "at": iso(event.at)} for event in order.events
         ],
+        "refunds": [refund_json(refund) for refund in refunds.refunds_of(session, order.id)],
+        "refundable_cents": refunds.refundable_cents(session, order),
+        "timeline": timeline(session, order),
     }
 
 
 @bp.get("/api/orders")
 def list_orders():
+    """A page of orders matching the filters (``web.admin.order_query``), and their count."""
     filters = parse_query(OrderFilters)
-    query = select(Order)
-    if filters.status:
-        query = query.where(Order.status == filters.status)
-    if filters.email:
-        query = query.where(Order.email == filters.email)
-    if filters.from_:
-        query = query.where(Order.created_at >= filters.from_)
-    if filters.to:
-        query = query.where(Order.created_at < filters.to)
-    if filters.cursor:
-        created_at, order_id = cursors.decode_order(filters.cursor)
-        query = query.where(
-            or_(
-                Order.created_at < created_at,
-                and_(Order.created_at == created_at, Order.id < order_id),
-            )
-        )
-    query = query.order_by(Order.created_at.desc(), Order.id.desc()).limit(filters.limit + 1)
-    with Session.begin() as session:
-        orders = list(session.scalars(query))
+    with Session() as session:
+        orders = list(session.scalars(order_query.page_query(filters)))
+        count = session.scalar(order_query.count_query(filters))
     page, more = orders[: filters.limit], len(orders) > filters.limit
     return {
         "items": [order_summary(order) for order in page],
-        "next_cursor": cursors.encode_order(page[-1]) if more else None,
+        "next_cursor": order_query.next_cursor(filters, page[-1]) if more else None,
+        "count": count,
     }
 
 
-@bp.get("/api/orders/<order_id>")
-def get_order(order_id: str):
+def load_order_detail(order_id: str) -> dict[str, Any]:
+    """The order as the API and the detail page show it; 404 for an unknown id."""
     with Session.begin() as session:
         order = session.get(
             Order,
-            _order_key(order_id),
+            order_key(order_id),
             options=[selectinload(Order.events), selectinload(Order.reservations)],
         )
         if order is None:
@@ -161,14 +162,25 @@ def get_order(order_id: str):
         return order_detail(session, order)
 
 
-@bp.post("/api/orders/<order_id>/ship")
-def ship_order(order_id: str):
+def ship(order_id: str, body: ShipBody) -> dict[str, Any]:
     """``paid`` → ``shipped``; the shipping notification goes out through the outbox."""
-    key = _order_key(order_id)
-    body = parse_body(ShipBody)
     with Session.begin() as session:
         order = fulfilment.ship(
-            session, order_id=key, carrier=body.carrier, tracking_number=body.tracking_number
+            session,
+            order_id=order_key(order_id),
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
         )
         outbox.enqueue(session, send_order_email, str(order.id), "shipping_notification")
         return order_detail(session, order)
+
+
+@bp.get("/api/orders/<order_id>")
+def get_order(order_id: str):
+    return load_order_detail(order_id)
+
+
+@bp.post("/api/orders/<order_id>/ship")
+def ship_order(order_id: str):
+    order_key(order_id)
+    return ship(order_id, parse_body(ShipBody))

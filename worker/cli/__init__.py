@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from worker.cli import (
+    admin,
     database,
     dev,
     dlq,
@@ -36,6 +37,7 @@ def main() -> None:
 
 
 for _command in (
+    admin.admin,
     dev.dev,
     database.migrate,
     database.seed_demo,

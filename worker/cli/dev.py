@@ -26,6 +26,7 @@ from worker.settings import DEV_ENV_FILE
 VAR = Path("var")
 CARTFLEET = str(Path(sys.executable).parent / "cartfleet")
 SANDBOX_PORT = 12111
+DEMO_OWNER = "admin@cartfleet.local"
 SANDBOX_KEYS = {
     "STRIPE_API_KEY": "sk_test_cartfleet_local",
     "STRIPE_PUBLISHABLE_KEY": "pk_test_cartfleet_local",
@@ -58,6 +59,20 @@ def _sandbox_port() -> int:
     return SANDBOX_PORT
 
 
+def _demo_owner(env: dict[str, str]) -> str:
+    """The demo owner's password (the staff user is created on the first run)."""
+    password = _kept_secret("admin_password", lambda: secrets.token_urlsafe(12))
+    subprocess.run(
+        [CARTFLEET, "admin", "create-user", DEMO_OWNER, "--role", "owner", "--password-stdin"],
+        env=env,
+        input=password + "\n",
+        text=True,
+        capture_output=True,  # "already exists" on every later run
+        check=False,
+    )
+    return password
+
+
 def _write_dev_env(env: dict[str, str]) -> None:
     lines = [f"{name}={env[name]}" for name in RECORDED if env.get(name)]
     DEV_ENV_FILE.touch(mode=0o600)  # it holds the admin token and the webhook secret
@@ -85,6 +100,8 @@ def _environment(port: int, redis: list[subprocess.Popen]) -> tuple[dict[str, st
             _kept_secret("webhook_secret", lambda: "whsec_" + secrets.token_hex(24)),
         )
     env.setdefault("ADMIN_TOKEN", _kept_secret("admin_token", lambda: secrets.token_urlsafe(24)))
+    # Every web process must sign sessions with the same key.
+    env.setdefault("SECRET_KEY", _kept_secret("secret_key", lambda: secrets.token_hex(32)))
     # Metric files of an earlier run would be summed into this one's counters.
     shutil.rmtree(VAR / "metrics", ignore_errors=True)
     for name, family in (("PROMETHEUS_MULTIPROC_DIR", "web"), ("dramatiq_prom_db", "worker")):
@@ -116,10 +133,11 @@ def dev(port: int) -> None:
         _write_dev_env(env)
         subprocess.run([CARTFLEET, "migrate"], env=env, check=True)
         subprocess.run([CARTFLEET, "seed-demo"], env=env, check=True)
+        login = (DEMO_OWNER, _demo_owner(env))
         processes = dev_fleet.procfile_processes()
         if sandbox_url:
             processes["stripe"] = dev_fleet.sandbox_command(sandbox_url, port, env)
-        click.echo(dev_fleet.banner(env, port, sandbox_url))
+        click.echo(dev_fleet.banner(env, port, sandbox_url, login=login))
         returncode = dev_fleet.run(processes, env, sandbox_url=sandbox_url, port=port)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -65,7 +65,9 @@ def sandbox_command(sandbox_url: str, port: int, env: dict[str, str]) -> str:
     return "exec " + shlex.join(command)
 
 
-def banner(env: dict[str, str], port: int, sandbox_url: str | None) -> str:
+def banner(
+    env: dict[str, str], port: int, sandbox_url: str | None, *, login: tuple[str, str]
+) -> str:
     base = f"http://localhost:{port}"
     admin = "\n".join(f"               {base}{path}" for path in ADMIN_ENTRY_POINTS)
     stripe = f"{sandbox_url}  (the local sandbox; docs/stripe-sandbox.md)"
@@ -76,6 +78,7 @@ def banner(env: dict[str, str], port: int, sandbox_url: str | None) -> str:
     return f"""
   storefront   {base}/
   JSON API     {base}/api/products, {base}/api/carts (README "Your first order")
+  admin        {base}/admin/  log in as {login[0]} / {login[1]}
   admin API    Authorization: Bearer {env["ADMIN_TOKEN"]}
 {admin}
   stripe       {stripe}

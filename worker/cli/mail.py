@@ -43,7 +43,7 @@ def preview(order_id: str, kind: str, output: Path | None) -> None:
             raise click.ClickException(f"no order {order_id}")
         # The workers would never send it: a preview must not show, say, a canceled
         # order as confirmed.
-        reason = not_sendable(order, kind)
+        reason = not_sendable(session, order, kind)
         if reason:
             raise click.ClickException(f"{order.order_number} gets no {kind}: {reason}")
         rendered, message = compose(session, order, kind)

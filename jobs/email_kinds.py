@@ -1,0 +1,49 @@
+"""The kinds of order email: one per (kind, order), a refund's per refund, resends apart.
+
+A kind is one of ``KINDS``, ``refund_notification.<refund id>`` (each refund its own
+email), or ``<kind>.r<8 hex>`` for an operator's resend: a row, and so a Message-ID, of
+its own, which receivers do not drop as a duplicate of the first. The separator is a
+dot because the kind is part of the Message-ID, where a colon is not allowed.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy.orm import Session
+
+from models.orders import refunds
+from models.orders.tables import Order
+
+KINDS = ("order_confirmation", "shipping_notification")
+REFUND_KIND = "refund_notification"
+SEPARATOR = "."
+
+
+def refund_email_kind(refund_id: int) -> str:
+    return f"{REFUND_KIND}{SEPARATOR}{refund_id}"
+
+
+def resend_kind(kind: str) -> str:
+    return f"{kind}{SEPARATOR}r{secrets.token_hex(4)}"
+
+
+def valid_kind(kind: object) -> bool:
+    if not isinstance(kind, str):
+        return False
+    template, colon, suffix = kind.partition(SEPARATOR)
+    if template == REFUND_KIND:
+        return suffix.isdigit()
+    resend = suffix[:1] == "r" and len(suffix) == 9 and suffix[1:].isalnum()
+    return template in KINDS and (not colon or resend)
+
+
+def refund_of(session: Session, order: Order, kind: str) -> refunds.Refund | None:
+    template, _, refund_id = kind.partition(SEPARATOR)
+    refund = session.get(refunds.Refund, int(refund_id)) if template == REFUND_KIND else None
+    return refund if refund is not None and refund.order_id == order.id else None
+
+
+def template_of(kind: str) -> str:
+    """The templates a kind renders: ``refund_notification.12`` → ``refund_notification``."""
+    return kind.partition(SEPARATOR)[0]

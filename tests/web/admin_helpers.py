@@ -1,0 +1,106 @@
+"""Staff users, logins and CSRF tokens for the admin's HTTP and browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+
+from models.db import Session
+from models.orders.tables import Order
+from models.staff import Role, create_user
+from tests.support import factories
+from worker.settings import get_settings
+from worker.stripe import stripe_client
+from worker.stripe_sandbox import SandboxServer
+
+PASSWORD = "correct horse battery staple"
+WEBHOOK_SECRET = "whsec_test_primary"  # the first of tests/conftest.py's secrets
+BOOTSTRAP = {"Authorization": "Bearer test-admin-token"}
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def make_user(email: str = "ops@example.com", role: str = Role.OPERATOR, **fields) -> int:
+    with Session.begin() as session:
+        user = create_user(session, email=email, password=PASSWORD, role=Role(role))
+        for name, value in fields.items():
+            setattr(user, name, value)
+        return user.id
+
+
+def csrf_token(client) -> str:
+    """The CSRF token of the client's session, as the login form carries it."""
+    page = client.get("/admin/login").get_data(as_text=True)
+    return _CSRF.search(page).group(1)
+
+
+def log_in(client, email: str = "ops@example.com", password: str = PASSWORD):
+    return client.post(
+        "/admin/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(client)},
+    )
+
+
+def logged_in(client, role: str = Role.OPERATOR, email: str | None = None) -> str:
+    """Log ``client`` in as a new user of ``role``; returns the CSRF token to send."""
+    email = email or f"{role}@example.com"
+    make_user(email, role)
+    assert log_in(client, email).status_code == 303
+    return csrf_token(client)
+
+
+def wait_until(check, timeout: float = 20.0, interval: float = 0.05):
+    """``check()``'s first truthy value within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"not within {timeout} s")
+
+
+@contextlib.contextmanager
+def fleet_sandbox(live_server: str) -> Iterator[SandboxServer]:
+    """The Stripe sandbox as the fleet's Stripe, delivering webhooks to ``live_server``."""
+    webhook = (f"{live_server}/webhooks/stripe", WEBHOOK_SECRET)
+    with SandboxServer(retry_base_s=0.05, webhooks=[webhook]) as sandbox:
+        os.environ["STRIPE_API_BASE"] = sandbox.url
+        get_settings.cache_clear()
+        stripe_client.cache_clear()
+        try:
+            yield sandbox
+        finally:
+            os.environ.pop("STRIPE_API_BASE", None)
+            get_settings.cache_clear()
+            stripe_client.cache_clear()
+
+
+def paid_order(sandbox: SandboxServer, *, lines: dict[str, int] | None = None, **fields) -> str:
+    """An order paid at the sandbox with a test card; its webhook makes it ``paid``."""
+    with Session.begin() as session:
+        for sku in lines or {"TEE-1": 2}:
+            factories.product(session, sku)
+        order = factories.order(session, lines=lines or {"TEE-1": 2}, **fields)
+        order_id, total = str(order.id), order.total_cents
+    intent = stripe_client().v1.payment_intents.create(
+        params={
+            "amount": total,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "metadata": {"order_id": order_id},
+        }
+    )
+    with Session.begin() as session:
+        session.get(Order, uuid.UUID(order_id)).payment_intent_id = intent.id
+    wait_until(lambda: order_status(order_id) == "paid")
+    return order_id
+
+
+def order_status(order_id: str) -> str:
+    with Session() as session:
+        return session.get(Order, uuid.UUID(order_id)).status

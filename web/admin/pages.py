@@ -1,0 +1,145 @@
+"""The admin's HTML pages: orders (list, detail, ship, refund, resend), staff, audit.
+
+Server-rendered Jinja under ``web/templates/admin/``, one base template; every form posts
+Flask-WTF's CSRF token (checked for every session request by ``web.admin.auth``). A form
+post does what its ``/admin/api`` twin does through the same function, then redirects
+back with a message; a refused action (wrong status, over the remainder, bad input)
+becomes that message and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import flash, g, redirect, render_template, request
+from pydantic import ValidationError
+
+from jobs.templates import money
+from models.db import Session
+from models.errors import CartfleetError
+from models.orders.status import OrderStatus
+from models.staff import Role
+from web.admin import audit, bp, order_query, refunds
+from web.admin.auth import current_actor
+from web.admin.order_query import OrderFilters
+from web.admin.orders import ShipBody, load_order_detail, order_summary, ship
+from web.errors import APIError
+from web.validation import parse_query
+
+__all__ = ["bp"]
+
+
+@bp.app_template_filter("money")
+def _money(cents: int | None, currency: str = "usd") -> str:
+    return "" if cents is None else money(cents, currency)
+
+
+@bp.app_context_processor
+def _page_context() -> dict[str, Any]:
+    return {"actor": g.get("actor") if request.blueprint == "admin" else None}
+
+
+def _form(schema: type, *, numbers: tuple[str, ...] = ()):
+    """The posted form as ``schema``; blank fields count as absent, ``numbers`` are ints."""
+    data: dict[str, Any] = {k: v for k, v in request.form.items() if v.strip()}
+    data.pop("csrf_token", None)
+    for name in numbers:
+        if name in data and data[name].strip().isdigit():
+            data[name] = int(data[name])
+    return schema.model_validate(data)
+
+
+def _act(order_id: str, action: Callable[[], str]):
+    """Run a form's action; its message (or the refusal's) is shown on the order page.
+
+    A refusal is audited with its own status, not the redirect's.
+    """
+    try:
+        flash(action(), "ok")
+    except ValidationError as error:
+        fields = ", ".join(str(e["loc"][-1]) for e in error.errors())
+        flash(f"Check the form: {fields}.", "error")
+        g.audit_status = 422
+    except (CartfleetError, APIError) as error:
+        flash(error.message, "error")
+        g.audit_status = error.status
+    return redirect(f"/admin/orders/{order_id}", 303)
+
+
+@bp.get("/")
+def page_index():
+    return redirect("/admin/orders", 302)
+
+
+@bp.get("/orders")
+def page_orders():
+    filters = parse_query(OrderFilters)
+    with Session() as session:
+        rows = list(session.scalars(order_query.page_query(filters)))
+        count = session.scalar(order_query.count_query(filters))
+    page, more = rows[: filters.limit], len(rows) > filters.limit
+    query = {k: v for k, v in request.args.items() if k != "cursor" and v}
+    next_url = None
+    if more:
+        next_cursor = order_query.next_cursor(filters, page[-1])
+        next_url = "/admin/orders?" + urlencode({**query, "cursor": next_cursor})
+    return render_template(
+        "admin/orders.html",
+        orders=[order_summary(order) for order in page],
+        count=count,
+        filters=request.args,
+        statuses=list(OrderStatus),
+        sorts=list(order_query.SORTS),
+        next_url=next_url,
+        csv_url="/admin/api/orders.csv?" + urlencode(query),
+        csv_lines_url="/admin/api/orders.csv?" + urlencode({**query, "lines": "true"}),
+    )
+
+
+@bp.get("/orders/<order_id>")
+def page_order(order_id: str):
+    order = load_order_detail(order_id)
+    return render_template(
+        "admin/order.html",
+        order=order,
+        reasons=refunds.RefundBody.model_fields["reason"].annotation.__args__,
+        may_act=current_actor().role != Role.VIEWER,
+    )
+
+
+@bp.post("/orders/<order_id>/ship")
+def page_ship_order(order_id: str):
+    def action() -> str:
+        ship(order_id, _form(ShipBody))
+        return "Marked shipped; the shipping email is on its way."
+
+    return _act(order_id, action)
+
+
+@bp.post("/orders/<order_id>/refund")
+def page_refund_order(order_id: str):
+    def action() -> str:
+        body = _form(refunds.RefundBody, numbers=("amount_cents",))
+        refund = refunds.request_refund(order_id, body)
+        amount = money(refund["amount_cents"], refund["currency"])
+        return f"Refund of {amount} requested; its status follows Stripe."
+
+    return _act(order_id, action)
+
+
+@bp.post("/orders/<order_id>/emails/confirmation")
+def page_resend_confirmation_email(order_id: str):
+    def action() -> str:
+        refunds.resend_confirmation(order_id)
+        return "The confirmation email will be sent again."
+
+    return _act(order_id, action)
+
+
+@bp.get("/audit")
+def page_audit():
+    query = parse_query(audit.AuditQuery)
+    entries = [audit.entry_json(entry) for entry in audit.search(query)]
+    return render_template("admin/audit.html", entries=entries, filters=request.args)

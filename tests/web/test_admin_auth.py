@@ -258,6 +258,7 @@ def test_production_requires_a_secret_key_and_marks_the_cookie_secure(monkeypatc
     from worker.settings import ConfigurationError, Settings, get_settings
 
     monkeypatch.setenv("CARTFLEET_ENV", "production")
+    monkeypatch.setenv("RECOVERY_SECRET", "r" * 32)  # the other production secret
     with pytest.raises(ConfigurationError, match="SECRET_KEY"):
         Settings()
     monkeypatch.setenv("SECRET_KEY", "s" * 64)

@@ -98,7 +98,10 @@ def test_twenty_concurrent_refunds_of_the_remainder_make_one_stripe_refund(
     wait_until(lambda: order_status(order_id) == "refunded")
     drain_queues()
 
-    assert sorted(statuses) == [202] + [422] * 19
+    # The losers are refused: over the remainder (422), or once the refund's webhook has
+    # already made the order refunded, not refundable at all (409).
+    assert statuses.count(202) == 1
+    assert set(statuses) - {202} <= {409, 422}
     assert len(refund_posts(sandbox)) == 1
     assert [r.status for r in rows(order_id)] == ["succeeded"]
 

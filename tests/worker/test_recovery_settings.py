@@ -16,7 +16,7 @@ def test_step_delays_must_increase(monkeypatch):
 
 def test_the_secret_is_required_in_production(monkeypatch):
     monkeypatch.setenv("CARTFLEET_ENV", "production")
-    for name in ("DATABASE_URL", "REDIS_URL", "ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET"):
+    for name in ("DATABASE_URL", "REDIS_URL", "ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "SECRET_KEY"):
         monkeypatch.setenv(name, "set")
 
     with pytest.raises(ConfigurationError, match="RECOVERY_SECRET"):

@@ -47,6 +47,8 @@ def test_an_operator_ships_and_refunds_an_order_then_exports_and_logs_out(
         page.fill("input[name=email]", "ops@example.com")
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
+        expect(page.locator("h1")).to_have_text("Dashboard")
+        page.click("header nav >> text=Orders")
         expect(page.locator("h1")).to_contain_text("Orders")
         expect(page.locator("#match-count")).to_have_text("2 matches")
 

@@ -43,6 +43,7 @@ from web.admin import (  # noqa: E402
     schedules,
     staff_pages,
     users,
+    webhook_pages,
     webhooks,
 )
 
@@ -66,5 +67,6 @@ __all__ = [
     "schedules",
     "staff_pages",
     "users",
+    "webhook_pages",
     "webhooks",
 ]

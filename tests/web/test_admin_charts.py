@@ -33,3 +33,4 @@ def test_an_all_zero_series_draws_flat_bars():
     svg = bar_chart([("a", 0), ("b", 0)], title="Zero", unit=" s")
 
     assert re.findall(r'<rect [^>]*height="([\d.]+)"', svg) == ["0.0", "0.0"]
+    assert "max 0 s" in svg

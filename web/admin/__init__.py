@@ -26,6 +26,7 @@ def require_admin() -> Response | None:
 # Route modules attach their views to ``bp``; imported last so ``bp`` exists.
 from web.admin import (  # noqa: E402
     analytics,
+    analytics_pages,
     audit,
     dashboard,
     dead_letters,
@@ -50,6 +51,7 @@ from web.admin import (  # noqa: E402
 
 __all__ = [
     "analytics",
+    "analytics_pages",
     "audit",
     "bp",
     "dashboard",

@@ -37,12 +37,13 @@ def bar_chart(
     if not points:
         empty = f'<text x="{width / 2:g}" y="{height / 2:g}" text-anchor="middle">No data</text>'
         return Markup(head + empty + "</svg>")
-    top = max(max(value for _, value in points), 0) or 1
+    peak = max(max(value for _, value in points), 0)
+    scale = peak or 1
     plot = height - _PAD
     step = width / len(points)
     bars = []
     for index, (name, value) in enumerate(points):
-        tall = max(value, 0) / top * (plot - 2)
+        tall = max(value, 0) / scale * (plot - 2)
         tip = escape(f"{name}: {_number(value)}{unit}")
         bars.append(
             f'<rect x="{index * step + 1:.1f}" y="{plot - tall:.1f}" width="{max(step - 2, 1):.1f}"'
@@ -53,7 +54,7 @@ def bar_chart(
         f'<line x1="0" y1="{plot}" x2="{width}" y2="{plot}" class="axis"/>'
         f'<text x="0" y="{height - 4}">{first}</text>'
         f'<text x="{width}" y="{height - 4}" text-anchor="end">{last}</text>'
-        f'<text x="{width}" y="11" text-anchor="end">max {escape(_number(top))}'
+        f'<text x="{width}" y="11" text-anchor="end">max {escape(_number(peak))}'
         f"{escape(unit)}</text>"
     )
     return Markup(head + "".join(bars) + axis + "</svg>")

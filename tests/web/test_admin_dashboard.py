@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from models.base import utcnow
 from models.db import Session
 from tests.support import factories
@@ -33,3 +35,30 @@ def test_logging_in_leads_to_the_dashboard(client):
     make_user("ops@example.com", "viewer")
 
     assert log_in(client).headers["Location"] == "/admin/"
+
+
+PAGES = [
+    "/admin/",
+    "/admin/webhooks",
+    "/admin/queues",
+    "/admin/queues/emails",
+    "/admin/dead-letters",
+    "/admin/schedules",
+    "/admin/reconciliation",
+    "/admin/analytics",
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_is_for_staff_only_and_shows_no_secret(client, broker, path):
+    dead_letter(broker, queue="emails", actor="send_email", args=(1,), traceback="KeyError: 'x'")
+
+    anonymous = client.get(path, headers={"Accept": "text/html"})
+    logged_in(client, "viewer")
+    page = client.get(path).get_data(as_text=True)
+
+    assert anonymous.status_code == 401 and "send_email" not in anonymous.get_data(as_text=True)
+    assert "Log in" in anonymous.get_data(as_text=True)
+    assert client.get(path).status_code == 200
+    for secret in ("sk_test_cartfleet", "whsec_test", "test-admin-token"):
+        assert secret not in page

@@ -122,3 +122,4 @@ def test_queues_page_shows_depths_workers_and_waiting_messages(client, broker, l
     assert 'id="workers"' in queues_page
     assert "send_email" in messages and "<code>[7]</code>" in messages
     assert client.get("/admin/queues/nope").status_code == 404
+    assert client.get("/admin/queues/emails?offset=-1").status_code == 422

@@ -10,12 +10,11 @@ from flask import abort, flash, redirect, render_template, request
 
 from web.admin import bp
 from web.admin.dead_letters import DeadLetterQuery
+from web.admin.queues import MessagesQuery
 from web.validation import parse_query
 from worker import dead_letters, queues
 
 __all__ = ["bp"]
-
-PAGE = 50
 
 
 def _filters() -> dict[str, str]:
@@ -39,11 +38,10 @@ def page_queues():
 def page_queue(queue: str):
     if queue not in queues.queue_names():
         abort(404)
-    offset = request.args.get("offset", "0")
-    offset = int(offset) if offset.isdigit() else 0
-    messages = queues.waiting_messages(queue, offset=offset, limit=PAGE)
+    query = parse_query(MessagesQuery)
+    messages = queues.waiting_messages(queue, offset=query.offset, limit=query.limit)
     return render_template(
-        "admin/queue.html", queue=queue, messages=messages, offset=offset, page=PAGE
+        "admin/queue.html", queue=queue, messages=messages, offset=query.offset, page=query.limit
     )
 
 

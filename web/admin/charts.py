@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 WIDTH = 480
 HEIGHT = 120
 _PAD = 18  # room under the bars for the first and last labels
+_TOP = 14  # room above them for the maximum
 
 
 def _number(value: float) -> str:
@@ -43,7 +44,7 @@ def bar_chart(
     step = width / len(points)
     bars = []
     for index, (name, value) in enumerate(points):
-        tall = max(value, 0) / scale * (plot - 2)
+        tall = max(value, 0) / scale * (plot - _TOP)
         tip = escape(f"{name}: {_number(value)}{unit}")
         bars.append(
             f'<rect x="{index * step + 1:.1f}" y="{plot - tall:.1f}" width="{max(step - 2, 1):.1f}"'

@@ -63,6 +63,19 @@ def decode_order(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise _invalid() from None
 
 
+def encode_event(received_at: dt.datetime, event_id: str) -> str:
+    """Cursor after an inbox event in a listing ordered by (received_at, id)."""
+    return encode(received_at.isoformat(), event_id)
+
+
+def decode_event(cursor: str) -> tuple[dt.datetime, str]:
+    received_at, event_id = decode(cursor, parts=2)
+    try:
+        return dt.datetime.fromisoformat(received_at), event_id
+    except ValueError:
+        raise _invalid() from None
+
+
 def encode_product(sort: ProductSort, key: SortKey) -> str:
     """Cursor after the product at ``key`` in a listing in ``sort`` order."""
     return encode(json.dumps([sort.value, *key], ensure_ascii=False, separators=(",", ":")))

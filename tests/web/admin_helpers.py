@@ -9,9 +9,16 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import dramatiq
+
+from models.base import utcnow
+from models.catalog import Product
 from models.db import Session
+from models.orders import reconciliation as confirmations
 from models.orders.tables import Order
 from models.staff import Role, create_user
+from models.stock import reservations
+from models.stock.tables import StockLevel
 from tests.support import factories
 from worker.settings import get_settings
 from worker.stripe import stripe_client
@@ -104,3 +111,32 @@ def paid_order(sandbox: SandboxServer, *, lines: dict[str, int] | None = None, *
 def order_status(order_id: str) -> str:
     with Session() as session:
         return session.get(Order, uuid.UUID(order_id)).status
+
+
+def failed_confirmation(*, quantity: int = 2, on_hand: int = 1) -> str:
+    """A paid order whose reservation could not be confirmed, as the payment leaves it."""
+    with Session.begin() as session:
+        if session.get(Product, "SKU-9") is None:
+            factories.product(session, "SKU-9", stock={"main": 50})
+        order = factories.order(session, status="paid", lines={"SKU-9": quantity})
+        reservations.reserve(
+            session, order_id=order.id, quantities={"SKU-9": quantity}, expires_at=utcnow()
+        )
+        session.get(StockLevel, ("SKU-9", "main")).on_hand = on_hand
+        confirmations.confirm_reservations(session, order=order)
+        return str(order.id)
+
+
+def dead_letter(broker, *, queue: str, actor: str, args: tuple, traceback: str) -> str:
+    """A message dead on ``queue`` as the broker leaves it in Redis; returns its id."""
+    message = dramatiq.Message(
+        queue_name=queue,
+        actor_name=actor,
+        args=args,
+        kwargs={},
+        options={"retries": 3, "traceback": traceback},
+    )
+    redis_id = str(uuid.uuid4())
+    broker.client.zadd(f"dramatiq:{queue}.XQ", {redis_id: int(time.time() * 1000)})
+    broker.client.hset(f"dramatiq:{queue}.XQ.msgs", redis_id, message.encode())
+    return message.message_id

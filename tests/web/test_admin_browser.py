@@ -3,35 +3,8 @@ webhook brings ``partially_refunded``), export CSV, log out."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
-from tests.web.admin_helpers import PASSWORD, fleet_sandbox, make_user, paid_order
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium (apt-get install -y chromium)"
-)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
-
-@pytest.fixture
-def page():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(accept_downloads=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
+from tests.web.admin_helpers import fleet_sandbox, make_user, paid_order
+from tests.web.browser import log_in, pytestmark, sync_api  # noqa: F401  (the skip mark)
 
 
 def test_an_operator_ships_and_refunds_an_order_then_exports_and_logs_out(
@@ -43,10 +16,8 @@ def test_an_operator_ships_and_refunds_an_order_then_exports_and_logs_out(
         paid_order(sandbox, email="other@example.com")
         expect = sync_api.expect
 
-        page.goto(f"{live_server}/admin/login")
-        page.fill("input[name=email]", "ops@example.com")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
+        log_in(page, live_server, "ops@example.com")
+        page.click("header nav >> text=Orders")
         expect(page.locator("h1")).to_contain_text("Orders")
         expect(page.locator("#match-count")).to_have_text("2 matches")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from models.db import Session
 from tests.support import factories
-from tests.web.admin_helpers import logged_in, make_user, order_status
+from tests.web.admin_helpers import logged_in, order_status
 
 
 def paid_orders() -> list[str]:
@@ -96,13 +96,6 @@ def test_staff_page_is_refused_to_an_operator(client):
     logged_in(client, "operator")
 
     assert client.get("/admin/staff").status_code == 403
-
-
-def test_admin_root_leads_to_the_orders(client):
-    make_user("ops@example.com")
-    logged_in(client, "viewer")
-
-    assert client.get("/admin/").headers["Location"] == "/admin/orders"
 
 
 def test_a_refused_form_action_is_audited_as_failed(client):

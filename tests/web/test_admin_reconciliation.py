@@ -9,13 +9,11 @@ import pytest
 from sqlalchemy import text
 
 from models.base import utcnow
-from models.catalog import Product
 from models.db import Session
-from models.orders import reconciliation as confirmations
 from models.orders.tables import Order
-from models.stock import reservations
 from models.stock.tables import StockLevel
 from tests.support import factories
+from tests.web.admin_helpers import failed_confirmation
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
 ERRORS = [{"sku": "SKU-1", "warehouse": "main", "quantity": 2, "available": 1}]
@@ -122,20 +120,6 @@ def test_bad_query_is_a_422(client, query, field):
 
 
 # --- figures, retry now, resolve ----------------------------------------------------------
-
-
-def failed_confirmation(*, quantity: int = 2, on_hand: int = 1) -> str:
-    """A paid order whose reservation could not be confirmed, as the payment leaves it."""
-    with Session.begin() as session:
-        if session.get(Product, "SKU-9") is None:
-            factories.product(session, "SKU-9", stock={"main": 50})
-        order = factories.order(session, status="paid", lines={"SKU-9": quantity})
-        reservations.reserve(
-            session, order_id=order.id, quantities={"SKU-9": quantity}, expires_at=utcnow()
-        )
-        session.get(StockLevel, ("SKU-9", "main")).on_hand = on_hand
-        confirmations.confirm_reservations(session, order=order)
-        return str(order.id)
 
 
 def stock_of(sku: str) -> int:

@@ -42,7 +42,7 @@ def login():
     lockout.clear_account(email, address)
     start_session(actor)
     audit.write("login", actor=actor.email, user_id=actor.user_id, target=None, status=200)
-    return redirect("/admin/orders", 303)
+    return redirect("/admin/", 303)
 
 
 @bp.post("/logout")

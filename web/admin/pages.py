@@ -68,11 +68,6 @@ def _act(order_id: str, action: Callable[[], str]):
     return redirect(f"/admin/orders/{order_id}", 303)
 
 
-@bp.get("/")
-def page_index():
-    return redirect("/admin/orders", 302)
-
-
 @bp.get("/orders")
 def page_orders():
     filters = parse_query(OrderFilters)

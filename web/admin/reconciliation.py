@@ -115,7 +115,7 @@ def error_summary(session) -> dict[str, Any]:
     }
 
 
-def _order_id(order_id: str) -> uuid.UUID:
+def order_key(order_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(order_id)
     except ValueError:
@@ -125,7 +125,7 @@ def _order_id(order_id: str) -> uuid.UUID:
 @bp.post("/api/reconciliation/<order_id>/retry")
 def retry_reconciliation(order_id: str):
     """Try the order's reservation confirmation now, as the retry job would."""
-    key = _order_id(order_id)
+    key = order_key(order_id)
     with Session.begin() as session:
         order = session.get(Order, key)
         if order is None:
@@ -146,13 +146,26 @@ def retry_reconciliation(order_id: str):
 @bp.post("/api/reconciliation/<order_id>/resolve")
 def resolve_reconciliation(order_id: str):
     """Mark the order's confirmation errors resolved by hand, with the operator's note."""
-    key = _order_id(order_id)
+    key = order_key(order_id)
     body = parse_body(ResolveBody)
-    with Session.begin() as session:
-        errors = confirmations.mark_resolved(session, order_id=key, note=body.note)
-        if errors is None:
-            raise APIError(409, "nothing_to_resolve", "This order has no confirmation errors.")
+    errors = resolve(key, body.note)
     return {"order_id": str(key), "resolved_errors": errors, "note": body.note}
 
 
-__all__ = ["bp", "reconciliation", "resolve_reconciliation", "retry_reconciliation"]
+def resolve(key: uuid.UUID, note: str) -> list[dict[str, Any]]:
+    """The order's confirmation errors, now marked resolved with ``note``; 409 if none."""
+    with Session.begin() as session:
+        errors = confirmations.mark_resolved(session, order_id=key, note=note)
+        if errors is None:
+            raise APIError(409, "nothing_to_resolve", "This order has no confirmation errors.")
+    return errors
+
+
+__all__ = [
+    "bp",
+    "order_key",
+    "reconciliation",
+    "resolve",
+    "resolve_reconciliation",
+    "retry_reconciliation",
+]

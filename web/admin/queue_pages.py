@@ -1,0 +1,105 @@
+"""The queues and dead-letters pages: depths, workers, waiting messages; requeue or delete
+dead letters one at a time or every one matching a queue/actor filter (after a confirmation).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import abort, flash, redirect, render_template, request
+
+from web.admin import bp
+from web.admin.dead_letters import DeadLetterQuery
+from web.admin.queues import MessagesQuery
+from web.validation import parse_query
+from worker import dead_letters, queues
+
+__all__ = ["bp"]
+
+
+def _filters() -> dict[str, str]:
+    """The queue/actor filter a form posted (blank fields dropped)."""
+    return {k: request.form[k] for k in ("queue", "actor") if request.form.get(k, "").strip()}
+
+
+def _back(filters: dict[str, str]):
+    return redirect("/admin/dead-letters?" + urlencode(filters), 303)
+
+
+@bp.get("/queues")
+def page_queues():
+    dead_letters.adopt_redis_entries()  # so the dead counts include what only Redis holds
+    return render_template(
+        "admin/queues.html", queues=queues.queue_stats(), workers=queues.workers()
+    )
+
+
+@bp.get("/queues/<queue>")
+def page_queue(queue: str):
+    if queue not in queues.queue_names():
+        abort(404)
+    query = parse_query(MessagesQuery)
+    messages = queues.waiting_messages(queue, offset=query.offset, limit=query.limit)
+    return render_template(
+        "admin/queue.html", queue=queue, messages=messages, offset=query.offset, page=query.limit
+    )
+
+
+@bp.get("/dead-letters")
+def page_dead_letters():
+    query = parse_query(DeadLetterQuery)
+    letters = dead_letters.list_dead_letters(
+        queue=query.queue, actor=query.actor, limit=query.limit
+    )
+    return render_template(
+        "admin/dead_letters.html",
+        letters=[letter.to_dict() for letter in letters],
+        filters={k: v for k, v in request.args.items() if k in ("queue", "actor") and v},
+    )
+
+
+@bp.get("/dead-letters/confirm")
+def page_confirm_dead_letters():
+    """The confirmation step of a bulk requeue or a delete: what it will touch, one button."""
+    do = request.args.get("do")
+    message_id = request.args.get("message_id", "")
+    filters = {k: v for k, v in request.args.items() if k in ("queue", "actor") and v}
+    if do == "delete" and message_id:
+        fields, action = {}, f"/admin/dead-letters/{message_id}/delete"
+        text = f"Delete the dead letter {message_id} for good?"
+    elif do == "requeue":
+        count = len(dead_letters.list_dead_letters(**filters))
+        fields, action = filters, "/admin/dead-letters/requeue"
+        text = f"Requeue {count} dead letter(s) matching {filters or 'no filter (all)'}?"
+    else:
+        abort(404)
+    return render_template(
+        "admin/confirm.html", text=text, action=action, fields=fields, back="/admin/dead-letters"
+    )
+
+
+@bp.post("/dead-letters/<message_id>/requeue")
+def page_requeue_dead_letter(message_id: str):
+    done = dead_letters.requeue([message_id])
+    if done:
+        flash(f"Requeued {message_id} on {done[0].queue}.", "ok")
+    else:
+        flash(f"No dead letter {message_id} waiting.", "error")
+    return _back(_filters())
+
+
+@bp.post("/dead-letters/requeue")
+def page_requeue_dead_letters():
+    filters = _filters()
+    done = dead_letters.requeue(**filters)
+    flash(f"Requeued {len(done)} dead letter(s).", "ok")
+    return _back(filters)
+
+
+@bp.post("/dead-letters/<message_id>/delete")
+def page_delete_dead_letter(message_id: str):
+    if dead_letters.purge([message_id]):
+        flash(f"Deleted {message_id}.", "ok")
+    else:
+        flash(f"No dead letter {message_id} waiting.", "error")
+    return _back({})

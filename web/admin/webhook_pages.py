@@ -1,0 +1,140 @@
+"""The webhooks pages: the inbox filtered by status, type and time; an event's payload,
+attempts, error and order; replay one, or every replayable event matching a filter.
+
+A replay hands the event to ``process_stripe_event`` again (written to the outbox in the
+request's transaction); the processor applies an event at most once whatever happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Literal
+from urllib.parse import urlencode
+
+from flask import abort, flash, g, redirect, render_template, request
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+
+from jobs.stripe_events import process_stripe_event
+from models import inbox, inbox_queries
+from models.db import Session
+from models.inbox import WebhookEvent
+from models.inbox_queries import EventFilter
+from web import cursors
+from web.admin import bp
+from web.validation import Schema, parse_query
+from worker import outbox
+
+__all__ = ["bp"]
+
+PAGE = 50
+FILTERS = ("status", "type", "from", "to")
+
+
+class EventQuery(Schema):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
+
+    status: Literal[inbox.WEBHOOK_STATUSES] | None = None
+    type: str | None = Field(None, max_length=128)
+    from_: dt.datetime | None = Field(None, alias="from")
+    to: dt.datetime | None = None
+    cursor: str | None = None
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+    def where(self) -> EventFilter:
+        return EventFilter(status=self.status, type=self.type, since=self.from_, until=self.to)
+
+
+def _shown(source) -> dict[str, str]:
+    return {k: source[k] for k in FILTERS if source.get(k, "").strip()}
+
+
+@bp.get("/webhooks")
+def page_webhooks():
+    query = parse_query(EventQuery)
+    before = cursors.decode_event(query.cursor) if query.cursor else None
+    with Session() as session:
+        rows = inbox_queries.search(session, where=query.where(), before=before, limit=PAGE + 1)
+    page, shown = rows[:PAGE], _shown(request.args)
+    next_url = None
+    if len(rows) > PAGE:
+        last = page[-1]
+        cursor = cursors.encode_event(last.received_at, last.id)
+        next_url = "/admin/webhooks?" + urlencode({**shown, "cursor": cursor})
+    return render_template(
+        "admin/webhooks.html",
+        events=page,
+        filters=shown,
+        statuses=inbox.WEBHOOK_STATUSES,
+        next_url=next_url,
+        replay_url="/admin/webhooks/replay?" + urlencode(shown),
+    )
+
+
+@bp.get("/webhooks/replay")
+def page_confirm_replay_webhooks():
+    """The confirmation step of a bulk replay: how many events the filter would replay."""
+    query = parse_query(EventQuery)
+    with Session() as session:
+        count = len(inbox_queries.replayable_ids(session, where=query.where()))
+    return render_template(
+        "admin/confirm.html",
+        text=f"Replay {count} event(s) (received, failed or dead) matching "
+        f"{_shown(request.args) or 'no filter (all)'}?",
+        action="/admin/webhooks/replay",
+        fields=_shown(request.args),
+        back="/admin/webhooks?" + urlencode(_shown(request.args)),
+    )
+
+
+@bp.post("/webhooks/replay")
+def page_replay_webhooks():
+    shown = _shown(request.form)
+    try:
+        where = EventQuery.model_validate(shown).where()
+    except ValidationError:
+        flash("Check the filter: status, type, from and to.", "error")
+        g.audit_status = 422
+        return redirect("/admin/webhooks", 303)
+    with Session.begin() as session:
+        ids = inbox_queries.replayable_ids(session, where=where)
+        for event_id in ids:
+            outbox.enqueue(session, process_stripe_event, event_id)
+    flash(f"Replaying {len(ids)} event(s).", "ok")
+    return redirect("/admin/webhooks?" + urlencode(shown), 303)
+
+
+@bp.get("/webhooks/<event_id>")
+def page_webhook(event_id: str):
+    with Session() as session:
+        event = session.get(WebhookEvent, event_id)
+        if event is None:
+            abort(404)
+        order_id = inbox_queries.touched_order_id(session, event)
+        return render_template(
+            "admin/webhook.html",
+            event=event,
+            payload=json.dumps(event.payload, indent=2, sort_keys=True),
+            order_id=order_id,
+            replayable=event.reason is None,
+        )
+
+
+@bp.post("/webhooks/<event_id>/replay")
+def page_replay_webhook(event_id: str):
+    with Session.begin() as session:
+        ids = inbox.replay_ids(session, ids=(event_id,))
+        for replayed in ids:
+            outbox.enqueue(session, process_stripe_event, replayed)
+    if ids:
+        flash(f"Replaying {event_id}; it is applied at most once.", "ok")
+    else:
+        flash(f"No replayable event {event_id} (unknown, or refused for good).", "error")
+        g.audit_status = 404
+    return redirect(f"/admin/webhooks/{event_id}", 303)

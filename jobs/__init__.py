@@ -4,12 +4,23 @@ Importing this package builds the fleet's broker first, then registers every act
 """
 
 import worker.broker  # noqa: F401  (actors bind to the broker current at declaration)
-from jobs import backfill, carts, email, orders, outbox, payments, recovery, stripe_events
+from jobs import (
+    backfill,
+    carts,
+    email,
+    email_sweep,
+    orders,
+    outbox,
+    payments,
+    recovery,
+    stripe_events,
+)
 
 __all__ = [
     "backfill",
     "carts",
     "email",
+    "email_sweep",
     "orders",
     "outbox",
     "payments",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, utcnow
 from models.catalog import Product
-from models.orders.status import PURCHASED
+from models.orders.status import GOODS_OWED, PURCHASED
 from models.orders.tables import Order, OrderItem
 
 
@@ -30,6 +30,7 @@ class Email(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None]
     created_at: Mapped[dt.datetime] = created_at()
+    last_attempt_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
 
     __table_args__ = (
@@ -79,6 +80,7 @@ def claim(
 def mark_sent(session: Session, *, email: Email) -> None:
     """Record the attempt the server accepted."""
     email.status, email.sent_at, email.last_error = "sent", utcnow(), None
+    email.last_attempt_at = email.sent_at
     email.attempts += 1
     session.flush()
 
@@ -86,6 +88,7 @@ def mark_sent(session: Session, *, email: Email) -> None:
 def mark_failed(session: Session, *, email: Email, error: str, dead: bool = False) -> None:
     """Record a failed attempt; ``dead`` when no further attempt will be made."""
     email.last_error = error[:2000]
+    email.last_attempt_at = utcnow()
     email.attempts += 1
     if dead:
         email.status = "dead"
@@ -150,6 +153,43 @@ def also_bought(
             )
             .group_by(Product.sku)
             .order_by(together.desc(), Product.sku)
+            .limit(limit)
+        )
+    )
+
+
+def lost_confirmations(
+    session: Session, *, now: dt.datetime, settled: dt.timedelta, stalled: dt.timedelta, limit: int
+) -> list[uuid.UUID]:
+    """Paid orders whose confirmation email job is gone (e.g. Redis lost its data).
+
+    An order paid more than ``settled`` ago (and within two days) with no
+    ``order_confirmation`` row never had its job run; one whose row is still ``pending``
+    with no attempt for ``stalled`` (longer than the job's longest backoff) lost its
+    retry. Both need the job sent again; a job sent twice still sends one email.
+    """
+    row = (
+        select(Email).where(Email.kind == "order_confirmation", Email.order_id == Order.id).exists()
+    )
+    stalled_row = (
+        select(Email)
+        .where(
+            Email.kind == "order_confirmation",
+            Email.order_id == Order.id,
+            Email.status == "pending",
+            func.coalesce(Email.last_attempt_at, Email.created_at) < now - stalled,
+        )
+        .exists()
+    )
+    return list(
+        session.scalars(
+            select(Order.id)
+            .where(
+                Order.status.in_(GOODS_OWED),
+                Order.paid_at.between(now - dt.timedelta(days=2), now - settled),
+                ~row | stalled_row,
+            )
+            .order_by(Order.paid_at)
             .limit(limit)
         )
     )

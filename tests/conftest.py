@@ -185,3 +185,15 @@ def live_server(app):
     server.shutdown()
     thread.join(timeout=10)
     server.server_close()
+
+
+@pytest.fixture
+def skus():
+    """Two products with 50 units each in the ``main`` warehouse."""
+    from models.db import Session
+    from tests.support import factories
+
+    with Session.begin() as session:
+        factories.product(session, "SKU-1", stock={"main": 50})
+        factories.product(session, "SKU-2", stock={"main": 50})
+    return ["SKU-1", "SKU-2"]

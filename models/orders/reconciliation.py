@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.errors import NotFound
-from models.orders.status import CONFIRMATION_RETRYABLE
+from models.orders.status import GOODS_OWED
 from models.orders.tables import Order
 from models.orders.timeline import add_event
 from models.stock import reservations
@@ -105,7 +105,7 @@ def orders_due_for_confirmation_retry(
                 Order.next_confirmation_at <= now,
                 has_confirmation_errors(),
                 ~Order.needs_manual_reconciliation,
-                Order.status.in_(CONFIRMATION_RETRYABLE),
+                Order.status.in_(GOODS_OWED),
                 or_(Order.created_at >= now - RETRY_WINDOW, Order.confirmation_attempts > 0),
             )
             .order_by(Order.next_confirmation_at)

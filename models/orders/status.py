@@ -54,9 +54,11 @@ CAPTURED = (
     OrderStatus.PARTIALLY_REFUNDED,
     OrderStatus.REFUNDED,
 )
-# Goods still go out, so stock that could not be confirmed is retried.
-CONFIRMATION_RETRYABLE = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.PARTIALLY_REFUNDED)
+# Paid and not fully refunded: the goods go out, so stock that could not be confirmed is
+# retried and the buyer is owed an order confirmation.
+GOODS_OWED = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.PARTIALLY_REFUNDED)
 SHIPPABLE = (OrderStatus.PAID,)
+
 # Orders whose items count as purchases ("customers also bought").
 PURCHASED = (OrderStatus.PAID, OrderStatus.SHIPPED)
 

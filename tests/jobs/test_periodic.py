@@ -28,6 +28,7 @@ SCHEDULES = {
     "release_expired_reservations": ("* * * * *", 60_000),
     "reconcile_payment_intents": ("*/2 * * * *", 120_000),
     "backfill_stripe_events": ("*/10 * * * *", 300_000),
+    "resend_lost_confirmations": ("*/5 * * * *", 60_000),
 }
 
 

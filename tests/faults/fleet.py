@@ -43,7 +43,7 @@ class Fleet:
         self.logs.mkdir(exist_ok=True)
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def _environment(self, name: str) -> dict[str, str]:
+    def environment(self, name: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
         env.update(self.services.environment(name))
         metrics = self.services.root / "metrics" / name
@@ -82,7 +82,7 @@ class Fleet:
         self.processes[name] = subprocess.Popen(
             self._command(name),
             cwd=ROOT,
-            env=self._environment(name),
+            env=self.environment(name),
             start_new_session=True,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -90,7 +90,7 @@ class Fleet:
         log.close()
 
     def migrate(self) -> None:
-        env = self._environment("release")
+        env = self.environment("release")
         env["DATABASE_URL"] = self.services.postgres.url
         subprocess.run(
             [str(BIN / "alembic"), "upgrade", "head"],

@@ -113,7 +113,7 @@ def _stock(db: psycopg.Connection) -> dict[str, list]:
     }
 
 
-def _pipeline(db: psycopg.Connection, services: Services, allow_dead: bool) -> dict[str, list]:
+def _pipeline(db: psycopg.Connection, services: Services) -> dict[str, list]:
     client = redis.Redis(port=services.redis.port, socket_timeout=5)
     dead_letters = sorted(k.decode() for k in client.scan_iter("dramatiq:*.XQ") if client.zcard(k))
     client.close()
@@ -128,7 +128,7 @@ def _pipeline(db: psycopg.Connection, services: Services, allow_dead: bool) -> d
         "outbox_unsent": _ids(db, "SELECT id FROM outbox WHERE sent_at IS NULL"),
         "inbox_received": _ids(db, "SELECT id FROM webhook_events WHERE status = 'received'"),
         "emails_unsent": _ids(db, "SELECT id FROM emails WHERE status NOT IN ('sent', 'dead')"),
-        "dead_letters": [] if allow_dead else dead_letters + [d for (d,) in dead],
+        "dead_letters": dead_letters + [d for (d,) in dead],
     }
 
 
@@ -147,7 +147,7 @@ def _webhooks(db: psycopg.Connection, services: Services) -> dict[str, list]:
     }
 
 
-def check(services: Services, *, allow_dead: bool = False) -> dict[str, list]:
+def check(services: Services) -> dict[str, list]:
     """Every invariant with the ids that break it (an empty list: it holds)."""
     succeeded = succeeded_intents(services.sandbox.url)
     with psycopg.connect(services.postgres.url, autocommit=True, connect_timeout=5) as db:
@@ -155,7 +155,7 @@ def check(services: Services, *, allow_dead: bool = False) -> dict[str, list]:
             **_payments(db, succeeded),
             **_emails(db, services),
             **_stock(db),
-            **_pipeline(db, services, allow_dead),
+            **_pipeline(db, services),
             **_webhooks(db, services),
         }
 
@@ -164,20 +164,21 @@ def broken(result: dict[str, list]) -> dict[str, list]:
     return {name: ids for name, ids in result.items() if ids}
 
 
-def wait_until_held(services: Services, *, timeout: float, allow_dead: bool = False) -> dict:
+def wait_until_held(services: Services, *, since: float, timeout: float) -> dict:
     """Poll ``check`` until every invariant holds or ``timeout`` passes.
 
-    Returns ``{"held", "recovery_s", "broken"}``; ``broken`` names the ids still offending.
+    Returns ``{"held", "recovery_s", "broken"}``: ``recovery_s`` counts from ``since``
+    (the fault's end, ``time.monotonic()``); ``broken`` names the ids still offending.
     """
     started = time.monotonic()
     result: dict[str, list] = {"unchecked": ["no check completed"]}
     for _ in range(10_000):
         with contextlib.suppress(psycopg.Error, redis.RedisError, requests.RequestException):
-            result = check(services, allow_dead=allow_dead)
+            result = check(services)
             if not broken(result):
                 return {
                     "held": True,
-                    "recovery_s": round(time.monotonic() - started, 1),
+                    "recovery_s": round(time.monotonic() - since, 1),
                     "broken": {},
                 }
         if time.monotonic() - started > timeout:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
 
@@ -71,11 +72,19 @@ class Run:
 
 
 def worker_sigkill(run: Run) -> None:
-    """SIGKILL a worker every few seconds (its jobs die mid-webhook, mid-email), restarted."""
+    """SIGKILL a worker every few seconds, restarted each time.
+
+    SMTP answers slowly meanwhile (0.3 s per packet), so email jobs are in flight when a
+    worker dies, beside the webhook jobs the load keeps arriving.
+    """
     kills = 4
+    for proxy in (run.services.proxies(worker)["smtp"] for worker in WORKERS):
+        proxy.set("pass", latency_s=0.3)
     for n in range(kills):
         time.sleep(run.hold() / kills)
         run.fleet.kill(WORKERS[n % 2])
+    for proxy in (run.services.proxies(worker)["smtp"] for worker in WORKERS):
+        proxy.set("pass")
 
 
 def redis_restart(run: Run, *, empty: bool = False) -> None:
@@ -192,6 +201,7 @@ def run_scenario(name: str, mode: Mode | None = None) -> dict:
     reason = PRECONDITIONS.get(name, lambda: None)()
     if reason:
         return {"scenario": name, "mode": mode.name, "skipped": reason}
+    previous = signal.signal(signal.SIGTERM, _exit)
     services = Services(free_port()).start()
     fleet = Fleet(services)
     try:
@@ -204,15 +214,15 @@ def run_scenario(name: str, mode: Mode | None = None) -> dict:
         time.sleep(mode.warmup_s)
         started = time.monotonic()
         SCENARIOS[name](run)
-        fault_s = time.monotonic() - started
-        load.extend(fault_s)
+        ended = time.monotonic()
+        load.extend(ended - started)
         load.join()
-        verdict = invariants.wait_until_held(services, timeout=mode.recovery_s)
+        verdict = invariants.wait_until_held(services, since=ended, timeout=mode.recovery_s)
         errors = load.server_errors(run.windows)
         return {
             "scenario": name,
             "mode": mode.name,
-            "fault_s": round(fault_s, 1),
+            "fault_s": round(ended - started, 1),
             **load.summary(),
             **invariants.counts(verdict),
             "5xx": sum(r.status >= 500 for r in load.records),
@@ -226,6 +236,12 @@ def run_scenario(name: str, mode: Mode | None = None) -> dict:
     finally:
         fleet.stop()
         services.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so the fleet and the temporary directory are removed."""
+    raise SystemExit(128 + signum)
 
 
 def _keep_logs(services: Services, name: str) -> str:

@@ -55,6 +55,7 @@ class Fleet:
             ALERT_WEBHOOK_URL="",
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
+            WEB_ACCESS_LOG="1",
             PROMETHEUS_MULTIPROC_DIR=str(metrics),
             dramatiq_prom_db=str(metrics / "db"),
             dramatiq_prom_port=str(free_port()),

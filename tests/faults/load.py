@@ -77,7 +77,7 @@ class Load:
         self.decline_every = decline_every
         self.records: list[Record] = []
         self.payments = {"succeeded": 0, "declined": 0, "unconfirmed": 0}
-        self.intents: list[str] = []
+        self.paid_at: dict[str, float] = {}  # order id -> when its payment succeeded
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -135,9 +135,10 @@ class Load:
         )  # fmt: skip
         if order is not None and order.status_code == 201:
             declined = n % self.decline_every == 0
-            self._confirm(http, order.json()["payment_intent_id"], declined)
+            body = order.json()
+            self._confirm(http, body["order_id"], body["payment_intent_id"], declined)
 
-    def _confirm(self, http: requests.Session, intent: str, declined: bool) -> None:
+    def _confirm(self, http: requests.Session, order: str, intent: str, declined: bool) -> None:
         method = "pm_card_chargeDeclined" if declined else "pm_card_visa"
         outcome = "unconfirmed"
         for _ in range(3):
@@ -159,7 +160,8 @@ class Load:
             time.sleep(0.5)
         with self._lock:
             self.payments[outcome] += 1
-            self.intents.append(intent)
+            if outcome == "succeeded":
+                self.paid_at[order] = time.monotonic()
 
     def _reader(self) -> None:
         http = requests.Session()

@@ -231,7 +231,7 @@ def run_scenario(name: str, mode: Mode | None = None) -> dict:
             "held": verdict["held"] and not errors,
             "recovery_s": verdict["recovery_s"],
             "broken": {k: v[:20] for k, v in verdict["broken"].items()},
-            "logs": None if verdict["held"] else _keep_logs(services, name),
+            "logs": None if verdict["held"] and not errors else _keep_logs(services, name),
         }  # fmt: skip
     finally:
         fleet.stop()

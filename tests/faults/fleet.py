@@ -143,7 +143,6 @@ class Fleet:
         self.signal(name, signal.SIGCONT)
 
     def stop(self) -> None:
-        started = time.monotonic()
         for name in self.processes:
             self.signal(name, signal.SIGCONT)
             self.signal(name, signal.SIGTERM)
@@ -153,4 +152,3 @@ class Fleet:
             except subprocess.TimeoutExpired:
                 self.signal(name, signal.SIGKILL)
                 process.wait(timeout=10)
-            print(f"stopped {name} after {time.monotonic() - started:.1f} s")

@@ -60,7 +60,8 @@ class Pacer:
 
 
 class Load:
-    """``start()`` the threads, ``stop()`` them (both bounded); ``summary()`` the figures."""
+    """``start()`` the threads; they end at ``stop()`` or after ``seconds``, whichever is
+    first (``join()`` waits for that); ``summary()`` gives the figures."""
 
     def __init__(
         self,
@@ -181,10 +182,6 @@ class Load:
     def deadline(self) -> float:
         return self.started + self.seconds
 
-    def extend(self, seconds: float) -> None:
-        """Run ``seconds`` longer (the fault took that long)."""
-        self.seconds += seconds
-
     def start(self) -> Load:
         self.started = time.monotonic()
         targets = [self._reader] + [lambda n=n: self._buyer(n) for n in range(self.buyers)]
@@ -204,12 +201,14 @@ class Load:
         self.join()
 
     def server_errors(self, allowed: list[tuple[float, float, set[int]]]) -> list[Record]:
-        """Records with a 5xx (or no answer) outside the windows that allow that status."""
+        """Records with a 5xx (or no answer) not in flight during a window allowing it."""
         bad = []
         for record in self.records:
             if record.status and record.status < 500:
                 continue
-            if not any(a <= record.at <= b and record.status in codes for a, b, codes in allowed):
+            end = record.at + record.seconds
+            if not any(record.at <= b and end >= a and record.status in codes
+                       for a, b, codes in allowed):  # fmt: skip
                 bad.append(record)
         return bad
 

@@ -29,10 +29,14 @@ MODES = ("pass", "reset", "blackhole", "flap")
 _CHUNK = 65536
 
 
-def _reset(sock: socket.socket) -> None:
-    """Close with SO_LINGER 0, so the peer gets a RST instead of a FIN."""
+def _close(sock: socket.socket, *, reset: bool = False) -> None:
+    """Shut down, then close: a bare close() from one thread neither wakes the thread
+    blocked in recv() on the same socket nor sends anything to the peer, which would then
+    wait forever. ``reset`` sets SO_LINGER 0, so the peer gets a RST."""
     with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if reset:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
 
@@ -69,7 +73,7 @@ class FaultProxy:
         with self._lock:
             sockets, self._open = list(self._open), set()
         for sock in sockets:
-            _reset(sock)
+            _close(sock, reset=True)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -90,7 +94,7 @@ class FaultProxy:
             flap_reset = self.mode == "flap" and next(self._counter) % 2 == 0
             if self.mode == "reset" or flap_reset:
                 self.refused += 1
-                _reset(client)
+                _close(client, reset=True)
                 continue
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
@@ -98,7 +102,7 @@ class FaultProxy:
         try:
             upstream = socket.create_connection(self.upstream, timeout=5)
         except OSError:
-            _reset(client)
+            _close(client, reset=True)
             return
         upstream.settimeout(None)
         with self._lock:
@@ -124,5 +128,4 @@ class FaultProxy:
                 self._open.discard(source)
                 self._open.discard(target)
             for sock in (source, target):
-                with contextlib.suppress(OSError):
-                    sock.close()
+                _close(sock)

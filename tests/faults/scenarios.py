@@ -17,14 +17,18 @@ import signal
 import time
 from collections.abc import Callable
 
+import redis
+
 from tests.faults import invariants
 from tests.faults.cluster import Services
 from tests.faults.fleet import ROOT, SCHEDULERS, WORKERS, Fleet
 from tests.faults.load import Load
 from worker.embedded import free_port
+from worker.leader import LEADER_KEY
 
 BACKFILL_ACTOR = "backfill_stripe_events"
 GRACE_S = 5  # answers still draining from the outage when it ended
+MAX_LOAD_S = 900  # the load's bound, should a fault never return
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +75,12 @@ class Run:
 # --- the faults --------------------------------------------------------------------
 
 
+def _slow_smtp(run: Run, latency_s: float) -> None:
+    """Every worker's SMTP packets delayed by ``latency_s`` (0: back to normal)."""
+    for worker in WORKERS:
+        run.services.proxies(worker)["smtp"].set("pass", latency_s=latency_s)
+
+
 def worker_sigkill(run: Run) -> None:
     """SIGKILL a worker every few seconds, restarted each time.
 
@@ -78,13 +88,11 @@ def worker_sigkill(run: Run) -> None:
     worker dies, beside the webhook jobs the load keeps arriving.
     """
     kills = 4
-    for proxy in (run.services.proxies(worker)["smtp"] for worker in WORKERS):
-        proxy.set("pass", latency_s=0.3)
+    _slow_smtp(run, 0.3)
     for n in range(kills):
         time.sleep(run.hold() / kills)
         run.fleet.kill(WORKERS[n % 2])
-    for proxy in (run.services.proxies(worker)["smtp"] for worker in WORKERS):
-        proxy.set("pass")
+    _slow_smtp(run, 0)
 
 
 def redis_restart(run: Run, *, empty: bool = False) -> None:
@@ -95,8 +103,15 @@ def redis_restart(run: Run, *, empty: bool = False) -> None:
 
 
 def redis_restart_empty(run: Run) -> None:
-    """Redis restarted with its data lost: queued and unacked jobs are gone."""
+    """Redis restarted with its data lost: queued and unacked jobs are gone.
+
+    SMTP is slowed first (about 10 s an email), so confirmation jobs are waiting in
+    Redis when it loses them.
+    """
+    _slow_smtp(run, 1.0)
+    time.sleep(run.hold(0.5))
     redis_restart(run, empty=True)
+    _slow_smtp(run, 0)
 
 
 def postgres_restart(run: Run) -> None:
@@ -154,12 +169,21 @@ def webhooks_lost(run: Run) -> None:
     control.set_switches(drop=False)
 
 
+def _leader(run: Run) -> str:
+    """The scheduler holding the lease (its pid is in the holder's identity)."""
+    client = redis.Redis(port=run.services.redis.port, socket_timeout=5)
+    holder = (client.get(LEADER_KEY) or b"").decode()
+    client.close()
+    pids = {str(run.fleet.processes[name].pid): name for name in SCHEDULERS}
+    return next((pids[p] for p in holder.split(":") if p in pids), SCHEDULERS[0])
+
+
 def scheduler_frozen(run: Run) -> None:
-    """Both schedulers in turn SIGSTOPped past the 30 s lease, then resumed."""
-    for name in SCHEDULERS:
-        run.fleet.freeze(name)
-        time.sleep(max(35.0, run.hold()))
-        run.fleet.thaw(name)
+    """The leading scheduler SIGSTOPped past its 30 s lease (the other takes over), resumed."""
+    leader = _leader(run)
+    run.fleet.freeze(leader)
+    time.sleep(max(40.0, run.hold()))
+    run.fleet.thaw(leader)
 
 
 def worker_partitioned(run: Run) -> None:
@@ -209,14 +233,14 @@ def run_scenario(name: str, mode: Mode | None = None) -> dict:
         run = Run(services, fleet, mode)
         load = Load(
             fleet.url, services.sandbox.url, buyers=mode.buyers,
-            checkout_rate=mode.checkout_rate, seconds=mode.warmup_s + mode.tail_s,
+            checkout_rate=mode.checkout_rate, seconds=MAX_LOAD_S,
         ).start()  # fmt: skip
         time.sleep(mode.warmup_s)
         started = time.monotonic()
         SCENARIOS[name](run)
         ended = time.monotonic()
-        load.extend(ended - started)
-        load.join()
+        time.sleep(mode.tail_s)
+        load.stop()
         verdict = invariants.wait_until_held(services, since=ended, timeout=mode.recovery_s)
         errors = load.server_errors(run.windows)
         return {

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.faults.scenarios import MODES, SCENARIOS, current_mode, run_scenario
+from tests.faults.scenarios import MODES, SCENARIOS, Mode, current_mode, run_scenario
 
 COLUMNS = (
     ("scenario", "scenario"),
@@ -50,7 +50,14 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def report(results: list[dict], command: str, seconds: float) -> str:
+def _faults(results: list[dict]) -> list[str]:
+    return [
+        f"- `{r['scenario']}`: {' '.join((SCENARIOS[r['scenario']].__doc__ or '').split())}"
+        for r in results
+    ]
+
+
+def report(results: list[dict], mode: Mode, command: str, seconds: float) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
@@ -74,9 +81,18 @@ def report(results: list[dict], command: str, seconds: float) -> str:
             "`tests/faults/README.md`.",
             "",
             f"Produced by `{command}` on {dt.date.today().isoformat()} at commit {commit}, "
-            f"{seconds / 60:.1f} minutes on this 2-core machine.",
+            f"{seconds / 60:.1f} minutes on this 2-core machine. Mode `{mode.name}`: "
+            f"{mode.buyers} buyers, {mode.checkout_rate} checkouts/s offered, faults held "
+            f"about {mode.hold_s:g} s after a {mode.warmup_s:g} s warm-up, {mode.tail_s:g} s "
+            "of load after the fault; `recovery s` runs from the fault's end (so it includes "
+            "that tail) until every invariant held. Refunds are not exercised: the fleet has "
+            "no admin refund route yet.",
             "",
             table(results),
+            "",
+            "The faults:",
+            "",
+            *_faults(results),
             "",
             *(["Notes:", "", *notes, ""] if notes else []),
         ]
@@ -96,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result), flush=True)
         results.append(result)
     if args.report:
-        command = "make faults" if args.mode == "full" and not args.only else " ".join(sys.argv)
-        args.report.write_text(report(results, command, time.monotonic() - started) + "\n")
+        given = " ".join(sys.argv[1:] if argv is None else argv)
+        full = args.mode == "full" and not args.only
+        command = "make faults" if full else f".venv/bin/python -m tests.faults.run {given}"
+        elapsed = time.monotonic() - started
+        args.report.write_text(report(results, MODES[args.mode], command, elapsed) + "\n")
     return 0 if all(r.get("held", True) for r in results) else 1
 
 

@@ -96,6 +96,7 @@ def worker_sigkill(run: Run) -> None:
 
 
 def redis_restart(run: Run, *, empty: bool = False) -> None:
+    """Redis stopped and started again with its append-only file."""
     start = time.monotonic()
     run.services.redis.restart(empty=empty)
     time.sleep(run.hold(0.5))
@@ -122,6 +123,7 @@ def postgres_unreachable(run: Run) -> None:
 
 
 def smtp_down(run: Run) -> None:
+    """Every SMTP connection reset (2 minutes in the full mode), then back."""
     run.services.set_mode("smtp", "reset")
     run.outage(
         set(),

@@ -8,7 +8,7 @@ reaching the SMTP server, errors (5xx and unanswered requests), and the knee: th
 rate whose checkout p99 stays under 1 s with no error. ``GET /healthz`` is measured in
 the same run (closed loop, 8 keep-alive connections) for scale.
 
-Prints one JSON document. Run: ``.venv/bin/python bench/load.py`` (``BENCH_RATES=1,2,4,8``).
+Prints one JSON document. Run: ``.venv/bin/python bench/load.py`` (``BENCH_RATES=2,4,8,16,24``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tests.faults.load import Load
 from worker.embedded import free_port
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
-RATES = [float(r) for r in os.environ.get("BENCH_RATES", "1,2,4,8").split(",")]
+RATES = [float(r) for r in os.environ.get("BENCH_RATES", "2,4,8,16,24").split(",")]
 BARE_SECONDS = 3
 _ORDER_IN_ID = re.compile(r"order_confirmation\.([0-9a-f-]{36})@")
 

@@ -43,9 +43,9 @@ class Mode:
 
 
 MODES = {
-    "short": Mode("short", buyers=6, checkout_rate=1.5, warmup_s=6, hold_s=10, tail_s=6,
+    "short": Mode("short", buyers=8, checkout_rate=2.5, warmup_s=6, hold_s=10, tail_s=6,
                   recovery_s=150),
-    "full": Mode("full", buyers=24, checkout_rate=4.0, warmup_s=15, hold_s=30, tail_s=20,
+    "full": Mode("full", buyers=32, checkout_rate=6.0, warmup_s=15, hold_s=30, tail_s=20,
                  recovery_s=300),
 }  # fmt: skip
 

@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # `make run PORT=5601`, or PORT in the environment.
 PORT ?= 5000
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench faults clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults.run --mode full --report docs/reliability.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,134 @@
+"""The fault suite's mixed load without faults, at rising offered checkout rates.
+
+Boots the same fleet as ``tests/faults`` (its own PostgreSQL, Redis, Stripe sandbox and
+SMTP server; web, two workers, two schedulers), then for each offered checkout rate runs
+the load (buyers = 4 x rate) for ``BENCH_SECONDS`` (20) and reports per endpoint p50/p99,
+the job lag p99 from a payment succeeding on the sandbox to its confirmation email
+reaching the SMTP server, errors (5xx and unanswered requests), and the knee: the highest
+rate whose checkout p99 stays under 1 s with no error. ``GET /healthz`` is measured in
+the same run (closed loop, 8 keep-alive connections) for scale.
+
+Prints one JSON document. Run: ``.venv/bin/python bench/load.py`` (``BENCH_RATES=2,4,8,16,24``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import threading
+import time
+
+from harness import ROOT, closed_loop, quantile_ms
+
+sys.path.insert(0, str(ROOT))
+
+from tests.faults.cluster import Services
+from tests.faults.fleet import Fleet
+from tests.faults.load import Load
+from worker.embedded import free_port
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+RATES = [float(r) for r in os.environ.get("BENCH_RATES", "2,4,8,16,24").split(",")]
+BARE_SECONDS = 3
+_ORDER_IN_ID = re.compile(r"order_confirmation\.([0-9a-f-]{36})@")
+
+
+class MailClock:
+    """Stamps each confirmation email with the time this process first saw it arrive."""
+
+    def __init__(self, services: Services) -> None:
+        self.smtp = services.smtp
+        self.arrived: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        seen = 0
+        while not self._stop.wait(0.02):
+            messages = list(self.smtp.messages)
+            now = time.monotonic()
+            for message in messages[seen:]:
+                match = _ORDER_IN_ID.search(str(message["Message-ID"] or ""))
+                if match:
+                    self.arrived.setdefault(match[1], now)
+            seen = len(messages)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _bare_route(port: int) -> dict:
+    request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    result = asyncio.run(closed_loop(port, [request], BARE_SECONDS, 8))
+    return {
+        "requests_per_s": round(len(result["latencies"]) / result["elapsed"], 1),
+        "p50_ms": quantile_ms(result["latencies"], 0.5),
+        "p99_ms": quantile_ms(result["latencies"], 0.99),
+    }
+
+
+def _one_rate(fleet: Fleet, services: Services, mail: MailClock, rate: float) -> dict:
+    load = Load(
+        fleet.url, services.sandbox.url, buyers=max(2, int(4 * rate)), checkout_rate=rate,
+        seconds=SECONDS,
+    ).start()  # fmt: skip
+    load.join()
+    time.sleep(5)  # the last payments' emails
+    endpoints = {}
+    for name in sorted({r.endpoint for r in load.records}):
+        seconds = [r.seconds for r in load.records if r.endpoint == name]
+        endpoints[name] = {
+            "count": len(seconds),
+            "p50_ms": quantile_ms(seconds, 0.5),
+            "p99_ms": quantile_ms(seconds, 0.99),
+        }
+    lags = [mail.arrived[o] - t for o, t in load.paid_at.items() if o in mail.arrived]
+    summary = load.summary()
+    return {
+        "offered_checkouts_per_s": rate,
+        "achieved_checkouts_per_s": summary["achieved_checkouts_per_s"],
+        "requests_per_s": summary["requests_per_s"],
+        "endpoints": endpoints,
+        "payment_to_email_p99_ms": quantile_ms(lags, 0.99),
+        "emails_missing": len(load.paid_at) - len(lags),
+        "errors": sum(r.status == 0 or r.status >= 500 for r in load.records),
+        "payments": summary["payments"],
+    }
+
+
+def main() -> None:
+    services = Services(free_port()).start()
+    fleet = Fleet(services)
+    mail = None
+    try:
+        fleet.start()
+        mail = MailClock(services)
+        bare = _bare_route(fleet.port)
+        rates = [_one_rate(fleet, services, mail, rate) for rate in RATES]
+        good = [
+            r["offered_checkouts_per_s"]
+            for r in rates
+            if not r["errors"] and (r["endpoints"].get("checkout", {}).get("p99_ms") or 1e9) < 1000
+        ]
+        report = {
+            "seconds_per_rate": SECONDS,
+            "cpus": os.cpu_count(),
+            "bare_route_healthz": bare,
+            "rates": rates,
+            "knee_checkouts_per_s": max(good) if good else None,
+        }
+        print(json.dumps(report, indent=2))
+    finally:
+        if mail is not None:
+            mail.stop()
+        fleet.stop()
+        services.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,11 +1,11 @@
-"""Periodic delivery of outbox rows that were committed but never reached Redis."""
+"""Periodic delivery of outbox rows that never reached Redis, or that Redis lost."""
 
 from __future__ import annotations
 
 import dramatiq
 from periodiq import cron
 
-from worker import outbox
+from worker import outbox, redis_loss
 
 
 @dramatiq.actor(
@@ -16,8 +16,12 @@ from worker import outbox
     time_limit=60_000,
 )
 def relay_outbox() -> int:
-    """Push every unsent outbox row, oldest first, in bounded batches."""
-    return outbox.relay()
+    """Push every unsent outbox row, oldest first, in bounded batches.
+
+    First, when Redis lost its data since the last run, the jobs pushed within the last
+    hour are pushed again (worker/redis_loss.py).
+    """
+    return redis_loss.resend_if_lost() + outbox.relay()
 
 
 @dramatiq.actor(

@@ -81,10 +81,13 @@ def broker(schema):
 @pytest.fixture(autouse=True)
 def clean_state(schema):
     """Every test starts from empty tables and an empty Redis db."""
+    from worker import redis_loss
+    from worker.broker import broker
+
+    redis_loss.mark_complete()  # like a running fleet: Redis holds what was pushed so far
     yield
     import models
     from models import db
-    from worker.broker import broker
 
     tables = ", ".join(f'"{table.name}"' for table in reversed(models.Base.metadata.sorted_tables))
     truncate = text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")

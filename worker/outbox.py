@@ -126,13 +126,13 @@ def send(pending: Sequence[Pending]) -> int:
 
     Never raises: a row that could not be pushed stays unsent for the relay.
     """
-    pushed = _push(pending)
+    pushed = push(pending)
     if pushed:
         sent_marks.add(pushed)
     return len(pushed)
 
 
-def _push(pending: Sequence[Pending]) -> list[int]:
+def push(pending: Sequence[Pending]) -> list[int]:
     """Push in order until one fails; returns the row ids pushed."""
     broker = dramatiq.get_broker()
     pushed: list[int] = []
@@ -149,7 +149,7 @@ def _push(pending: Sequence[Pending]) -> list[int]:
     return pushed
 
 
-_MESSAGE_COLUMNS = (
+MESSAGE_COLUMNS = (
     _OUTBOX.c.id,
     _OUTBOX.c.message_id,
     _OUTBOX.c.queue_name,
@@ -162,7 +162,7 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def _pending(stored: Row) -> Pending:
+def pending_row(stored: Row) -> Pending:
     job = dramatiq.Message(
         queue_name=stored.queue_name,
         actor_name=stored.actor_name,
@@ -190,14 +190,14 @@ def relay(
     sent = 0
     for _ in range(max_batches):
         batch = (
-            select(*_MESSAGE_COLUMNS)
+            select(*MESSAGE_COLUMNS)
             .where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.created_at <= func.now() - age)
             .order_by(_OUTBOX.c.id)
             .limit(batch_size)
             .with_for_update(skip_locked=True)
         )
         with db.engine().connect() as connection:
-            pushed = _push([_pending(stored) for stored in connection.execute(batch)])
+            pushed = push([pending_row(stored) for stored in connection.execute(batch)])
             if pushed:
                 connection.execute(_MARK_SENT, {"ids": pushed})
             connection.commit()

@@ -62,6 +62,9 @@ class Fleet:
             MAIL_DIR=str(self.services.root / "mail"),
             WEB_CONCURRENCY="2",
             WEB_THREADS="8",
+            # The backfill every minute (not every 10), so a lost webhook is recovered
+            # within the scenario's recovery deadline.
+            STRIPE_BACKFILL_INTERVAL_MINUTES="1",
         )
         return env
 

@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +34,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("ADMIN_TOKEN", "bench-admin-token")
 
 import psycopg  # noqa: E402
+from harness import drop_database, provision_database  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -57,22 +57,6 @@ INSERT INTO order_items (order_id, sku, name, quantity, unit_price_cents)
 SELECT o.id, s.sku, s.sku, 1, 2000
 FROM orders o CROSS JOIN (VALUES ('BENCH-A'), ('BENCH-B')) s(sku);
 """
-
-
-def provision_database() -> tuple[str, str]:
-    from tests.support import services
-
-    admin_url, _ = services._postgres_admin_url()
-    name = f"cartfleet_bench_admin_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = services._libpq(admin_url)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), admin
-
-
-def drop_database(url: str, admin: str) -> None:
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def load(engine, orders: int) -> None:
@@ -247,7 +231,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=100_000)
     args = parser.parse_args()
-    url, admin = provision_database()
+    url, admin = provision_database("admin")
     os.environ["DATABASE_URL"] = url
     try:
         from alembic import command

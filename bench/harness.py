@@ -190,3 +190,28 @@ def rss(process: subprocess.Popen, *, children_key: str = "children_mib") -> dic
         "master_mib": _rss_mib(process.pid),
         children_key: [_rss_mib(pid) for pid in children(process.pid)],
     }
+
+
+def provision_database(label: str) -> tuple[str, str]:
+    """A new empty database on the test PostgreSQL; returns (url, admin libpq url)."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.support import services
+
+    admin_url, _ = services._postgres_admin_url()
+    name = f"cartfleet_bench_{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = services._libpq(admin_url)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), admin
+
+
+def drop_database(url: str, admin: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')

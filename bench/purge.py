@@ -37,9 +37,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-import psycopg  # noqa: E402
+from harness import drop_database, provision_database  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 LIVE_CARTS = 10_000
 KEPT_CARTS = 100
@@ -47,24 +46,6 @@ SKUS = ("BENCH-A", "BENCH-B", "BENCH-C")
 WRITERS = 2
 WRITER_PAUSE_S = 0.005
 BASELINE_S = 3.0
-
-
-def provision_database() -> tuple[str, str]:
-    """A new empty database on the test PostgreSQL; returns (url, admin libpq url)."""
-    from tests.support import services
-
-    admin_url, _ = services._postgres_admin_url()
-    name = f"cartfleet_bench_purge_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = services._libpq(admin_url)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), admin
-
-
-def drop_database(url: str, admin: str) -> None:
-    name = make_url(url).database
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load(engine, carts: int) -> None:
@@ -315,7 +296,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="carts per purge transaction")
     args = parser.parse_args()
 
-    url, admin = provision_database()
+    url, admin = provision_database("purge")
     os.environ["DATABASE_URL"] = url
     try:
         from alembic import command

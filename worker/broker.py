@@ -10,7 +10,6 @@ import math
 
 import dramatiq
 import redis
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -27,6 +26,7 @@ from worker.crons import CronMonitor
 from worker.dead_letter_recorder import DeadLetterRecorder
 from worker.fleet_metrics import FleetMetrics
 from worker.job_runs import JobRunRecorder
+from worker.leases import LeaseRedisBroker
 from worker.observability import init_sentry
 from worker.settings import ConfigurationError, get_settings
 from worker.tracing import SentryTracing
@@ -37,8 +37,9 @@ DEFAULT_MIN_BACKOFF_MS = 1_000
 DEFAULT_MAX_BACKOFF_MS = 600_000
 DEFAULT_TIME_LIMIT_MS = 300_000
 
-# A worker killed with SIGKILL stops heart-beating; after HEARTBEAT_TIMEOUT_MS a
-# maintenance pass puts its unacked messages back. Dramatiq runs that pass inside a
+# A worker killed with SIGKILL stops heart-beating (and one cut off from Redis takes a
+# new identity, worker/leases.py); after HEARTBEAT_TIMEOUT_MS a maintenance pass puts
+# the silent identity's unacked messages back. Dramatiq runs that pass inside a
 # chance of the Redis calls, and a pass only requeues the queue of the call it rides on,
 # so on a quiet queue it waits for that queue's own polls: one per worker process about
 # every 0.75 s. At one call in two, the pass comes within about 2 s of the timeout even
@@ -68,11 +69,14 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
-def build_broker(url: str, *, sentry: bool = False) -> RedisBroker:
+def build_broker(
+    url: str, *, sentry: bool = False, heartbeat_timeout_ms: int = HEARTBEAT_TIMEOUT_MS
+) -> LeaseRedisBroker:
     """Build the broker with the fleet's middleware on the standard ``dramatiq`` namespace.
 
     ``sentry``: add the Sentry middleware (transactions, trace propagation, cron
     check-ins); without it nothing Sentry-related runs per message.
+    ``heartbeat_timeout_ms``: how long a silent identity keeps its leases (tests shorten it).
     """
     middleware = [
         AgeLimit(),
@@ -101,11 +105,11 @@ def build_broker(url: str, *, sentry: bool = False) -> RedisBroker:
                 checkin_margin_minutes=math.ceil(PERIODIC_SKIP_DELAY_S / 60),
             )
         )
-    built = RedisBroker(
+    built = LeaseRedisBroker(
         client=redis_client(url),
         middleware=middleware,
         namespace="dramatiq",
-        heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+        heartbeat_timeout=heartbeat_timeout_ms,
         maintenance_chance=MAINTENANCE_CHANCE,
     )
     for queue in FLEET_QUEUES:
@@ -113,7 +117,7 @@ def build_broker(url: str, *, sentry: bool = False) -> RedisBroker:
     return built
 
 
-def _setup() -> RedisBroker:
+def _setup() -> LeaseRedisBroker:
     settings = get_settings()
     if not settings.redis_url:
         raise ConfigurationError("REDIS_URL is not set")

@@ -85,8 +85,7 @@ def report(results: list[dict], mode: Mode, command: str, seconds: float) -> str
             f"{mode.buyers} buyers, {mode.checkout_rate} checkouts/s offered, faults held "
             f"about {mode.hold_s:g} s after a {mode.warmup_s:g} s warm-up, {mode.tail_s:g} s "
             "of load after the fault; `recovery s` runs from the fault's end (so it includes "
-            "that tail) until every invariant held. Refunds are not exercised: the fleet has "
-            "no admin refund route yet.",
+            "that tail) until every invariant held. Refunds are not in the load.",
             "",
             table(results),
             "",

@@ -87,25 +87,30 @@ def _timed(engine, statement) -> tuple[float, set[str]]:
     return round(statistics.median(times), 2), _indexes(plan[0]["Plan"])
 
 
-def list_figures(engine) -> dict:
+def list_figures(engine, orders: int) -> dict:
+    """The list's timings; the offsets scale with ``orders`` (at 100 000: 5 000, 40 000, 20 000)."""
     from web.admin.order_query import OrderFilters, count_query, page_query
 
     with engine.connect() as connection:
-        number = connection.scalar(text("SELECT order_number FROM orders OFFSET 5000 LIMIT 1"))
-        older = connection.scalar(text("SELECT created_at FROM orders OFFSET 40000 LIMIT 1"))
+        number = connection.scalar(
+            text("SELECT order_number FROM orders OFFSET :n LIMIT 1"), {"n": orders // 20}
+        )
+        older = connection.scalar(
+            text("SELECT created_at FROM orders OFFSET :n LIMIT 1"), {"n": orders * 2 // 5}
+        )
     scenarios = {
         "newest": {},
         "status_paid": {"status": "paid"},
         "status_and_date_range": {
             "status": "shipped",
-            "from": older.isoformat(),
-            "to": (older.replace(day=1)).isoformat(),
+            "from": older.replace(day=1).isoformat(),
+            "to": older.isoformat(),
         },
         "date_range_total_sorted": {"from": older.isoformat(), "sort": "total_desc"},
         "order_number": {"order_number": number},
         "customer_substring": {"customer": "customer 4242"},
         "total_range": {"min_total": 5000, "max_total": 6000},
-        "deep_cursor_page": {"cursor_after": 20000},
+        "deep_cursor_page": {"cursor_after": orders // 5},
     }
     results = {}
     for name, query in scenarios.items():
@@ -147,7 +152,8 @@ def list_figures(engine) -> dict:
 CHILD_EXPORT = """
 import json, os, sys, time
 sys.path.insert(0, {root!r})
-from bench.admin_orders import peak_rss_kb
+sys.path.insert(0, {root!r} + "/bench")
+from harness import peak_rss_kb
 from web import create_app
 client = create_app({{"TESTING": True}}).test_client()
 before = peak_rss_kb()
@@ -169,7 +175,8 @@ CHILD_COPY = """
 import json, sys, time
 import psycopg
 sys.path.insert(0, {root!r})
-from bench.admin_orders import peak_rss_kb
+sys.path.insert(0, {root!r} + "/bench")
+from harness import peak_rss_kb
 before = peak_rss_kb()
 started = time.perf_counter()
 size = lines = 0
@@ -184,22 +191,13 @@ print(json.dumps({{"rows": lines, "seconds": time.perf_counter() - started, "byt
 """
 
 
-def peak_rss_kb() -> int:
-    """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited across exec)."""
-    status = Path("/proc/self/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
-
-
 def _child(code: str) -> dict:
-    output = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=dict(os.environ),
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    figures = json.loads(output.strip().splitlines()[-1])
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"the measuring child failed:\n{done.stderr}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
     figures["rows_per_s"] = round(figures["rows"] / figures["seconds"])
     figures["seconds"] = round(figures["seconds"], 2)
     return figures
@@ -246,7 +244,7 @@ def main() -> None:
         result = {
             "orders": args.orders,
             "load_seconds": round(time.perf_counter() - started, 1),
-            "list": list_figures(engine),
+            "list": list_figures(engine, args.orders),
             "csv": csv_figures(url, args.orders),
         }
         engine.dispose()

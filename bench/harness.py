@@ -184,6 +184,12 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def peak_rss_kb() -> int:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+
+
 def rss(process: subprocess.Popen, *, children_key: str = "children_mib") -> dict:
     """RSS in MiB of ``process`` (``master_mib``) and of each of its children."""
     return {

@@ -34,28 +34,35 @@ HANDLED_EVENT_TYPES = frozenset(
 )
 
 PAID_OR_LATER = ("paid", "shipped", "refunded", "partially_refunded")
-_SOLD = ("paid", "shipped", "partially_refunded")
+# Units confirmed at payment stay sold through a refund: restocking is a warehouse call.
+_SOLD = PAID_OR_LATER
 # An order whose stock hold must be gone: payment_failed may still be paid with another card.
 _FINISHED = "o.status NOT IN ('pending_payment', 'payment_failed')"
 _CONFIRMATION_ID = re.compile(r"<order_confirmation\.([0-9a-f-]{36})@[^>]+>")
 
 
-def succeeded_intents(sandbox_url: str) -> set[str]:
-    """The ids of every PaymentIntent the sandbox holds as succeeded."""
-    ids: set[str] = set()
+def _listed(sandbox_url: str, path: str) -> list[dict]:
+    """Every object of a sandbox list endpoint (``/v1/payment_intents``), page by page."""
+    items: list[dict] = []
     params: dict[str, str | int] = {"limit": 100}
     for _ in range(1000):
         page = requests.get(
-            f"{sandbox_url}/v1/payment_intents",
+            f"{sandbox_url}{path}",
             params=params,
             headers={"Authorization": f"Bearer {STRIPE_KEY}"},
             timeout=10,
         ).json()
-        ids.update(pi["id"] for pi in page["data"] if pi["status"] == "succeeded")
+        items += page["data"]
         if not page.get("has_more") or not page["data"]:
             break
         params["starting_after"] = page["data"][-1]["id"]
-    return ids
+    return items
+
+
+def succeeded_intents(sandbox_url: str) -> set[str]:
+    """The ids of every PaymentIntent the sandbox holds as succeeded."""
+    return {pi["id"] for pi in _listed(sandbox_url, "/v1/payment_intents")
+            if pi["status"] == "succeeded"}  # fmt: skip
 
 
 def _rows(db: psycopg.Connection, sql: str) -> list[tuple]:
@@ -168,6 +175,34 @@ def _webhooks(db: psycopg.Connection, services: Services) -> dict[str, list]:
     }
 
 
+def _refunds(db: psycopg.Connection, services: Services) -> dict[str, list]:
+    made = [r for r in _listed(services.sandbox.url, "/v1/refunds") if r["status"] == "succeeded"]
+    rows = _rows(db, "SELECT id, status, stripe_refund_id FROM refunds")
+    recorded = collections.Counter(stripe_id for _, _, stripe_id in rows if stripe_id)
+    refunded_at_stripe = collections.Counter()
+    for refund in made:
+        refunded_at_stripe[refund["payment_intent"]] += refund["amount"]
+    orders = _rows(
+        db, "SELECT id::text, payment_intent_id, status, refunded_cents, total_cents FROM orders"
+    )
+    return {
+        # The load asks only for refunds Stripe grants: pending is unfinished, failed is wrong.
+        "refunds_not_succeeded": [str(key) for key, status, _ in rows if status != "succeeded"],
+        # Stripe made it, yet no refund row names it: a refund made twice for one request.
+        "refunds_at_stripe_not_recorded": sorted(r["id"] for r in made if not recorded[r["id"]]),
+        "refunds_recorded_twice": sorted(key for key, n in recorded.items() if n > 1),
+        "refunded_cents_differ_from_stripe": sorted(
+            order for order, intent, _, cents, _ in orders if cents != refunded_at_stripe[intent]
+        ),
+        "refund_status_wrong": sorted(
+            order
+            for order, _, status, cents, total in orders
+            if (cents == total and cents and status != "refunded")
+            or (0 < cents < total and status != "partially_refunded")
+        ),
+    }
+
+
 def check(services: Services) -> dict[str, list]:
     """Every invariant with the ids that break it (an empty list: it holds)."""
     succeeded = succeeded_intents(services.sandbox.url)
@@ -178,6 +213,7 @@ def check(services: Services) -> dict[str, list]:
             **_stock(db),
             **_pipeline(db, services),
             **_webhooks(db, services),
+            **_refunds(db, services),
         }
 
 

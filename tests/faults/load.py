@@ -2,10 +2,12 @@
 
 Buyers (one thread each) create a cart, add and change items, check out when the
 ``Pacer`` lets them (a steady offered checkout rate shared by all buyers), and confirm
-the PaymentIntent on the sandbox the way Stripe.js would: most with ``pm_card_visa``,
-one in ``decline_every`` with ``pm_card_chargeDeclined``. A reader thread browses the
-storefront. Every request is recorded (time, endpoint, status, seconds); status 0 is a
-connection error or timeout. Everything is bounded by ``seconds`` and a request count.
+the PaymentIntent on the sandbox the way Stripe.js would: most with ``pm_card_visa``, one
+in ``decline_every`` with ``pm_card_chargeDeclined``. A reader thread browses the
+storefront. A staff thread refunds one paid order in ``refund_every`` through the admin
+API, alternately in part (``PARTIAL_REFUND_CENTS``) and in full. Every request is
+recorded (time, endpoint, status, seconds); status 0 is a connection error or timeout.
+Everything is bounded by ``seconds`` and a request count.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 import requests
 
 from tests.faults.cluster import STRIPE_KEY
-from tests.faults.fleet import CATALOGUE
+from tests.faults.fleet import ADMIN_TOKEN, CATALOGUE
 
 TIMEOUT_S = 40  # past worker.stripe's 10 s x 3 attempts, so a checkout answers
 ADDRESS = {
@@ -28,6 +30,8 @@ ADDRESS = {
     "postal_code": "1",
     "country": "US",
 }
+PARTIAL_REFUND_CENTS = 100  # below every order's total: the cheapest item costs more
+REFUND_AFTER_S = 3  # a payment's webhook is applied by then, unless a fault holds it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,13 +76,15 @@ class Load:
         checkout_rate: float,
         seconds: float,
         decline_every: int = 5,
+        refund_every: int = 4,
     ) -> None:
         self.web_url, self.sandbox_url = web_url, sandbox_url
         self.buyers, self.rate, self.seconds = buyers, checkout_rate, seconds
-        self.decline_every = decline_every
+        self.decline_every, self.refund_every = decline_every, refund_every
         self.records: list[Record] = []
         self.payments = {"succeeded": 0, "declined": 0, "unconfirmed": 0}
         self.paid_at: dict[str, float] = {}  # order id -> when its payment succeeded
+        self.refunds_requested: dict[int, str] = {}  # refund id (202) -> its order id
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -176,6 +182,32 @@ class Load:
                 self._call(http, "products", "GET", "/api/products?in_stock=true&limit=20")
             time.sleep(0.1)
 
+    def _staff(self) -> None:
+        """Refund every ``refund_every``-th paid order once, a few seconds after payment;
+        one not refundable yet (its payment webhook still held by a fault) is tried again."""
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+        done: set[str] = set()
+        for n in range(100_000):
+            if self._stop.is_set() or time.monotonic() >= self.deadline:
+                return
+            with self._lock:
+                now = time.monotonic()
+                due = [o for o, at in self.paid_at.items() if now - at > REFUND_AFTER_S]
+            chosen = [o for o in due[:: self.refund_every] if o not in done]
+            if chosen:
+                order = chosen[0]
+                body = {"reason": "requested_by_customer"}
+                if n % 2:
+                    body["amount_cents"] = PARTIAL_REFUND_CENTS
+                answer = self._call(http, "refund", "POST", f"/admin/api/orders/{order}/refund",
+                                    json=body)  # fmt: skip
+                if answer is not None and answer.status_code == 202:
+                    done.add(order)
+                    with self._lock:
+                        self.refunds_requested[answer.json()["refund_id"]] = order
+            time.sleep(0.5)
+
     # --- lifecycle ------------------------------------------------------------------
 
     @property
@@ -184,7 +216,8 @@ class Load:
 
     def start(self) -> Load:
         self.started = time.monotonic()
-        targets = [self._reader] + [lambda n=n: self._buyer(n) for n in range(self.buyers)]
+        targets = [self._reader, self._staff]
+        targets += [lambda n=n: self._buyer(n) for n in range(self.buyers)]
         self._threads = [threading.Thread(target=t, daemon=True) for t in targets]
         for thread in self._threads:
             thread.start()
@@ -227,4 +260,5 @@ class Load:
             "requests_per_s": round(len(self.records) / elapsed, 1),
             "statuses": by_endpoint,
             "payments": dict(self.payments),
+            "refunds_requested": len(self.refunds_requested),
         }

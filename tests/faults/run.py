@@ -24,6 +24,7 @@ COLUMNS = (
     ("achieved_checkouts_per_s", "achieved checkouts/s"),
     ("requests", "requests"),
     ("paid", "payments ok/declined"),
+    ("refunds_requested", "refunds"),
     ("lost", "lost"),
     ("doubled", "doubled"),
     ("oversold", "oversold"),
@@ -75,8 +76,10 @@ def report(results: list[dict], mode: Mode, command: str, seconds: float) -> str
             "What `tests/faults/` proves: the fleet (web, two workers, two schedulers) runs "
             "under a mixed load while one dependency at a time breaks, and afterwards every "
             "succeeded PaymentIntent has exactly one paid order, each paid order exactly one "
-            "confirmation email, stock is conserved per sku, nothing is left in the outbox, the "
-            "inbox or a dead-letter queue, and clients saw no 5xx outside the declared outage. "
+            "confirmation email, each refund exactly one Stripe refund with the order's "
+            "refunded amount matching Stripe's, stock is conserved per sku, nothing is left "
+            "in the outbox, the inbox or a dead-letter queue, and clients saw no 5xx outside "
+            "the declared outage. "
             "The scenarios, the invariants and how to read a failure are in "
             "`tests/faults/README.md`.",
             "",
@@ -85,7 +88,8 @@ def report(results: list[dict], mode: Mode, command: str, seconds: float) -> str
             f"{mode.buyers} buyers, {mode.checkout_rate} checkouts/s offered, faults held "
             f"about {mode.hold_s:g} s after a {mode.warmup_s:g} s warm-up, {mode.tail_s:g} s "
             "of load after the fault; `recovery s` runs from the fault's end (so it includes "
-            "that tail) until every invariant held. Refunds are not in the load.",
+            "that tail) until every invariant held. `refunds`: refunds staff asked for through "
+            "the admin API during the run, in part and in full.",
             "",
             table(results),
             "",

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from jobs.email_kinds import REFUND_KIND, refund_of, template_of, valid_kind
 from jobs.templates import Rendered, render
-from models import emails
+from models import db, emails
 from models.base import utcnow
 from models.db import Session
 from models.orders import fulfilment
@@ -44,6 +44,10 @@ TRACKING_URLS = {
     "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
     "dhl": "https://www.dhl.com/en/express/tracking.html?AWB={}",
 }
+
+
+# The send's time limit bounds the SMTP conversation its transaction waits on.
+SEND_TIME_LIMIT_MS = 60_000
 
 
 class UnsendableEmail(ValueError):
@@ -238,7 +242,7 @@ def mark_email_dead(message_data: dict[str, Any], retry_info: dict[str, Any]) ->
     max_retries=8,
     min_backoff=5_000,
     max_backoff=900_000,
-    time_limit=60_000,
+    time_limit=SEND_TIME_LIMIT_MS,
     throws=(mailer.PermanentMailError, UnsendableEmail),
     on_retry_exhausted="mark_email_dead",
 )
@@ -275,6 +279,7 @@ def send_order_email(order_id: str, kind: str) -> None:
             return
         rendered, message = compose(session, order, kind, message_id=email.message_id)
         email.subject, email.recipient = rendered.subject[:255], order.email
+        db.allow_idle(session, seconds=SEND_TIME_LIMIT_MS / 1000)
         try:
             mailer.transport().send(message)
         except mailer.MailError as error:

@@ -19,7 +19,7 @@ from periodiq import cron
 from prometheus_client import Counter, Gauge
 
 from jobs import recovery_messages as messages
-from models import emails
+from models import db, emails
 from models.base import utcnow
 from models.db import Session
 from models.recovery import analytics, schedule, sending
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 SCAN_PER_BATCH = 5_000  # carts looked at per transaction (claimed or passed over)
 RECOVERY_BUDGET_S = 240  # of its 300 s limit; what is left goes to a follow-up run
 FIGURES_PERIOD = dt.timedelta(days=30)
+SEND_TIME_LIMIT_MS = 60_000  # bounds the send its transaction waits on, under the cart lock
 
 REMINDERS_SENT = Counter(
     "cart_recovery_reminders_sent_total", "Recovery reminders sent, by step.", ["step"]
@@ -194,6 +195,7 @@ def deliver(cart_id: str, step: str, *, now: dt.datetime, policy: Policy | None 
         if plan is None:
             return False
         links = messages.links(plan, expires_at=sending.link_expiry(plan, now=now, policy=policy))
+        db.allow_idle(session, seconds=SEND_TIME_LIMIT_MS / 1000)  # the send, under the lock
         if plan.step.is_email:
             failure = _send_email(session, plan, links)
         else:
@@ -233,7 +235,7 @@ def mark_recovery_step_dead(message_data: dict[str, Any], retry_info: dict[str, 
     max_retries=8,
     min_backoff=5_000,
     max_backoff=900_000,
-    time_limit=60_000,
+    time_limit=SEND_TIME_LIMIT_MS,
     throws=(mailer.PermanentMailError,),
     on_retry_exhausted="mark_recovery_step_dead",
 )

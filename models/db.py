@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
@@ -24,6 +24,14 @@ Session = sessionmaker(class_=AppSession, expire_on_commit=False)
 # A connection used this recently is trusted as is; an older one is pinged at checkout.
 PING_IDLE_AFTER_S = 10.0
 
+# PostgreSQL ends a transaction that waits this long for its client's next statement,
+# which frees its row locks. A process cut off mid-transaction (a network partition, a
+# frozen VM) would otherwise keep them until TCP gives up, hours later, and every
+# checkout of the skus it had locked would wait that long. The application's own
+# statements follow each other within milliseconds; the few transactions that wait on
+# the network on purpose say so with ``allow_idle``.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000
+
 _engine: Engine | None = None
 _autocommit: Engine | None = None
 
@@ -37,13 +45,26 @@ def configure(url: str, **engine_options) -> Engine:
         _engine.dispose()
     options = {"pool_size": 10, "max_overflow": 10, "pool_timeout": 5}
     options.update(engine_options)
-    options.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
+    connect_args = options.setdefault("connect_args", {})
+    connect_args.setdefault("connect_timeout", 5)
+    connect_args.setdefault(
+        "options", f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+    )
     _engine = create_engine(url, **options)
     if not options.get("pool_pre_ping"):
         _ping_when_idle(_engine)
     _autocommit = _engine.execution_options(isolation_level="AUTOCOMMIT")
     Session.configure(bind=_engine)
     return _engine
+
+
+def allow_idle(session: OrmSession, *, seconds: float) -> None:
+    """Let this transaction wait up to ``seconds`` between statements (an SMTP
+    conversation under a row lock), instead of ``IDLE_IN_TRANSACTION_TIMEOUT_MS``."""
+    session.execute(
+        text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
+        {"ms": str(int(seconds * 1000))},
+    )
 
 
 def engine() -> Engine:

@@ -258,6 +258,7 @@ class Load:
             "achieved_checkouts_per_s": round(sum(r.status == 201 for r in checkouts) / elapsed, 2),
             "requests": len(self.records),
             "requests_per_s": round(len(self.records) / elapsed, 1),
+            "checkout_max_s": round(max((r.seconds for r in checkouts), default=0.0), 1),
             "statuses": by_endpoint,
             "payments": dict(self.payments),
             "refunds_requested": len(self.refunds_requested),

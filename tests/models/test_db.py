@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from models import db
 from worker import outbox
@@ -51,3 +53,38 @@ def test_a_busy_connection_the_server_dropped_fails_once_then_the_pool_recovers(
     assert failure.value.connection_invalidated
 
     assert backend_pid() > 0
+
+
+def test_every_connection_ends_a_transaction_its_client_left_idle():
+    with db.engine().connect() as connection:
+        value = connection.execute(text("SHOW idle_in_transaction_session_timeout")).scalar_one()
+    assert value == f"{db.IDLE_IN_TRANSACTION_TIMEOUT_MS // 1000}s"
+
+
+def test_a_transaction_left_idle_is_ended_and_frees_its_locks(skus):
+    """What a worker cut off mid-transaction looks like from the database: the locks go."""
+    sku = skus[0]
+    stuck = db.Session()
+    stuck.begin()
+    db.allow_idle(stuck, seconds=1)  # shorter than the default, for the test's sake
+    stuck.execute(text("SELECT 1 FROM products WHERE sku = :sku FOR UPDATE"), {"sku": sku})
+    time.sleep(2)
+
+    with db.Session.begin() as other:
+        locked = other.execute(
+            text("SELECT sku FROM products WHERE sku = :sku FOR UPDATE NOWAIT"), {"sku": sku}
+        ).scalar_one()
+    assert locked == sku
+    with pytest.raises(DBAPIError) as ended:
+        stuck.execute(text("SELECT 1"))
+    assert isinstance(ended.value.orig, psycopg.errors.IdleInTransactionSessionTimeout)
+    stuck.close()
+
+
+def test_allow_idle_lasts_for_its_transaction_only():
+    with db.Session.begin() as session:
+        db.allow_idle(session, seconds=90)
+        inside = session.execute(text("SHOW idle_in_transaction_session_timeout")).scalar_one()
+    with db.Session.begin() as session:
+        after = session.execute(text("SHOW idle_in_transaction_session_timeout")).scalar_one()
+    assert (inside, after) == ("90s", f"{db.IDLE_IN_TRANSACTION_TIMEOUT_MS // 1000}s")

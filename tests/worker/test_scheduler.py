@@ -6,6 +6,7 @@ Time is driven by clocks the tests control, so minutes pass in milliseconds.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import signal
 import subprocess
@@ -321,6 +322,26 @@ def test_jobs_list_shows_each_job_and_the_leader(broker):
     assert "*/5" in lines["cleanup_checked_out_carts"]
     assert "success" in lines["relay_outbox"]
     assert "leader: host-a:7:xyz" in result.output
+
+
+def test_jobs_list_json_is_an_array_of_the_jobs_and_jobs_leader_gives_the_lease(broker):
+    LeaderLease(broker.client, identity="host-a:7:xyz").acquire_or_renew()
+
+    listed = CliRunner().invoke(main, ["jobs", "list", "--json"])
+    leader = CliRunner().invoke(main, ["jobs", "leader", "--json"])
+
+    assert listed.exit_code == 0 and leader.exit_code == 0, listed.output + leader.output
+    jobs = json.loads(listed.output)
+    assert isinstance(jobs, list)
+    assert "cleanup_checked_out_carts" in {job["job"] for job in jobs}
+    assert json.loads(leader.output)["id"] == "host-a:7:xyz"
+
+
+def test_jobs_leader_says_none_without_a_scheduler(broker):
+    result = CliRunner().invoke(main, ["jobs", "leader", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) is None
 
 
 def test_jobs_run_enqueues_the_job_now(broker):

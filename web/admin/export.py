@@ -18,6 +18,7 @@ from typing import Any
 from flask import Response, stream_with_context
 from sqlalchemy import Select, select
 
+from models import db
 from models.db import Session
 from models.orders.tables import Order, OrderItem
 from web.admin import audit, bp
@@ -26,6 +27,7 @@ from web.admin.order_query import OrderFilters, ordered
 from web.validation import parse_query
 
 BATCH = 1000
+DOWNLOAD_IDLE_S = 600  # a slow download may leave the cursor's transaction idle this long
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 ORDER_COLUMNS = (
     Order.order_number,
@@ -101,6 +103,8 @@ def csv_chunks(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str
 
 def _rows(filters: ExportFilters) -> Iterator[tuple[Any, ...]]:
     with Session() as session:
+        # The cursor's transaction waits while the client reads what was sent.
+        db.allow_idle(session, seconds=DOWNLOAD_IDLE_S)
         result = session.execute(statement(filters).execution_options(yield_per=BATCH))
         yield from result
 

@@ -25,14 +25,18 @@ def jobs() -> None:
 
 
 @jobs.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print the overview as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the jobs as a JSON array.")
 def list_jobs(as_json: bool) -> None:
-    """Each periodic job: cron, last run, next run (UTC); and the scheduler leader."""
+    """Each periodic job: cron, last run, next run (UTC); and the scheduler leader.
+
+    ``--json`` prints the jobs alone, as every list command does; ``jobs leader`` gives
+    the leader.
+    """
     from worker.scheduler import schedule_overview
 
     overview = schedule_overview(_broker())
     if as_json:
-        click.echo(json.dumps(overview, indent=2))
+        click.echo(json.dumps(overview["items"], indent=2))
         return
     row = "{:<34} {:<14} {:<19} {:<9} {:>6}  {:<19}"
     click.echo(row.format("JOB", "CRON", "LAST STARTED", "OUTCOME", "ITEMS", "NEXT RUN"))
@@ -53,6 +57,21 @@ def list_jobs(as_json: bool) -> None:
         click.echo("\nleader: none (no scheduler holds the lease)")
     else:
         click.echo(f"\nleader: {leader['id']} (lease expires in {leader['expires_in_ms']} ms)")
+
+
+@jobs.command("leader")
+@click.option("--json", "as_json", is_flag=True, help="Print the lease as JSON (null if none).")
+def show_leader(as_json: bool) -> None:
+    """The scheduler holding the leader lease, and when the lease expires."""
+    from worker.scheduler import schedule_overview
+
+    leader = schedule_overview(_broker())["leader"]
+    if as_json:
+        click.echo(json.dumps(leader, indent=2))
+    elif leader is None:
+        click.echo("none (no scheduler holds the lease)")
+    else:
+        click.echo(f"{leader['id']} (lease expires in {leader['expires_in_ms']} ms)")
 
 
 @jobs.command("run")

@@ -3,10 +3,12 @@ does, though the worker never stopped."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import dramatiq
@@ -40,6 +42,32 @@ def proxied_broker(broker):
     proxy.stop()
 
 
+def declare(broker, fn, *, max_retries: int) -> dramatiq.Actor:
+    """``fn`` as an actor of ``broker`` on a queue of its own, retried within a second."""
+    queue = f"leases-{uuid.uuid4().hex[:8]}"
+    return dramatiq.actor(
+        fn, broker=broker, queue_name=queue, actor_name=f"{fn.__name__}_{queue}",
+        max_retries=max_retries, min_backoff=200, max_backoff=1_000,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def running(actor: dramatiq.Actor, *, threads: int) -> Iterator[None]:
+    worker = Worker(actor.broker, queues={actor.queue_name}, worker_threads=threads,
+                    worker_timeout=200)  # fmt: skip
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.stop(timeout=5_000)
+
+
+def wait_for(predicate, *, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def test_a_failed_call_raises_an_error_both_layers_understand_and_abandons_the_identity(broker):
     identity = broker.broker_id
     with redis_outage(broker), pytest.raises(BrokerUnreachable) as raised:
@@ -60,26 +88,18 @@ def test_every_job_runs_after_its_worker_was_black_holed_from_redis(proxied_brok
             raise RuntimeError("the first attempt fails, so its retry is scheduled")
         direct.sadd(f"{key}:done", n)
 
-    queue = f"leases-{uuid.uuid4().hex[:8]}"
-    job = dramatiq.actor(
-        tally, broker=own, queue_name=queue, actor_name=f"tally_{queue}",
-        max_retries=50, min_backoff=200, max_backoff=1_000,
-    )  # fmt: skip
+    job = declare(own, tally, max_retries=50)
     for n in range(JOBS):
         job.send(n)
-    worker = Worker(own, queues={queue}, worker_threads=4, worker_timeout=200)
-    worker.start()
     try:
-        time.sleep(1)
-        proxy.set("blackhole")
-        time.sleep(CUT_S)
-        proxy.set("pass")
-        deadline = time.monotonic() + 60
-        while direct.scard(f"{key}:done") < JOBS and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert {int(n) for n in direct.smembers(f"{key}:done")} == set(range(JOBS))
+        with running(job, threads=4):
+            time.sleep(1)
+            proxy.set("blackhole")
+            time.sleep(CUT_S)
+            proxy.set("pass")
+            wait_for(lambda: direct.scard(f"{key}:done") >= JOBS)
+            assert {int(n) for n in direct.smembers(f"{key}:done")} == set(range(JOBS))
     finally:
-        worker.stop(timeout=5_000)
         direct.delete(f"{key}:done", f"{key}:attempts")
 
 
@@ -95,20 +115,12 @@ def test_a_retry_that_could_not_be_scheduled_still_runs(proxied_broker, broker):
             raise RuntimeError("the first attempt fails")
         direct.set(f"{key}:done", n)
 
-    queue = f"leases-{uuid.uuid4().hex[:8]}"
-    job = dramatiq.actor(
-        fail_then_cut, broker=own, queue_name=queue, actor_name=f"cut_{queue}",
-        max_retries=5, min_backoff=200, max_backoff=1_000,
-    )  # fmt: skip
+    job = declare(own, fail_then_cut, max_retries=5)
     job.send(7)
-    worker = Worker(own, queues={queue}, worker_threads=1, worker_timeout=200)
-    worker.start()
     try:
-        deadline = time.monotonic() + 60
-        while direct.get(f"{key}:done") is None and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert direct.get(f"{key}:done") == b"7"
-        assert int(direct.get(f"{key}:attempts")) == 2
+        with running(job, threads=1):
+            wait_for(lambda: direct.get(f"{key}:done") is not None)
+            assert direct.get(f"{key}:done") == b"7"
+            assert int(direct.get(f"{key}:attempts")) == 2
     finally:
-        worker.stop(timeout=5_000)
         direct.delete(f"{key}:done", f"{key}:attempts")

@@ -52,26 +52,23 @@ def list_jobs(as_json: bool) -> None:
                 _short(item["next_run"]),
             )
         )
-    leader = overview["leader"]
+    click.echo(f"\nleader: {_leader_line(overview['leader'])}")
+
+
+def _leader_line(leader: dict | None) -> str:
     if leader is None:
-        click.echo("\nleader: none (no scheduler holds the lease)")
-    else:
-        click.echo(f"\nleader: {leader['id']} (lease expires in {leader['expires_in_ms']} ms)")
+        return "none (no scheduler holds the lease)"
+    return f"{leader['id']} (lease expires in {leader['expires_in_ms']} ms)"
 
 
 @jobs.command("leader")
 @click.option("--json", "as_json", is_flag=True, help="Print the lease as JSON (null if none).")
 def show_leader(as_json: bool) -> None:
     """The scheduler holding the leader lease, and when the lease expires."""
-    from worker.scheduler import schedule_overview
+    from worker.leader import current_leader
 
-    leader = schedule_overview(_broker())["leader"]
-    if as_json:
-        click.echo(json.dumps(leader, indent=2))
-    elif leader is None:
-        click.echo("none (no scheduler holds the lease)")
-    else:
-        click.echo(f"{leader['id']} (lease expires in {leader['expires_in_ms']} ms)")
+    leader = current_leader(_broker().client)
+    click.echo(json.dumps(leader, indent=2) if as_json else _leader_line(leader))
 
 
 @jobs.command("run")

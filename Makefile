@@ -4,25 +4,57 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # `make run PORT=5601`, or PORT in the environment.
 PORT ?= 5000
+# The suites `make test` leaves to their own targets.
+SLOW_MARKS := faults or browser or slow
+# uv installs the lock; the version bootstrapped into the venv is the one the lock holds.
+UV_VERSION = $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
 
-.PHONY: run test lint format bench faults clean
+.PHONY: run test test-browser test-slow test-faults check lint lock lock-check upgrade \
+	format bench faults clean
 
-$(STAMP): pyproject.toml
+# Exactly what uv.lock says, nothing newer: a release out today changes nothing here.
+$(STAMP): uv.lock pyproject.toml devtools/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv sync --frozen --extra dev --python $(BIN)/python --quiet
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/cartfleet dev --port $(PORT)
 
+# The fast suite: unit and integration tests against the real PostgreSQL and Redis.
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not ($(SLOW_MARKS))" $(PYTEST_ARGS)
+
+test-browser: $(STAMP)
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+
+# Whole-fleet runs and packaging: the production wheel, installed on its own.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m "slow and not browser" $(PYTEST_ARGS)
+
+# The fault-injection suite (short mode): every scenario boots a whole fleet.
+test-faults: $(STAMP)
+	$(BIN)/pytest -m faults $(PYTEST_ARGS)
+
+# Everything CI runs, in its order.
+check: lint lock-check test test-slow test-browser test-faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# The one way versions move: `lock` re-resolves what pyproject.toml changed, `upgrade`
+# takes every newest release the ranges allow; the suite decides whether they land.
+lock: $(STAMP)
+	$(BIN)/uv lock
+
+upgrade: $(STAMP)
+	$(BIN)/uv lock --upgrade
+
+lock-check: $(STAMP)
+	$(BIN)/uv lock --check
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -234,8 +234,8 @@ def main() -> None:
     try:
         from alembic import command
 
+        from migrations import alembic_config
         from models import db
-        from tests.support.services import alembic_config
 
         command.upgrade(alembic_config(url), "head")
         engine = db.configure(url)

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from devtools.stripe_sandbox import SandboxServer  # noqa: E402
 from tests.support import services  # noqa: E402
-from worker.stripe_sandbox import SandboxServer  # noqa: E402
 
 
 def main() -> None:
@@ -59,9 +59,10 @@ def main() -> None:
 def measure(sandbox: SandboxServer, count: int) -> dict:
     from alembic import command
 
+    from migrations import alembic_config
     from models import db
 
-    command.upgrade(services.alembic_config(os.environ["DATABASE_URL"]), "head")
+    command.upgrade(alembic_config(os.environ["DATABASE_URL"]), "head")
     db.configure(os.environ["DATABASE_URL"])
     import dramatiq
     from sqlalchemy import func, select

@@ -120,7 +120,7 @@ def gunicorn(
 
 def _ready(port: int, path: str | None) -> bool:
     if path is None:
-        from worker.embedded import port_open
+        from devtools.embedded import port_open
 
         return port_open(HOST, port)
     import requests

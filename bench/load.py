@@ -25,10 +25,10 @@ from harness import ROOT, closed_loop, quantile_ms
 
 sys.path.insert(0, str(ROOT))
 
+from devtools.embedded import free_port
 from tests.faults.cluster import Services
 from tests.faults.fleet import Fleet
 from tests.faults.load import Load
-from worker.embedded import free_port
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 RATES = [float(r) for r in os.environ.get("BENCH_RATES", "2,4,8,16,24").split(",")]

@@ -302,8 +302,8 @@ def main() -> None:
         from alembic import command
 
         from jobs.carts import PURGE_BATCH_CARTS
+        from migrations import alembic_config
         from models import db
-        from tests.support.services import alembic_config
 
         command.upgrade(alembic_config(url), "head")
         engine = db.configure(url)

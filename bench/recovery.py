@@ -147,7 +147,7 @@ def explain(engine, now) -> dict:
     """EXPLAIN ANALYZE of the first batch's two statements (rolled back)."""
     from jobs.recovery import SCAN_PER_BATCH, current_policy
     from models.recovery.schedule import due_carts, scan_end
-    from worker.settings import get_settings
+    from services.settings import get_settings
 
     policy = current_policy()
     with engine.connect() as connection:
@@ -183,10 +183,11 @@ def main() -> None:
 
         import jobs  # noqa: F401  (the broker and every actor)
         from jobs.recovery import recovery_batches
+        from migrations import alembic_config
         from models import db
         from models.base import utcnow
 
-        command.upgrade(services.alembic_config(provisioned.database_url), "head")
+        command.upgrade(alembic_config(provisioned.database_url), "head")
         engine = db.configure(provisioned.database_url)
         started = time.perf_counter()
         due = load(engine, args.carts)
@@ -250,7 +251,7 @@ def main() -> None:
         print(json.dumps(result, indent=2))
     finally:
         from models import db
-        from worker import outbox
+        from services import outbox
 
         outbox.sent_marks.flush()  # now, while the database still exists
         with contextlib.suppress(RuntimeError):

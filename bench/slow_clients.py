@@ -136,15 +136,16 @@ def _slow_client_phase(port: int, cart_id: str) -> dict:
 def main() -> None:
     from alembic import command
 
+    from devtools.embedded import free_port
+    from devtools.stripe_sandbox import SandboxServer
+    from migrations import alembic_config
     from tests.support import services
-    from worker.embedded import free_port
-    from worker.stripe_sandbox import SandboxServer
 
     provisioned = services.provision()
     stripe_server = SandboxServer().start()  # in memory
     processes: dict[str, subprocess.Popen] = {}
     try:
-        command.upgrade(services.alembic_config(provisioned.database_url), "head")
+        command.upgrade(alembic_config(provisioned.database_url), "head")
         from models import db
 
         db.configure(provisioned.database_url)

@@ -493,8 +493,9 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from alembic import command
 
+    from devtools.embedded import free_port
+    from migrations import alembic_config
     from tests.support import services
-    from worker.embedded import free_port
 
     load_at_start = os.getloadavg()[0]
     provisioned = services.provision()
@@ -516,7 +517,7 @@ def main() -> None:
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     processes: list[subprocess.Popen] = []
     try:
-        command.upgrade(services.alembic_config(provisioned.database_url), "head")
+        command.upgrade(alembic_config(provisioned.database_url), "head")
         from models import db
 
         db.configure(provisioned.database_url)

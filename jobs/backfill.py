@@ -28,9 +28,9 @@ from jobs.stripe_handlers import HANDLED_EVENT_TYPES
 from models import backfill_cursors, inbox
 from models.base import utcnow
 from models.db import Session
-from worker import stripe
-from worker.alerts import send_alert
-from worker.settings import get_settings
+from services import stripe
+from services.alerts import send_alert
+from services.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

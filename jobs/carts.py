@@ -21,7 +21,7 @@ from models.base import utcnow
 from models.carts import cleanup
 from models.carts.tables import Cart, CartEvent
 from models.db import Session
-from worker import outbox
+from services import outbox
 
 logger = logging.getLogger(__name__)
 

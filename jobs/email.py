@@ -30,9 +30,9 @@ from models.db import Session
 from models.orders import fulfilment
 from models.orders.status import OrderStatus
 from models.orders.tables import Order
-from worker import mailer
+from services import mailer
+from services.settings import get_settings
 from worker.dead_letters import final_error
-from worker.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from jobs.email import send_order_email
 from models import emails
 from models.base import utcnow
 from models.db import Session
-from worker import outbox
+from services import outbox
 
 logger = logging.getLogger(__name__)
 

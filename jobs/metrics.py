@@ -6,7 +6,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.orm import Session
 
 from models.orders.payment_effects import Settlement
-from worker.outbox import after_commit
+from services.outbox import after_commit
 
 RESERVATION_CONFIRMATIONS = Counter(
     "checkout_reservation_confirmations_total",

@@ -24,9 +24,9 @@ from models.orders import expiry, payment_reconciliation, reconciliation
 from models.orders.payment_reconciliation import Reconciliation
 from models.orders.tables import Order
 from models.stock import reservations
-from worker import outbox, stripe
-from worker.alerts import send_alert
-from worker.settings import get_settings
+from services import outbox, stripe
+from services.alerts import send_alert
+from services.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 from periodiq import cron
 
-from worker import outbox, redis_loss
+from services import outbox, redis_loss
 
 
 @dramatiq.actor(
@@ -19,7 +19,7 @@ def relay_outbox() -> int:
     """Push every unsent outbox row, oldest first, in bounded batches.
 
     First, when Redis lost its data since the last run, the jobs pushed within the last
-    hour are pushed again (worker/redis_loss.py).
+    hour are pushed again (services/redis_loss.py).
     """
     return redis_loss.resend_if_lost() + outbox.relay()
 

@@ -11,8 +11,8 @@ from models.db import Session
 from models.orders import refunds
 from models.orders.status import OrderStatus
 from models.orders.tables import Order
-from worker import stripe
-from worker.alerts import send_alert
+from services import stripe
+from services.alerts import send_alert
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from models.db import Session
 from models.recovery import analytics, schedule, sending
 from models.recovery.schedule import Policy, Step
 from models.recovery.tables import StepName
-from worker import mailer, outbox
-from worker.settings import get_settings
+from services import mailer, outbox
+from services.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

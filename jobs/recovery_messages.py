@@ -20,8 +20,8 @@ from jobs.templates import render
 from models.recovery import tokens
 from models.recovery.sending import Plan
 from models.recovery.tables import email_hash
-from worker import mailer
-from worker.settings import get_settings
+from services import mailer
+from services.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

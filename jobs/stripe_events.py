@@ -24,10 +24,10 @@ from prometheus_client import Counter, Gauge, Histogram
 from jobs import stripe_handlers
 from models import db, inbox
 from models.db import Session
-from worker import outbox
-from worker.alerts import send_alert
+from services import outbox
+from services.alerts import send_alert
+from services.stripe import key_livemode
 from worker.dead_letters import final_error
-from worker.stripe import key_livemode
 
 logger = logging.getLogger(__name__)
 

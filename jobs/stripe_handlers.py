@@ -21,8 +21,8 @@ from jobs.email_kinds import refund_email_kind
 from jobs.metrics import count_settlement
 from models.orders import payment_checks, payment_effects, refunds
 from models.orders.payment_checks import Mismatch
-from worker import outbox
-from worker.alerts import send_alert
+from services import outbox
+from services.alerts import send_alert
 
 HANDLED_EVENT_TYPES = frozenset(stripe_payloads.OBJECTS)
 

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool, text
 
 import models
-from worker.settings import get_settings
+from services.settings import get_settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 
 class AppSession(OrmSession):
-    """The project's session class; worker.outbox hooks its commit events."""
+    """The project's session class; services.outbox hooks its commit events."""
 
 
 Session = sessionmaker(class_=AppSession, expire_on_commit=False)

@@ -118,7 +118,7 @@ def store_with_job(
 ) -> int | None:
     """Insert a verified Stripe event ``received`` and its job's outbox row, atomically.
 
-    ``job`` holds the outbox row's columns (``worker.outbox.row``). Both rows are written
+    ``job`` holds the outbox row's columns (``services.outbox.row``). Both rows are written
     by one statement, so nothing else is needed for atomicity. Returns the outbox row id,
     or None when the event id is already stored (then nothing is written).
     """

@@ -35,8 +35,11 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from tests.support.services import alembic_config
+from migrations import alembic_config
 from tests.support.workers import drain, running_worker
+
+# The Sentry receiver fixtures, for the worker and services tests alike.
+pytest_plugins = ["tests.support.sentry_fixtures"]
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -57,7 +60,7 @@ def schema():
     """The schema, built by the migrations (never ``create_all``)."""
     command.upgrade(alembic_config(_services.database_url), "head")
     from models import db
-    from worker import outbox
+    from services import outbox
 
     yield db.configure(_services.database_url)
     # Marks still held would be written by their thread after the database is dropped.
@@ -81,7 +84,7 @@ def broker(schema):
 @pytest.fixture(autouse=True)
 def clean_state(schema):
     """Every test starts from empty tables and an empty Redis db."""
-    from worker import redis_loss
+    from services import redis_loss
     from worker.broker import broker
 
     redis_loss.mark_complete()  # like a running fleet: Redis holds what was pushed so far
@@ -144,9 +147,9 @@ def stripe_sandbox(monkeypatch):
 
     ``.control`` drives it: ``fail_next_requests(n)``, ``requests()``, webhooks, switches.
     """
-    from worker.settings import get_settings
-    from worker.stripe import stripe_client
-    from worker.stripe_sandbox import SandboxServer
+    from devtools.stripe_sandbox import SandboxServer
+    from services.settings import get_settings
+    from services.stripe import stripe_client
 
     server = SandboxServer(retry_base_s=0.05).start()
     monkeypatch.setenv("STRIPE_API_BASE", server.url)
@@ -162,8 +165,8 @@ def stripe_sandbox(monkeypatch):
 @pytest.fixture
 def smtp_server(monkeypatch):
     """A real local SMTP server (aiosmtpd); ``SMTP_URL`` points the mailer at it."""
+    from services.settings import get_settings
     from tests.support.smtp_server import SMTPServer
-    from worker.settings import get_settings
 
     server = SMTPServer().start()
     monkeypatch.setenv("SMTP_URL", server.url)

@@ -17,17 +17,17 @@ import requests
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from cli import main as cli
+from devtools.stripe_sandbox import SandboxControl
 from models.db import Session
 from models.emails import Email
 from models.inbox import WebhookEvent
 from models.stock import availability
+from services.settings import get_settings
+from services.stripe import stripe_client
 from tests.support import factories
 from tests.support.stripe_events import PRIMARY_SECRET
 from tests.support.stripe_sandbox import payment_intent
-from worker.cli import main as cli
-from worker.settings import get_settings
-from worker.stripe import stripe_client
-from worker.stripe_sandbox import SandboxControl
 
 ADDRESS = {
     "name": "Ada Lovelace",

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from services.settings import get_settings
 from web import (
     admin,
     carts,
@@ -21,7 +22,6 @@ from web import (
     webhooks,
 )
 from worker import bootstrap
-from worker.settings import get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -15,10 +15,10 @@ from models.carts.reads import CartView, StockPolicy
 from models.carts.tables import MAX_QUANTITY, Cart
 from models.db import Session
 from models.recovery import consent
+from services import outbox
+from services.settings import get_settings
 from web.serializers import cart_json
 from web.validation import Schema, parse_body
-from worker import outbox
-from worker.settings import get_settings
 
 bp = Blueprint("carts", __name__)
 

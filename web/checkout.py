@@ -18,12 +18,12 @@ from models.base import utcnow
 from models.db import Session
 from models.orders import checkout
 from models.recovery import consent
+from services.settings import get_settings
+from services.stripe import create_payment_intent
 from web.carts import record_event
 from web.errors import APIError
 from web.serializers import checkout_json
 from web.validation import Schema, parse_body
-from worker.settings import get_settings
-from worker.stripe import create_payment_intent
 
 logger = logging.getLogger(__name__)
 

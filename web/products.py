@@ -36,11 +36,11 @@ from models.db import Session
 from models.errors import StockUnavailable
 from models.stock import reader
 from models.stock.reader import checked_available_units
+from services.settings import get_settings
 from web import cursors
 from web.errors import APIError
 from web.serializers import product_json
 from web.validation import parse_query
-from worker.settings import get_settings
 
 bp = Blueprint("products", __name__)
 

@@ -19,9 +19,9 @@ from models.carts import edits
 from models.db import Session
 from models.errors import CartNotActive, InvalidCode
 from models.recovery import consent, tokens
+from services.settings import get_settings
 from web.carts import record_event, stock_policy
 from web.errors import APIError
-from worker.settings import get_settings
 
 bp = Blueprint("recovery", __name__)
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, render_template
 
-from worker.settings import get_settings
+from services.settings import get_settings
 
 bp = Blueprint(
     "storefront",

@@ -20,10 +20,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from jobs import stripe_payloads
 from jobs.stripe_events import store_event
+from services.settings import get_settings
+from services.stripe import SignatureError, verify_signature
 from web.errors import APIError
 from web.validation import JSONBodyError, read_json
-from worker.settings import get_settings
-from worker.stripe import SignatureError, verify_signature
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ An entry point (above ``jobs`` in the layers): it may import the actors.
 from __future__ import annotations
 
 from models import db
-from worker.observability import configure_logging
-from worker.settings import Settings, get_settings
+from services.observability import configure_logging
+from services.settings import Settings, get_settings
 
 
 def start(*, actors: bool = True) -> Settings:

@@ -22,14 +22,14 @@ from dramatiq.middleware import (
 from dramatiq.middleware.prometheus import Prometheus
 from periodiq import PeriodiqMiddleware
 
+from services.observability import init_sentry
+from services.settings import ConfigurationError, get_settings
+from services.tracing import SentryTracing
 from worker.crons import CronMonitor
 from worker.dead_letter_recorder import DeadLetterRecorder
 from worker.fleet_metrics import FleetMetrics
 from worker.job_runs import JobRunRecorder
 from worker.leases import LeaseRedisBroker
-from worker.observability import init_sentry
-from worker.settings import ConfigurationError, get_settings
-from worker.tracing import SentryTracing
 
 # Fleet-wide retry defaults; actors state their own where they differ.
 DEFAULT_MAX_RETRIES = 10

@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from devtools.embedded import free_port, port_open
+from devtools.stripe_sandbox import SandboxServer
 from tests.faults.proxy import FaultProxy
 from tests.support.smtp_server import SMTPServer
-from worker.embedded import free_port, port_open
-from worker.stripe_sandbox import SandboxServer
 
 HOST = "127.0.0.1"
 DEPENDENCIES = ("postgres", "redis", "smtp", "stripe")

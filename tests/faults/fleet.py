@@ -19,8 +19,8 @@ from pathlib import Path
 
 import requests
 
+from devtools.embedded import free_port
 from tests.faults.cluster import HOST, Services
-from worker.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -22,7 +22,7 @@ import requests
 from tests.faults.cluster import STRIPE_KEY
 from tests.faults.fleet import ADMIN_TOKEN, CATALOGUE
 
-TIMEOUT_S = 40  # past worker.stripe's 10 s x 3 attempts, so a checkout answers
+TIMEOUT_S = 40  # past services.stripe's 10 s x 3 attempts, so a checkout answers
 ADDRESS = {
     "name": "Ada",
     "line1": "1 Loop St",

@@ -19,11 +19,11 @@ from collections.abc import Callable
 
 import redis
 
+from devtools.embedded import free_port
 from tests.faults import invariants
 from tests.faults.cluster import Services
 from tests.faults.fleet import ROOT, SCHEDULERS, WORKERS, Fleet
 from tests.faults.load import Load
-from worker.embedded import free_port
 from worker.leader import LEADER_KEY
 
 BACKFILL_ACTOR = "backfill_stripe_events"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from services.settings import get_settings
 from tests.support import stripe_events
 from tests.support.alerts import AlertReceiver
 from tests.support.sandbox_fleet import fleet_sandbox
-from worker.settings import get_settings
 
 
 @pytest.fixture
 def sandbox(monkeypatch):
-    """A Stripe sandbox the fleet's ``worker.stripe`` talks to."""
+    """A Stripe sandbox the fleet's ``services.stripe`` talks to."""
     with fleet_sandbox(monkeypatch) as server:
         yield server
 

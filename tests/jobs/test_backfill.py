@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from cli import main as cartfleet
 from jobs import backfill
 from models import backfill_cursors
 from models.base import utcnow
@@ -17,10 +18,9 @@ from models.db import Session
 from models.inbox import WebhookEvent
 from models.orders.timeline import OrderEvent
 from models.stock.tables import StockLevel
+from services import stripe
 from tests.support import stripe_events
 from tests.support.sandbox_fleet import pay, place_order, status
-from worker import stripe
-from worker.cli import main as cartfleet
 
 NEVER_DELIVERED = "Stripe events found by backfill that the webhook never delivered"
 

@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from cli import main as cli
 from jobs.email import add_business_days, send_order_email
 from models import emails
 from models.db import Session
 from models.emails import Email
 from models.orders.tables import OrderItem
+from services.settings import get_settings
 from tests.support import factories
-from worker.cli import main as cli
-from worker.settings import get_settings
 
 # Retries in milliseconds instead of minutes, so a flapping server recovers within a test.
 FAST = {"min_backoff": 10, "max_backoff": 50}

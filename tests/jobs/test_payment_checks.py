@@ -14,8 +14,8 @@ from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
 from models.outbox import OutboxMessage
 from models.stock.tables import StockLevel
+from services.settings import get_settings
 from tests.support import stripe_events
-from worker.settings import get_settings
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
 

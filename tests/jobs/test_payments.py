@@ -14,9 +14,9 @@ from models.carts.tables import Cart
 from models.db import Session
 from models.orders.tables import Order
 from models.stock import reservations
+from services.stripe import stripe_client
 from tests.support import factories
 from tests.support.stripe_sandbox import payment_intent
-from worker.stripe import stripe_client
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import json
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from cli import main as cartfleet
 from jobs import orders
 from jobs.orders import reconcile_payment_intents, release_expired_reservations
 from models.base import utcnow
@@ -20,9 +21,8 @@ from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
 from models.outbox import OutboxMessage
 from models.stock.tables import Reservation, StockLevel
+from services import stripe
 from tests.support.sandbox_fleet import pay, place_order, status
-from worker import stripe
-from worker.cli import main as cartfleet
 
 SOON = dt.timedelta(minutes=1)
 

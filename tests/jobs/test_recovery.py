@@ -13,6 +13,7 @@ from models.db import Session
 from models.orders import checkout
 from models.recovery import consent
 from models.recovery.tables import email_hash
+from services.settings import get_settings
 from tests.support.recovery import (
     ADDRESS,
     HOUR,
@@ -24,7 +25,6 @@ from tests.support.recovery import (
     start_clock,
     steps,
 )
-from worker.settings import get_settings
 
 
 @pytest.fixture
@@ -231,7 +231,7 @@ def test_the_periodic_job_sends_through_the_outbox_and_a_worker(broker, smtp_ser
 
 
 def test_a_failed_attempt_is_retried_and_sent_once(t0, smtp_server):
-    from worker import mailer
+    from services import mailer
 
     cart_id = idle_cart(since=t0)
     [send] = run_job(t0 + 2 * HOUR)
@@ -249,7 +249,7 @@ def test_a_failed_attempt_is_retried_and_sent_once(t0, smtp_server):
 
 
 def test_a_permanent_refusal_ends_the_step_dead(t0, smtp_server):
-    from worker import mailer
+    from services import mailer
 
     cart_id = idle_cart(since=t0)
     [send] = run_job(t0 + 2 * HOUR)

@@ -11,8 +11,8 @@ from models.db import Session
 from models.orders import refunds
 from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
+from services.stripe import stripe_client
 from tests.web.admin_helpers import fleet_sandbox, order_status, paid_order
-from worker.stripe import stripe_client
 
 
 def test_a_refund_stripe_refuses_is_marked_failed(live_server, worker):

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
+from cli import main as cartfleet
 from jobs import stripe_handlers
 from jobs.stripe_events import process_stripe_event, sweep_stuck_webhooks
 from models import inbox
@@ -23,11 +24,11 @@ from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
 from models.outbox import OutboxMessage
 from models.stock.tables import StockLevel
+from services import outbox
 from tests.support import factories, stripe_events
 from tests.support.outages import redis_outage
 from tests.support.workers import spawn_worker
-from worker import dead_letters, outbox
-from worker.cli import main as cartfleet
+from worker import dead_letters
 
 
 @pytest.fixture

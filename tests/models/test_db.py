@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from models import db
-from worker import outbox
+from services import outbox
 
 
 def backend_pid() -> int:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from dramatiq.brokers.redis import RedisBroker
 
+from devtools import embedded
 from models import db
-from worker import embedded
 
 
 @contextlib.contextmanager

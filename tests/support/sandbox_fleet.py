@@ -1,6 +1,6 @@
 """The fleet against the Stripe sandbox: orders whose PaymentIntents live in the sandbox.
 
-``fleet_sandbox`` points ``worker.stripe`` (settings and client) at a fresh
+``fleet_sandbox`` points ``services.stripe`` (settings and client) at a fresh
 ``SandboxServer``; ``place_order`` makes an order in checkout with its stock reserved and
 a real PaymentIntent there, as checkout leaves it; ``pay`` is the buyer confirming it.
 """
@@ -15,14 +15,14 @@ from collections.abc import Iterator
 import stripe as stripe_python
 from sqlalchemy import update
 
+from devtools.stripe_sandbox import SandboxServer
 from models.base import utcnow
 from models.db import Session
 from models.orders.tables import Order
 from models.stock.tables import Reservation
+from services import stripe
+from services.settings import get_settings
 from tests.support import stripe_events
-from worker import stripe
-from worker.settings import get_settings
-from worker.stripe_sandbox import SandboxServer
 
 
 @contextlib.contextmanager

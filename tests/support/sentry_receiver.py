@@ -1,7 +1,9 @@
 """A local HTTP endpoint standing in for Sentry: records every envelope the SDK posts.
 
 ``wait_for`` finds raw text in any envelope; ``items`` parses the envelopes into their
-JSON items (events, transactions, check-ins) and ``wait_for_items`` waits for some.
+JSON items (events, check-ins) and ``wait_for_items`` waits for some. sentry-sdk 3
+streams spans in ``span`` items holding several each: ``spans`` lists them one by one, and
+``segment`` waits for the root span of a request or an actor run.
 """
 
 from __future__ import annotations
@@ -58,13 +60,42 @@ class SentryReceiver:
         raise AssertionError(f"no Sentry envelope mentioning {text!r} arrived")
 
     def items(self, item_type: str) -> list[dict[str, Any]]:
-        """The payloads of every item of ``item_type`` ("event", "transaction", "check_in")."""
+        """The payloads of every item of ``item_type`` ("event", "check_in", "span")."""
+        if item_type == "span":
+            return self.spans()
         return [
             payload
             for envelope in list(self.envelopes)
             for kind, payload in parse_envelope(envelope)
             if kind == item_type
         ]
+
+    def spans(self) -> list[dict[str, Any]]:
+        """Every span sent, each one dict (``span`` items carry a list of them).
+
+        Attributes travel typed (``{"value": ..., "type": "string"}``); here they are plain.
+        """
+        return [
+            dict(span, attributes={k: v["value"] for k, v in span["attributes"].items()})
+            for envelope in list(self.envelopes)
+            for kind, payload in parse_envelope(envelope)
+            if kind == "span"
+            for span in payload["items"]
+        ]
+
+    def segment(self, name: str, *, count: int = 1, timeout: float = 30) -> list[dict[str, Any]]:
+        """Wait for ``count`` root spans (a request's, an actor run's) named ``name``."""
+        return self.wait_for_items(
+            "span", lambda s: s["is_segment"] and s["name"] == name, count=count, timeout=timeout
+        )
+
+    def span_ids(self, segment: dict[str, Any]) -> set[str]:
+        """The ids of ``segment`` and of every span sent inside it."""
+        return {segment["span_id"]} | {
+            span["span_id"]
+            for span in self.spans()
+            if span["attributes"].get("sentry.segment.id") == segment["span_id"]
+        }
 
     def wait_for_items(
         self,

@@ -16,10 +16,9 @@ from urllib.parse import urlsplit
 
 import psycopg
 import redis
-from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from worker import embedded
+from devtools import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -97,11 +96,3 @@ def release(services: TestServices) -> None:
     _redis_db(services.redis_base, 0).delete(CLAIM_KEY.format(services.redis_db))
     for process in services.owned:
         process.terminate()
-
-
-def alembic_config(url: str) -> Config:
-    """Alembic's config for the project's migrations, aimed at ``url``."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    config.attributes["configure_logger"] = False
-    return config

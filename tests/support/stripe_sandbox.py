@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import stripe
 
-from worker.stripe import stripe_client
+from services.stripe import stripe_client
 
 
 def payment_intents() -> dict[str, stripe.PaymentIntent]:

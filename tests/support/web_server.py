@@ -18,8 +18,8 @@ from typing import BinaryIO
 
 import requests
 
+from devtools.embedded import free_port
 from tests.support.services import ROOT
-from worker.embedded import free_port
 
 HOST = "127.0.0.1"
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import dramatiq
 
+from devtools.stripe_sandbox import SandboxServer
 from models.base import utcnow
 from models.catalog import Product
 from models.db import Session
@@ -19,10 +20,9 @@ from models.orders.tables import Order
 from models.staff import Role, create_user
 from models.stock import reservations
 from models.stock.tables import StockLevel
+from services.settings import get_settings
+from services.stripe import stripe_client
 from tests.support import factories
-from worker.settings import get_settings
-from worker.stripe import stripe_client
-from worker.stripe_sandbox import SandboxServer
 
 PASSWORD = "correct horse battery staple"
 WEBHOOK_SECRET = "whsec_test_primary"  # the first of tests/conftest.py's secrets

@@ -27,6 +27,7 @@ ARGS = [
 ]
 
 pytestmark = [
+    pytest.mark.browser,
     pytest.mark.skipif(
         not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM} (apt-get install -y chromium)"
     ),

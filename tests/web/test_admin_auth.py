@@ -228,7 +228,7 @@ def test_no_body_leaks_a_hash_a_token_or_a_traceback(app, client):
 
 
 def test_cli_creates_a_user_with_the_password_from_stdin():
-    from worker.cli import main
+    from cli import main
 
     result = CliRunner().invoke(
         main, ["admin", "create-user", "boss@example.com", "--role", "owner"], input=PASSWORD + "\n"
@@ -254,8 +254,8 @@ def test_login_form_without_csrf_is_refused(client):
 def test_production_requires_a_secret_key_and_marks_the_cookie_secure(monkeypatch):
     from flask import Flask
 
+    from services.settings import ConfigurationError, Settings, get_settings
     from web.admin import auth
-    from worker.settings import ConfigurationError, Settings, get_settings
 
     monkeypatch.setenv("CARTFLEET_ENV", "production")
     monkeypatch.setenv("RECOVERY_SECRET", "r" * 32)  # the other production secret

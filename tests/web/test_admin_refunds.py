@@ -13,6 +13,8 @@ from sqlalchemy import select
 from models.db import Session
 from models.emails import Email
 from models.orders.refunds import Refund
+from services import stripe
+from services.stripe import stripe_client
 from tests.web.admin_helpers import (
     BOOTSTRAP,
     fleet_sandbox,
@@ -21,8 +23,6 @@ from tests.web.admin_helpers import (
     paid_order,
     wait_until,
 )
-from worker import stripe
-from worker.stripe import stripe_client
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from models.base import utcnow
 from models.carts.tables import Cart, CartItem
 from models.db import Session
 from models.outbox import OutboxMessage
+from services.settings import get_settings
 from tests.support import factories
-from worker.settings import get_settings
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from models.carts.tables import Cart
 from models.db import Session
 from models.inbox import WebhookEvent
+from services.settings import get_settings
 from tests.support import factories, stripe_events
-from worker.settings import get_settings
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
 MIB = 1024 * 1024

@@ -70,7 +70,7 @@ def test_unverifiable_stock_shows_as_null(client, monkeypatch):
     from sqlalchemy import text
 
     from models import db
-    from worker.settings import get_settings
+    from services.settings import get_settings
 
     seed(1)
     monkeypatch.setenv("STOCK_QUERY_TIMEOUT_MS", "100")
@@ -241,7 +241,7 @@ def test_in_stock_answers_503_when_stock_cannot_be_read(client, monkeypatch):
     from sqlalchemy import text
 
     from models import db
-    from worker.settings import get_settings
+    from services.settings import get_settings
 
     seed(1)
     monkeypatch.setenv("STOCK_QUERY_TIMEOUT_MS", "100")

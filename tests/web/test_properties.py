@@ -20,8 +20,8 @@ from sqlalchemy import text
 import models
 from models import db
 from models.db import Session
+from services import outbox
 from tests.support import factories, stripe_events
-from worker import outbox
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

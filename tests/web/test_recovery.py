@@ -17,6 +17,7 @@ from models.db import Session
 from models.orders import checkout
 from models.recovery import tokens
 from models.recovery.tables import RecoveryStep, Suppression, email_hash
+from services.settings import get_settings
 from tests.support.recovery import (
     ADDRESS,
     HOUR,
@@ -26,7 +27,6 @@ from tests.support.recovery import (
     start_clock,
     steps,
 )
-from worker.settings import get_settings
 
 
 @pytest.fixture

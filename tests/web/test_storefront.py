@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.settings import get_settings
+from services.settings import get_settings
 
 PAGES = ("/", "/cart/cart-abc", "/orders/7d0c9d3e-0000-4000-8000-000000000000")
 SCRIPTS = ("storefront.js", "products.js", "cart.js", "pay.js", "order.js", "storefront.css")

@@ -15,6 +15,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from devtools.stripe_sandbox import SandboxServer
 from models.base import utcnow
 from models.catalog import Product
 from models.db import Session
@@ -22,7 +23,6 @@ from models.orders.tables import Order
 from models.stock import reservations
 from tests.support import factories
 from tests.support.web_server import running_web
-from worker.stripe_sandbox import SandboxServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,9 +36,12 @@ WEBHOOK_SECRET = "whsec_test_primary"  # the first of tests/conftest.py's secret
 WAIT_MS = 15_000
 PAID_WITHIN_MS = 30_000
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM} (apt-get install -y chromium)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM} (apt-get install -y chromium)"
+    ),
+]
 
 
 @pytest.fixture(scope="module")

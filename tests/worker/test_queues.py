@@ -9,12 +9,12 @@ import dramatiq
 import pytest
 from click.testing import CliRunner
 
+from cli import main as cartfleet
 from models.base import utcnow
 from models.db import Session
 from models.dead_letters import record
 from worker import queues
 from worker.broker import FLEET_QUEUES
-from worker.cli import main as cartfleet
 from worker.dead_letters import archive_row
 
 

@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 from periodiq import cron
 
+from cli import main
 from models.db import Session
 from models.job_runs import JobRun
 from tests.support.services import ROOT
-from worker.cli import main
 from worker.leader import LeaderLease, current_leader
 from worker.scheduler import TICK_KEY, LeaderScheduler, previous_run
 

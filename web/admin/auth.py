@@ -23,8 +23,8 @@ from models.db import Session
 from models.errors import NotFound
 from models.staff import Actor, Role, may, user_for_token
 from models.staff import get_user as load_user
+from services.settings import get_settings
 from web.errors import APIError
-from worker.settings import get_settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Reachable without logging in: the login form itself and the stylesheet it uses.

@@ -11,7 +11,7 @@ import hashlib
 
 import dramatiq
 
-from worker.settings import get_settings
+from services.settings import get_settings
 
 PREFIX = "cartfleet:admin:login-failures"
 

@@ -16,12 +16,12 @@ from models.db import Session
 from models.emails import Email
 from models.orders import fulfilment, refunds
 from models.orders.tables import Order
+from services import outbox
 from web.admin import bp, order_query
 from web.admin.order_query import OrderFilters
 from web.errors import APIError
 from web.serializers import iso, order_item_json
 from web.validation import Schema, parse_body, parse_query
-from worker import outbox
 
 __all__ = ["bp"]
 

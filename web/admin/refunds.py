@@ -13,12 +13,12 @@ from models.db import Session
 from models.errors import InvalidTransition
 from models.orders import refunds
 from models.orders.tables import Order
+from services import outbox
 from web.admin import bp
 from web.admin.auth import current_actor
 from web.admin.orders import order_key, refund_json
 from web.errors import APIError
 from web.validation import Schema, parse_body
-from worker import outbox
 
 __all__ = ["bp"]
 

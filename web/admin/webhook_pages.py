@@ -20,10 +20,10 @@ from models import inbox, inbox_queries
 from models.db import Session
 from models.inbox import WebhookEvent
 from models.inbox_queries import EventFilter
+from services import outbox
 from web import cursors
 from web.admin import bp
 from web.validation import Schema, parse_query
-from worker import outbox
 
 __all__ = ["bp"]
 

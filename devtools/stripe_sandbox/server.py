@@ -1,0 +1,159 @@
+"""The sandbox's HTTP server: ``/v1/...`` in Stripe's wire format, ``/_sandbox/...`` in JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from devtools.stripe_sandbox import api
+from devtools.stripe_sandbox.client import SandboxControl
+from devtools.stripe_sandbox.control import Control
+from devtools.stripe_sandbox.state import State
+from devtools.stripe_sandbox.webhooks import HORIZON_S, Deliverer, Switches
+from devtools.stripe_sandbox.wire import decode_form, invalid
+
+logger = logging.getLogger(__name__)
+
+# Stripe.js confirms a PaymentIntent from the shop's page, another origin (the demo
+# storefront does the same), so that route answers CORS as Stripe's API does.
+_CORS_ROUTE = re.compile(r"/v1/payment_intents/[^/]+/confirm/?")
+_CORS_PREFLIGHT = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Stripe-Version",
+    "Access-Control-Max-Age": "600",
+}
+
+
+class SandboxServer:
+    """A stateful local Stripe, with webhook delivery, on ``host:port`` (0: any free port).
+
+    ``state_dir`` keeps the state across restarts (None: in memory). ``webhooks`` are
+    ``(url, secret)`` endpoints registered at start unless already known.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        webhooks: Iterable[tuple[str, str]] = (),
+        switches: dict[str, Any] | None = None,
+        retry_base_s: float = 1.0,
+        max_attempts: int = 8,
+        horizon_s: float = HORIZON_S,
+    ) -> None:
+        self.state = State(state_dir)
+        self.switches = Switches()
+        self.switches.update(switches or {})
+        self.webhooks = list(webhooks)
+        self.control_api = Control(self.state, self.switches, on_reset=self._register_webhooks)
+        self.deliverer = Deliverer(
+            self.state,
+            self.switches,
+            retry_base_s=retry_base_s,
+            max_attempts=max_attempts,
+            horizon_s=horizon_s,
+        )
+        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        # A short poll keeps stop() quick; tests start and stop a sandbox each.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.01,), name="sandbox-http", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def control(self) -> SandboxControl:
+        return SandboxControl(self.url)
+
+    def start(self) -> SandboxServer:
+        with self.state.lock:
+            self._register_webhooks()
+        self.deliverer.start()
+        self._thread.start()
+        logger.info("Stripe sandbox listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self.deliverer.stop()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _register_webhooks(self) -> None:
+        known = {(e["url"], e["secret"]) for e in self.state.data["endpoints"].values()}
+        for url, secret in self.webhooks:
+            if (url, secret) not in known:
+                self.control_api.add_endpoint({"url": url, "secret": secret})
+
+
+def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "stripe-sandbox"
+
+        def _serve(self) -> None:
+            path, _, query = self.path.partition("?")
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode() if length else ""
+            if path.startswith("/_sandbox/"):
+                try:
+                    body = json.loads(raw) if raw else {}
+                except ValueError:
+                    status, payload = 400, invalid("The control API takes JSON.").json()
+                else:
+                    status, payload = sandbox.control_api.handle(self.command, path, body)
+                self._send(status, payload, {})
+                return
+            params = decode_form(raw if self.command == "POST" else query)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, payload, extra = api.handle(
+                sandbox.state, self.command, path.rstrip("/"), params, headers
+            )
+            if _CORS_ROUTE.fullmatch(path):
+                extra = {**extra, "Access-Control-Allow-Origin": "*"}
+            self._send(status, payload, extra)
+
+        def do_OPTIONS(self) -> None:
+            path = self.path.partition("?")[0]
+            if not _CORS_ROUTE.fullmatch(path):
+                self.send_error(501, "Unsupported method ('OPTIONS')")
+                return
+            self.send_response(204)
+            for name, value in _CORS_PREFLIGHT.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+            data = json.dumps(payload, indent=2).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            logger.debug("%s " + format, self.address_string(), *args)
+
+    return Handler

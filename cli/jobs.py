@@ -75,13 +75,15 @@ def show_leader(as_json: bool) -> None:
 @click.argument("name")
 def run_job(name: str) -> None:
     """Enqueue the periodic job NAME now (a manual run, recorded without a tick)."""
-    from worker.scheduler import periodic_actors
+    from flows import schedules
+    from models.errors import NotFound
 
-    actors = {actor.actor_name: actor for actor in periodic_actors(_broker())}
-    if name not in actors:
+    bootstrap.start()
+    try:
+        message = schedules.run_now(name)
+    except NotFound as unknown:
         raise click.BadParameter(
-            f"unknown periodic job {name!r}; one of: {', '.join(sorted(actors))}",
+            f"unknown periodic job {name!r}; one of: {', '.join(unknown.extra['jobs'])}",
             param_hint="NAME",
-        )
-    message = actors[name].send()
+        ) from None
     click.echo(f"Enqueued {name} on queue {message.queue_name} (message {message.message_id}).")

@@ -11,7 +11,7 @@ import click
 
 from models import inbox
 from models.db import Session
-from services import outbox
+from models.inbox_queries import EventFilter
 from worker import bootstrap
 
 STATUSES = ("dead", "failed", "received")
@@ -54,18 +54,20 @@ def replay(
 ) -> None:
     """Hand stored events to the processor again (applied at most once, as always)."""
     bootstrap.start()
-    from jobs.stripe_events import process_stripe_event
+    from flows import webhook_replay  # imports the actors: after start-up, which binds them
 
+    since_at = parse_since(since) if since else None
     with Session.begin() as session:
-        ids = inbox.replay_ids(
-            session,
-            statuses=statuses or ("dead",),
-            since=parse_since(since) if since else None,
-            ids=event_ids,
-            limit=limit,
-        )
-        for event_id in ids:
-            outbox.enqueue(session, process_stripe_event, event_id)
+        if event_ids:
+            ids = webhook_replay.replay(session, ids=event_ids)
+        else:
+            ids = [
+                event_id
+                for status in statuses or ("dead",)
+                for event_id in webhook_replay.replay_matching(
+                    session, where=EventFilter(status=status, since=since_at), limit=limit
+                )
+            ]
     for event_id in ids:
         click.echo(event_id)
     click.echo(f"replayed {len(ids)} event(s)", err=True)

@@ -89,6 +89,16 @@ class InvalidTransition(CartfleetError):
     code, status = "invalid_transition", 409
 
 
+class NotRetryable(CartfleetError):
+    """No reservation-confirmation errors to retry, a retry under way, or out of attempts."""
+
+    code, status = "not_retryable", 409
+
+
+class NothingToResolve(CartfleetError):
+    code, status = "nothing_to_resolve", 409
+
+
 class PaymentEventError(CartfleetError):
     """A payment event cannot be applied yet; the job retries it, then dead-letters it."""
 

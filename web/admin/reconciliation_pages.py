@@ -9,16 +9,12 @@ from urllib.parse import urlencode
 from flask import flash, g, redirect, render_template, request
 from pydantic import ValidationError
 
+from flows import reconciliation
+from models.errors import CartfleetError
 from web.admin import bp
 from web.admin.charts import bar_chart
-from web.admin.reconciliation import (
-    ResolveBody,
-    order_key,
-    reconciliation,
-    resolve,
-    retry_reconciliation,
-)
-from web.errors import APIError
+from web.admin.reconciliation import ReconciliationQuery, ResolveBody, listing_json, order_key
+from web.validation import parse_query
 
 __all__ = ["bp"]
 
@@ -36,7 +32,7 @@ def _back():
 
 @bp.get("/reconciliation")
 def page_reconciliation():
-    listing = reconciliation()
+    listing = listing_json(parse_query(ReconciliationQuery))
     trend = listing["summary"]["trend"]
     chart = bar_chart(
         [(dt.date.fromisoformat(day["day"]).strftime("%a %d"), day["failures"]) for day in trend],
@@ -54,9 +50,9 @@ def page_reconciliation():
 @bp.post("/reconciliation/<order_id>/retry")
 def page_retry_reconciliation(order_id: str):
     try:
-        answer = retry_reconciliation(order_id)
-        flash(OUTCOMES.get(answer["outcome"], answer["outcome"]), "ok")
-    except APIError as error:
+        outcome, _ = reconciliation.retry(order_key(order_id))
+        flash(OUTCOMES.get(outcome, outcome), "ok")
+    except CartfleetError as error:
         flash(error.message, "error")
         g.audit_status = error.status
     return _back()
@@ -67,12 +63,12 @@ def page_resolve_reconciliation(order_id: str):
     try:
         key = order_key(order_id)
         body = ResolveBody.model_validate({"note": request.form.get("note", "").strip()})
-        resolve(key, body.note)
+        reconciliation.resolve(key, body.note)
         flash("Marked resolved; the note is on the order's timeline.", "ok")
     except ValidationError:
         flash("Write a note saying how it was settled.", "error")
         g.audit_status = 422
-    except APIError as error:
+    except CartfleetError as error:
         flash(error.message, "error")
         g.audit_status = error.status
     return _back()

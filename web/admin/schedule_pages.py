@@ -8,11 +8,12 @@ import dramatiq
 import pendulum
 from flask import flash, g, redirect, render_template
 
+from flows import schedules
 from models import job_runs
 from models.db import Session
+from models.errors import CartfleetError
 from web.admin import bp
-from web.admin.schedules import run_schedule, schedules
-from web.errors import APIError
+from web.admin.schedules import overview_json
 from worker.scheduler import previous_run
 
 __all__ = ["bp", "with_problems"]
@@ -40,7 +41,7 @@ def with_problems(items: list[dict], *, now: pendulum.DateTime) -> list[dict]:
 
 @bp.get("/schedules")
 def page_schedules():
-    overview = schedules()
+    overview = overview_json()
     with_problems(overview["items"], now=pendulum.now("UTC"))
     return render_template("admin/schedules.html", overview=overview)
 
@@ -48,9 +49,9 @@ def page_schedules():
 @bp.post("/schedules/<name>/run")
 def page_run_schedule(name: str):
     try:
-        answer, _ = run_schedule(name)
-        flash(f"{answer['job']} is queued on {answer['queue']}; its run appears below.", "ok")
-    except APIError as error:
+        message = schedules.run_now(name)
+        flash(f"{name} is queued on {message.queue_name}; its run appears below.", "ok")
+    except CartfleetError as error:
         flash(error.message, "error")
         g.audit_status = error.status
     return redirect("/admin/schedules", 303)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import dramatiq
-
+from flows import schedules as flow
 from models import job_runs
-from models.db import Session
 from web.admin import bp
-from web.errors import APIError
-from worker.scheduler import periodic_actors, schedule_overview
-
-RECENT_RUNS = 5
 
 
-def _run(run: job_runs.JobRun) -> dict[str, object]:
+def run_json(run: job_runs.JobRun) -> dict[str, object]:
     duration = None
     if run.finished_at is not None:
         duration = round((run.finished_at - run.started_at).total_seconds(), 3)
@@ -27,27 +21,25 @@ def _run(run: job_runs.JobRun) -> dict[str, object]:
     }
 
 
+def overview_json() -> dict[str, object]:
+    """The schedules as the API answers them and the page shows them."""
+    overview = flow.overview()
+    for item in overview["items"]:
+        item["recent_runs"] = [run_json(run) for run in item["recent_runs"]]
+    return overview
+
+
 @bp.get("/api/schedules")
 def schedules():
     """Each periodic job (cron, last and recent runs, next run) and the scheduler leader."""
-    overview = schedule_overview(dramatiq.get_broker())
-    with Session() as session:
-        recent = job_runs.recent_runs(
-            session, jobs=[item["job"] for item in overview["items"]], per_job=RECENT_RUNS
-        )
-    for item in overview["items"]:
-        item["recent_runs"] = [_run(run) for run in recent[item["job"]]]
-    return overview
+    return overview_json()
 
 
 @bp.post("/api/schedules/<name>/run")
 def run_schedule(name: str):
     """Enqueue the periodic job ``name`` now (a manual run, recorded without a tick)."""
-    actors = {actor.actor_name: actor for actor in periodic_actors(dramatiq.get_broker())}
-    if name not in actors:
-        raise APIError(404, "not_found", f"No periodic job {name}.", jobs=sorted(actors))
-    message = actors[name].send()
+    message = flow.run_now(name)
     return {"job": name, "queue": message.queue_name, "message_id": message.message_id}, 202
 
 
-__all__ = ["bp", "run_schedule", "schedules"]
+__all__ = ["bp", "overview_json"]

@@ -1,54 +1,30 @@
 """The webhooks pages: the inbox filtered by status, type and time; an event's payload,
 attempts, error and order; replay one, or every replayable event matching a filter.
 
-A replay hands the event to ``process_stripe_event`` again (written to the outbox in the
-request's transaction); the processor applies an event at most once whatever happens.
+A replay goes through ``flows.webhook_replay``, as the API's and the CLI's do.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from typing import Literal
 from urllib.parse import urlencode
 
 from flask import abort, flash, g, redirect, render_template, request
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from jobs.stripe_events import process_stripe_event
+from flows import webhook_replay
 from models import inbox, inbox_queries
 from models.db import Session
 from models.inbox import WebhookEvent
-from models.inbox_queries import EventFilter
-from services import outbox
 from web import cursors
 from web.admin import bp
-from web.validation import Schema, parse_query
+from web.admin.webhooks import EventQuery
+from web.validation import parse_query
 
 __all__ = ["bp"]
 
 PAGE = 50
 FILTERS = ("status", "type", "from", "to")
-
-
-class EventQuery(Schema):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
-
-    status: Literal[inbox.WEBHOOK_STATUSES] | None = None
-    type: str | None = Field(None, max_length=128)
-    from_: dt.datetime | None = Field(None, alias="from")
-    to: dt.datetime | None = None
-    cursor: str | None = None
-
-    @field_validator("from_", "to")
-    @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value
-
-    def where(self) -> EventFilter:
-        return EventFilter(status=self.status, type=self.type, since=self.from_, until=self.to)
 
 
 def _shown(source) -> dict[str, str]:
@@ -103,9 +79,7 @@ def page_replay_webhooks():
         g.audit_status = 422
         return redirect("/admin/webhooks", 303)
     with Session.begin() as session:
-        ids = inbox_queries.replayable_ids(session, where=where)
-        for event_id in ids:
-            outbox.enqueue(session, process_stripe_event, event_id)
+        ids = webhook_replay.replay_matching(session, where=where)
     flash(f"Replaying {len(ids)} event(s).", "ok")
     return redirect("/admin/webhooks?" + urlencode(shown), 303)
 
@@ -129,9 +103,7 @@ def page_webhook(event_id: str):
 @bp.post("/webhooks/<event_id>/replay")
 def page_replay_webhook(event_id: str):
     with Session.begin() as session:
-        ids = inbox.replay_ids(session, ids=(event_id,))
-        for replayed in ids:
-            outbox.enqueue(session, process_stripe_event, replayed)
+        ids = webhook_replay.replay(session, ids=[event_id])
     if ids:
         flash(f"Replaying {event_id}; it is applied at most once.", "ok")
     else:

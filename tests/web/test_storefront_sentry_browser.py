@@ -1,0 +1,88 @@
+"""Storefront JavaScript errors reach Sentry (the local receiver) from headless Chromium.
+
+The real web process with SENTRY_BROWSER_DSN pointing at tests/support/sentry_receiver.py:
+the page loads the vendored SDK, and an error and an unhandled rejection arrive as events
+with the release and environment the backend's own events carry.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.support.sentry_receiver import SentryReceiver
+from tests.support.web_server import running_web
+from tests.web.test_storefront_browser import CHROMIUM, CHROMIUM_ARGS
+
+RELEASE = "cartfleet@browser-test"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM} (apt-get install -y chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    server = SentryReceiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shop(schema, receiver, tmp_path_factory):
+    env = {
+        "DEMO_STOREFRONT": "true",
+        "SENTRY_BROWSER_DSN": receiver.dsn,
+        "SENTRY_RELEASE": RELEASE,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("web-metrics")),
+    }
+    with running_web("--workers", "1", "--threads", "4", env=env) as web:
+        yield web
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser.new_context().new_page()
+        browser.close()
+
+
+def error_events(receiver, text: str) -> list[dict]:
+    def mentions(event: dict) -> bool:
+        values = (event.get("exception") or {}).get("values") or []
+        return any(text in str(value.get("value")) for value in values)
+
+    return receiver.wait_for_items("event", mentions)
+
+
+def test_an_error_and_an_unhandled_rejection_reach_sentry_tagged_like_the_backend(
+    shop, receiver, page
+):
+    page.goto(f"{shop.url}/?sentry_test=1")  # what `cartfleet sentry test` tells to open
+
+    thrown = error_events(receiver, "cartfleet sentry test: storefront error")[0]
+    rejected = error_events(receiver, "storefront unhandled rejection")[0]
+
+    for event in (thrown, rejected):
+        assert (event["release"], event["environment"]) == (RELEASE, "test")
+        assert event["platform"] == "javascript"
+        assert event["request"]["url"].startswith(f"{shop.url}/")
+        assert event["exception"]["values"][-1]["mechanism"]["handled"] is False
+    assert "onunhandledrejection" in rejected["exception"]["values"][-1]["mechanism"]["type"]
+    frames = thrown["exception"]["values"][-1]["stacktrace"]["frames"]
+    assert frames[-1]["filename"].endswith("/static/errors.js")
+
+
+def test_an_error_in_the_pages_own_code_reaches_sentry(shop, receiver, page):
+    page.goto(f"{shop.url}/")
+    page.wait_for_function("() => document.querySelector('.product, #error')")
+
+    page.evaluate("() => setTimeout(() => { throw new TypeError('storefront page boom') })")
+
+    event = error_events(receiver, "storefront page boom")[0]
+    assert event["exception"]["values"][-1]["type"] == "TypeError"
+    assert event["release"] == RELEASE

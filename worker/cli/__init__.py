@@ -15,6 +15,7 @@ from worker.cli import (
     pay,
     queues,
     scheduler,
+    sentry,
     stripe_sandbox,
     webhooks,
 )
@@ -49,6 +50,7 @@ for _command in (
     scheduler.scheduler,
     mail.mail,
     pay.pay,
+    sentry.sentry,
     stripe_sandbox.stripe_sandbox,
 ):
     main.add_command(_command)

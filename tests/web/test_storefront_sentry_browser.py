@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import requests
 
 from tests.support.sentry_receiver import SentryReceiver
 from tests.support.web_server import running_web
@@ -77,12 +78,17 @@ def test_an_error_and_an_unhandled_rejection_reach_sentry_tagged_like_the_backen
     assert frames[-1]["filename"].endswith("/static/errors.js")
 
 
-def test_an_error_in_the_pages_own_code_reaches_sentry(shop, receiver, page):
-    page.goto(f"{shop.url}/")
-    page.wait_for_function("() => document.querySelector('.product, #error')")
+def test_an_error_on_the_cart_page_reaches_sentry_without_the_cart_id(shop, receiver, page):
+    cart_id = requests.post(f"{shop.url}/api/carts", json={}, timeout=10).json()["id"]
+    page.goto(f"{shop.url}/cart/{cart_id}")
+    page.wait_for_load_state("networkidle")  # the cart's API call is a breadcrumb by now
 
     page.evaluate("() => setTimeout(() => { throw new TypeError('storefront page boom') })")
 
     event = error_events(receiver, "storefront page boom")[0]
     assert event["exception"]["values"][-1]["type"] == "TypeError"
     assert event["release"] == RELEASE
+    assert event["request"]["url"] == f"{shop.url}/cart/{{cart_id}}"
+    fetched = [c["data"]["url"] for c in event["breadcrumbs"] if c.get("category") == "fetch"]
+    assert "/api/carts/{cart_id}" in fetched
+    assert all(cart_id.encode() not in envelope for envelope in receiver.envelopes)

@@ -84,7 +84,8 @@ def new_charge(
             "payment_method_details": {
                 "type": "card",
                 "card": {
-                    **{name: method["card"][name] for name in _CARD_DETAILS},
+                    # .get: a payment method kept by an older sandbox lacks some of them.
+                    **{name: method["card"].get(name) for name in _CARD_DETAILS},
                     "amount_authorized": intent["amount"] if paid else None,
                     "authorization_code": None,
                     "mandate": None,

@@ -231,11 +231,12 @@ def confirm(call: Call, state: State, params: dict[str, Any], intent_id: str) ->
     intent = _check_secret(call, params, get_intent(state, intent_id))
     if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
         raise unexpected(intent, "confirm")
-    if "setup_future_usage" in params:
-        intent["setup_future_usage"] = choice(params, "setup_future_usage", SETUP_FUTURE_USAGES)
+    usage = choice(params, "setup_future_usage", SETUP_FUTURE_USAGES)
     method = cards.resolve(state, params)
     if method is None and intent["payment_method"]:
         method = intent["payment_method"], cards.card_of(state, intent["payment_method"])
+    if usage is not None:
+        intent["setup_future_usage"] = usage
     _confirm(call, state, intent, method, params)
     return intent
 

@@ -45,6 +45,7 @@ def confirm_with(
     *,
     return_url: str | None = None,
     use_stripe_sdk: bool = False,
+    setup_future_usage: str | None = None,
 ) -> None:
     """Confirm ``intent`` with ``method``; a decline raises a 402 ``StripeError``.
 
@@ -62,6 +63,8 @@ def confirm_with(
         )
     pm_id, card = method
     intent["payment_method"] = pm_id
+    if setup_future_usage is not None:
+        intent["setup_future_usage"] = setup_future_usage
     if card.outcome is Outcome.SUCCEEDED:
         succeed(call, state, intent, pm_id, card)
     elif card.outcome is Outcome.REQUIRES_ACTION:

@@ -165,7 +165,7 @@ def create(call: Call, state: State, params: dict[str, Any]) -> dict[str, Any]:
         intent["status"] = "requires_confirmation"
     emit(state, "payment_intent.created", intent, call)
     if confirm:
-        _confirm(call, state, intent, method, params)
+        _confirm(call, state, intent, method, params, setup_future_usage=setup_future_usage)
     return intent
 
 
@@ -175,6 +175,8 @@ def _confirm(
     intent: dict[str, Any],
     method: tuple[str, cards.Card] | None,
     params: dict[str, Any],
+    *,
+    setup_future_usage: str | None,
 ) -> None:
     confirmation.confirm_with(
         call,
@@ -183,6 +185,7 @@ def _confirm(
         method,
         return_url=params.get("return_url") or None,
         use_stripe_sdk=bool(boolean(params, "use_stripe_sdk")),
+        setup_future_usage=setup_future_usage,
     )
 
 
@@ -235,9 +238,7 @@ def confirm(call: Call, state: State, params: dict[str, Any], intent_id: str) ->
     method = cards.resolve(state, params)
     if method is None and intent["payment_method"]:
         method = intent["payment_method"], cards.card_of(state, intent["payment_method"])
-    if usage is not None:
-        intent["setup_future_usage"] = usage
-    _confirm(call, state, intent, method, params)
+    _confirm(call, state, intent, method, params, setup_future_usage=usage)
     return intent
 
 

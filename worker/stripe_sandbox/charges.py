@@ -99,7 +99,7 @@ def new_charge(
             "receipt_number": None,
             "receipt_url": f"{state.base_url}/_sandbox/receipts/{charge_id}" if paid else None,
             "refunded": False,
-            "refunds": None,
+            "refunds": _refund_list(charge_id, []),
             "review": None,
             "shipping": copy.deepcopy(intent.get("shipping")),
             "source": None,
@@ -113,19 +113,22 @@ def new_charge(
     )
     if paid:
         charge["balance_transaction"] = balance_transactions.for_charge(state, charge)
-    refresh_refunds(state, charge)
     return charge
 
 
 def refresh_refunds(state: State, charge: dict[str, Any]) -> None:
     """Set ``charge.refunds`` to the list of its refunds, newest first, as Stripe embeds it."""
     refunds = [r for r in state.newest_first("refund") if r["charge"] == charge["id"]]
-    charge["refunds"] = {
+    charge["refunds"] = _refund_list(charge["id"], refunds)
+
+
+def _refund_list(charge_id: str, refunds: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
         "object": "list",
         "data": copy.deepcopy(refunds[:EMBEDDED_REFUNDS]),
         "has_more": len(refunds) > EMBEDDED_REFUNDS,
         "total_count": len(refunds),
-        "url": f"/v1/charges/{charge['id']}/refunds",
+        "url": f"/v1/charges/{charge_id}/refunds",
     }
 
 

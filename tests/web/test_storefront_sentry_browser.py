@@ -7,20 +7,14 @@ with the release and environment the backend's own events carry.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import requests
 
 from tests.support.sentry_receiver import SentryReceiver
 from tests.support.web_server import running_web
-from tests.web.test_storefront_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.browser import ARGS, CHROMIUM, pytestmark, sync_api  # noqa: F401  (the skips)
 
 RELEASE = "cartfleet@browser-test"
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM} (apt-get install -y chromium)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +38,8 @@ def shop(schema, receiver, tmp_path_factory):
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser.new_context().new_page()
         browser.close()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cli import admin, database, dlq, jobs, mail, orders, queues, scheduler, webhooks
+from cli import admin, database, dlq, jobs, mail, orders, queues, scheduler, sentry, webhooks
 from services.settings import ConfigurationError
 
 DEVELOPMENT_COMMANDS = ("dev", "pay", "stripe-sandbox")
@@ -63,6 +63,7 @@ for _command in (
     jobs.jobs,
     scheduler.scheduler,
     mail.mail,
+    sentry.sentry,
     *_development_commands(),
 ):
     main.add_command(_command)

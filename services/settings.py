@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:5000"
     delivery_business_days: int = Field(5, ge=0)
     sentry_dsn: str = ""
+    # The storefront pages' DSN: it is public (sent to every browser), so it may name a
+    # project of its own. Unset: the pages load no Sentry SDK.
+    sentry_browser_dsn: str = ""
     sentry_release: str = ""
     # Unset: none in development and test, a tenth of the traces elsewhere.
     sentry_traces_sample_rate: float | None = Field(None, ge=0, le=1)

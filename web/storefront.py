@@ -9,10 +9,12 @@ the client secret and the publishable key, as Stripe.js does against Stripe.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, render_template
 
+from services import observability
 from services.settings import get_settings
 
 bp = Blueprint(
@@ -30,23 +32,50 @@ def _stripe_api_base() -> str:
     return (get_settings().stripe_api_base or STRIPE_API).rstrip("/")
 
 
+@functools.cache
+def _release() -> str:
+    # Asks git once per process, as the backend's Sentry does, not once per page.
+    return observability.release(get_settings())
+
+
+def _browser_sentry() -> dict[str, str] | None:
+    """What web/static/errors.js needs, or None when the pages load no Sentry at all."""
+    settings = get_settings()
+    if not settings.sentry_browser_dsn:
+        return None
+    return {
+        "dsn": settings.sentry_browser_dsn,
+        "release": _release(),
+        "environment": settings.env,
+    }
+
+
 def _page(template: str, **context: str) -> str:
     return render_template(
         f"storefront/{template}",
         stripe_api_base=_stripe_api_base(),
         publishable_key=get_settings().stripe_publishable_key,
+        sentry=_browser_sentry(),
         **context,
     )
 
 
+def _origin(url: str) -> str:
+    # A DSN's user part (the public key) is not part of its origin.
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 @bp.after_request
 def _page_headers(response: Response) -> Response:
-    # The script may talk to this origin and the Stripe API only; the cart id in the URL
-    # is the right to use the cart, so no Referer carries it anywhere.
-    stripe = urlsplit(_stripe_api_base())
+    # The script may talk to this origin, the Stripe API and Sentry (when set) only; the
+    # cart id in the URL is the right to use the cart, so no Referer carries it anywhere.
+    connect = ["'self'", _origin(_stripe_api_base())]
+    if get_settings().sentry_browser_dsn:
+        connect.append(_origin(get_settings().sentry_browser_dsn))
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self' {stripe.scheme}://{stripe.netloc}; "
+        f"connect-src {' '.join(connect)}; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -14,7 +14,14 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from devtools.stripe_sandbox import cards, charges, events, payment_intents, refunds
+from devtools.stripe_sandbox import (
+    balance_transactions,
+    cards,
+    charges,
+    events,
+    payment_intents,
+    refunds,
+)
 from devtools.stripe_sandbox.state import State
 from devtools.stripe_sandbox.wire import Call, StripeError
 
@@ -39,6 +46,9 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", "/v1/refunds" + _ID, refunds.update),
         ("GET", "/v1/charges", charges.list_charges),
         ("GET", "/v1/charges" + _ID, charges.retrieve),
+        ("GET", "/v1/charges" + _ID + "/refunds", refunds.list_charge_refunds),
+        ("GET", "/v1/balance_transactions", balance_transactions.list_transactions),
+        ("GET", "/v1/balance_transactions" + _ID, balance_transactions.retrieve),
         ("POST", "/v1/payment_methods", cards.create_payment_method),
         ("GET", "/v1/payment_methods" + _ID, cards.retrieve_payment_method),
         ("GET", "/v1/events", events.list_events),

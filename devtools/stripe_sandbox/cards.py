@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +62,7 @@ CARDS: dict[str, Card] = {
         "4000002500003155", "visa", Outcome.REQUIRES_ACTION
     ),
 }
+_ADDRESS = ("city", "country", "line1", "line2", "postal_code", "state")
 _BY_NUMBER = {card.number: card for card in CARDS.values()}
 # Real card numbers are refused in test mode, as Stripe does.
 _LIVE_CARD = Card(
@@ -94,24 +97,50 @@ def card_for_number(number: str, param: str) -> Card:
     return dataclasses.replace(_LIVE_CARD, number=number, brand="visa")
 
 
+def _fingerprint(number: str) -> str:
+    # Stripe gives a card number the same fingerprint each time it is seen.
+    digest = hashlib.sha256(f"sandbox-card:{number}".encode()).digest()
+    return base64.b64encode(digest, altchars=b"Ab").decode()[:16]
+
+
 def payment_method_object(pm_id: str, card: Card, created: int) -> dict[str, Any]:
     return {
         "id": pm_id,
         "object": "payment_method",
-        "type": "card",
+        "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": dict.fromkeys(_ADDRESS),
+            "email": None,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        },
         "card": {
             "brand": card.brand,
-            "last4": card.number[-4:],
+            "checks": {
+                "address_line1_check": None,
+                "address_postal_code_check": None,
+                "cvc_check": "unchecked",
+            },
+            "country": "US",
+            "display_brand": card.brand,
             "exp_month": 12,
             "exp_year": 2034,
-            "country": "US",
+            "fingerprint": _fingerprint(card.number),
             "funding": "credit",
+            "generated_from": None,
+            "last4": card.number[-4:],
+            "networks": {"available": [card.brand], "preferred": None},
+            "regulated_status": "unregulated",
+            "three_d_secure_usage": {"supported": True},
+            "wallet": None,
         },
-        "billing_details": {"address": None, "email": None, "name": None, "phone": None},
-        "customer": None,
         "created": created,
+        "customer": None,
+        "customer_account": None,
         "livemode": False,
         "metadata": {},
+        "type": "card",
     }
 
 

@@ -30,6 +30,10 @@ from devtools.stripe_sandbox.wire import (
 )
 
 CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
+SETUP_FUTURE_USAGES = ("off_session", "on_session")
+# Stripe names the account's default payment method configuration on intents that use
+# automatic payment methods; the sandbox has one, under a fixed id.
+PAYMENT_METHOD_CONFIGURATION = "pmc_sandbox_default"
 CANCELABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 _CONFIRM_PARAMS = {
     "mandate_data",
@@ -89,6 +93,7 @@ def create(call: Call, state: State, params: dict[str, Any]) -> dict[str, Any]:
         if name not in params:
             raise param_error(f"Missing required param: {name}.", name, "parameter_missing")
     choice(params, "capture_method", ("automatic", "automatic_async"))
+    setup_future_usage = choice(params, "setup_future_usage", SETUP_FUTURE_USAGES)
     automatic = params.get("automatic_payment_methods")
     enabled = boolean(automatic, "enabled") if isinstance(automatic, dict) else None
     confirm = boolean(params, "confirm")
@@ -102,7 +107,10 @@ def create(call: Call, state: State, params: dict[str, Any]) -> dict[str, Any]:
             "object": "payment_intent",
             "amount": amount,
             "amount_capturable": 0,
+            "amount_details": {"tip": {}},
             "amount_received": 0,
+            "application": None,
+            "application_fee_amount": None,
             "automatic_payment_methods": (
                 {"allow_redirects": automatic.get("allow_redirects", "always"), "enabled": True}
                 if enabled
@@ -116,18 +124,40 @@ def create(call: Call, state: State, params: dict[str, Any]) -> dict[str, Any]:
             "created": state.timestamp(),
             "currency": currency,
             "customer": params.get("customer"),
+            "customer_account": None,
             "description": params.get("description"),
+            "excluded_payment_method_types": None,
             "last_payment_error": None,
             "latest_charge": None,
             "livemode": False,
+            "managed_payments": None,
             "metadata": meta,
             "next_action": None,
+            "on_behalf_of": None,
             "payment_method": None,
+            "payment_method_configuration_details": (
+                {"id": PAYMENT_METHOD_CONFIGURATION, "parent": None} if enabled else None
+            ),
+            "payment_method_options": {
+                "card": {
+                    "installments": None,
+                    "mandate_options": None,
+                    "network": None,
+                    "request_three_d_secure": "automatic",
+                }
+            },
             "payment_method_types": params.get("payment_method_types") or ["card"],
+            "processing": None,
             "receipt_email": params.get("receipt_email"),
+            "review": None,
+            "setup_future_usage": setup_future_usage,
             "shipping": params.get("shipping"),
+            "source": None,
             "statement_descriptor": params.get("statement_descriptor"),
+            "statement_descriptor_suffix": params.get("statement_descriptor_suffix"),
             "status": "requires_payment_method",
+            "transfer_data": None,
+            "transfer_group": None,
         }
     )
     if method is not None:
@@ -135,8 +165,28 @@ def create(call: Call, state: State, params: dict[str, Any]) -> dict[str, Any]:
         intent["status"] = "requires_confirmation"
     emit(state, "payment_intent.created", intent, call)
     if confirm:
-        confirmation.confirm_with(call, state, intent, method)
+        _confirm(call, state, intent, method, params, setup_future_usage=setup_future_usage)
     return intent
+
+
+def _confirm(
+    call: Call,
+    state: State,
+    intent: dict[str, Any],
+    method: tuple[str, cards.Card] | None,
+    params: dict[str, Any],
+    *,
+    setup_future_usage: str | None,
+) -> None:
+    confirmation.confirm_with(
+        call,
+        state,
+        intent,
+        method,
+        return_url=params.get("return_url") or None,
+        use_stripe_sdk=bool(boolean(params, "use_stripe_sdk")),
+        setup_future_usage=setup_future_usage,
+    )
 
 
 def _check_secret(call: Call, params: dict[str, Any], intent: dict[str, Any]) -> dict[str, Any]:
@@ -184,10 +234,11 @@ def confirm(call: Call, state: State, params: dict[str, Any], intent_id: str) ->
     intent = _check_secret(call, params, get_intent(state, intent_id))
     if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
         raise unexpected(intent, "confirm")
+    usage = choice(params, "setup_future_usage", SETUP_FUTURE_USAGES)
     method = cards.resolve(state, params)
     if method is None and intent["payment_method"]:
         method = intent["payment_method"], cards.card_of(state, intent["payment_method"])
-    confirmation.confirm_with(call, state, intent, method)
+    _confirm(call, state, intent, method, params, setup_future_usage=usage)
     return intent
 
 

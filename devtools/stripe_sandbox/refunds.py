@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from devtools.stripe_sandbox import balance_transactions, charges
 from devtools.stripe_sandbox.events import emit
 from devtools.stripe_sandbox.payment_intents import get_intent
 from devtools.stripe_sandbox.state import State, new_id
@@ -73,15 +74,31 @@ def create(call: Call, state: State, params: dict[str, Any]) -> dict[str, Any]:
             "charge": charge["id"],
             "created": state.timestamp(),
             "currency": charge["currency"],
+            "customer": charge["customer"],
+            "customer_account": None,
+            "destination_details": {
+                "card": {
+                    "reference": None,
+                    "reference_status": "pending",
+                    "reference_type": "acquirer_reference_number",
+                    "type": "refund",
+                },
+                "type": "card",
+            },
             "metadata": metadata(params.get("metadata", {})),
             "payment_intent": charge["payment_intent"],
+            "payment_method": charge["payment_method"],
             "reason": reason,
             "receipt_number": None,
+            "source_transfer_reversal": None,
             "status": "succeeded",
+            "transfer_reversal": None,
         }
     )
+    refund["balance_transaction"] = balance_transactions.for_refund(state, refund)
     charge["amount_refunded"] += amount
     charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+    charges.refresh_refunds(state, charge)
     emit(state, "refund.created", refund, call)
     emit(
         state,
@@ -109,8 +126,19 @@ def update(call: Call, state: State, params: dict[str, Any], refund_id: str) -> 
     refund = _get(state, refund_id)
     previous = {"metadata": dict(refund["metadata"])}
     refund["metadata"] = metadata(params.get("metadata", {}), refund["metadata"])
+    charges.refresh_refunds(state, state.objects[refund["charge"]])
     emit(state, "refund.updated", refund, call, previous)
     return refund
+
+
+def list_charge_refunds(
+    call: Call, state: State, params: dict[str, Any], charge_id: str
+) -> dict[str, Any]:
+    """``GET /v1/charges/{id}/refunds``: the list a charge's ``refunds`` field pages."""
+    check_known(params, {"ending_before", "limit", "starting_after"})
+    charges.retrieve(call, state, {}, charge_id)
+    items = [refund for refund in state.newest_first("refund") if refund["charge"] == charge_id]
+    return page(items, params, f"/v1/charges/{charge_id}/refunds")
 
 
 def list_refunds(call: Call, state: State, params: dict[str, Any]) -> dict[str, Any]:

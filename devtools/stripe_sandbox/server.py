@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
-from devtools.stripe_sandbox import api
+from devtools.stripe_sandbox import api, pages
 from devtools.stripe_sandbox.client import SandboxControl
 from devtools.stripe_sandbox.control import Control
 from devtools.stripe_sandbox.state import State
@@ -63,6 +64,7 @@ class SandboxServer:
             horizon_s=horizon_s,
         )
         self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self.state.base_url = self.url
         # A short poll keeps stop() quick; tests start and stop a sandbox each.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.01,), name="sandbox-http", daemon=True
@@ -104,6 +106,20 @@ class SandboxServer:
                 self.control_api.add_endpoint({"url": url, "secret": secret})
 
 
+def _page(state: State, method: str, path: str, query: str, raw: str) -> pages.Page | None:
+    """An HTML page's answer, or None when ``path`` is not a page."""
+    challenge = pages.CHALLENGE.fullmatch(path)
+    receipt = pages.RECEIPT.fullmatch(path)
+    with state.lock:
+        if challenge and method == "GET":
+            return pages.challenge(state, challenge[1], dict(parse_qsl(query)))
+        if challenge and method == "POST":
+            return pages.answer(state, challenge[1], dict(parse_qsl(raw)))
+        if receipt and method == "GET":
+            return pages.receipt(state, receipt[1])
+    return None
+
+
 def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "stripe-sandbox"
@@ -112,6 +128,10 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
             path, _, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode() if length else ""
+            page = _page(sandbox.state, self.command, path, query, raw)
+            if page is not None:
+                self._send_page(*page)
+                return
             if path.startswith("/_sandbox/"):
                 try:
                     body = json.loads(raw) if raw else {}
@@ -146,6 +166,17 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send_page(self, status: int, text: str, headers: dict[str, str]) -> None:
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()

@@ -42,6 +42,8 @@ class State:
         self.requests: list[dict[str, Any]] = []
         self.fail_next = 0
         self.fail_status = 500
+        # Where the sandbox is reached (set by the server): links in objects point there.
+        self.base_url = ""
 
     def _empty(self) -> dict[str, Any]:
         return {**{name: {} for name in _SECTIONS}, "clock_offset": 0.0}

@@ -154,6 +154,44 @@ def test_search_add_to_cart_checkout_pay_with_4242_and_see_paid(shop, page, work
         assert page.url.endswith(f"/orders/{order.id}")
 
 
+def test_a_3d_secure_card_goes_through_the_challenge_and_the_order_is_paid(shop, page, worker):
+    from playwright.sync_api import expect
+
+    given_products(("VASE", "Glass vase", 4000, 2))
+    page.goto(f"{shop.url}/cart/{given_cart(shop, 'VASE')}")
+    fill_checkout(page)
+    page.get_by_label("Card number").fill("4000 0000 0000 3220")
+    page.locator("#pay-button").click()
+
+    # The sandbox's challenge page, the bank's in real life.
+    expect(page.locator("h1")).to_have_text("3D Secure test payment")
+    expect(page.locator("body")).to_contain_text("40.00 USD")
+    page.get_by_role("button", name="Complete authentication").click()
+
+    page.wait_for_url("**/orders/*")
+    expect(page.locator("#order-status")).to_have_text("paid", timeout=PAID_WITHIN_MS)
+    assert "client_secret" not in page.url  # the return query leaves the address bar
+    expect(page.locator("#payment-note")).to_be_hidden()
+    with Session() as session:
+        order = session.scalars(select(Order).where(Order.total_cents == 4000)).one()
+        assert order.status == "paid"
+
+
+def test_a_failed_3d_secure_challenge_is_said_and_the_order_stays_unpaid(shop, page, worker):
+    from playwright.sync_api import expect
+
+    given_products(("BOWL", "Stone bowl", 1800, 2))
+    page.goto(f"{shop.url}/cart/{given_cart(shop, 'BOWL')}")
+    fill_checkout(page)
+    page.get_by_label("Card number").fill("4000 0027 6000 3184")
+    page.locator("#pay-button").click()
+    page.get_by_role("button", name="Fail authentication").click()
+
+    page.wait_for_url("**/orders/*")
+    expect(page.locator("#payment-note")).to_contain_text("authentication (3-D Secure) failed")
+    expect(page.locator("#order-status")).to_have_text("payment failed", timeout=PAID_WITHIN_MS)
+
+
 def test_a_risen_price_is_shown_and_accepted_and_a_recovery_code_applied(shop, page):
     from playwright.sync_api import expect
 

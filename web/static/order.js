@@ -1,5 +1,5 @@
 // The order page: its status, polled from GET /api/orders/{id} until the payment settles.
-import { $, api, config, el, money, showError } from "./storefront.js";
+import { $, api, config, el, money, params, show, showError } from "./storefront.js";
 
 const orderPath = `/api/orders/${encodeURIComponent(config.orderId)}`;
 const NOTES = {
@@ -50,4 +50,12 @@ async function poll() {
   setTimeout(poll, polls < FAST_POLLS ? 1000 : 5000);
 }
 
+// Back from 3-D Secure, Stripe's redirect names the outcome: a failure is said at once (the
+// order turns payment_failed once the webhook is processed). The query also carries the
+// client secret, so it leaves the address bar.
+if (params.get("redirect_status") === "failed") {
+  show($("#payment-note"), "The card's authentication (3-D Secure) failed, so the order is "
+    + "not paid. Pay again from the cart, with the same card or another.");
+}
+if (location.search) history.replaceState(null, "", location.pathname);
 poll();

@@ -1,15 +1,20 @@
 // The pay form: it confirms the order's PaymentIntent against the configured Stripe API with
 // the client secret and the publishable key, the call Stripe.js makes against Stripe. The
-// card goes to Stripe (here: the sandbox) only, never to this store's server.
+// card goes to Stripe (here: the sandbox) only, never to this store's server. A card that asks
+// for 3-D Secure gets a redirect: the browser goes to the bank's page (here the sandbox's),
+// which sends it back to the order page with `redirect_status` in the query.
 import { $, config, money, request, showError } from "./storefront.js";
 
 let checkout = null;
+
+const orderPage = () => `${location.origin}/orders/${encodeURIComponent(checkout.order_id)}`;
 
 function cardFields() {
   const fields = $("#pay-form").elements;
   const [month, year] = fields.expiry.value.split("/").map((part) => part.trim());
   const form = new URLSearchParams();
   form.set("client_secret", checkout.client_secret);
+  form.set("return_url", orderPage());
   form.set("payment_method_data[type]", "card");
   form.set("payment_method_data[card][number]", fields.number.value.replace(/\s+/g, ""));
   form.set("payment_method_data[card][exp_month]", month || "");
@@ -32,13 +37,15 @@ async function confirmPayment(event) {
       body: cardFields(),
     });
     if (result.status === "succeeded" || result.status === "processing") {
-      location.assign(`/orders/${encodeURIComponent(checkout.order_id)}`);
+      location.assign(orderPage());
       return;
     }
-    showError(new Error(result.status === "requires_action"
-      ? "This card asks for authentication (3D Secure), which this demo page cannot show; "
-        + "use another test card."
-      : `The payment is ${result.status}.`));
+    const redirect = result.next_action?.redirect_to_url?.url;
+    if (result.status === "requires_action" && redirect) {
+      location.assign(redirect);
+      return;
+    }
+    showError(new Error(`The payment is ${result.status}.`));
   } catch (error) {
     // Stripe's error object: its message says why (declined, insufficient funds ...).
     showError(error);

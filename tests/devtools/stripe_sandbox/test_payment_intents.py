@@ -142,3 +142,17 @@ def test_publishable_key_confirms_with_the_client_secret_only(sandbox, client):
     assert wrong_secret.value.param == "client_secret"
     assert confirmed.status == "succeeded"
     assert client.v1.payment_intents.retrieve(other.id).status == "requires_payment_method"
+
+
+def test_confirm_sets_setup_future_usage_and_a_refused_confirm_leaves_it(client):
+    intent = create(client, setup_future_usage="on_session")
+
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.payment_intents.confirm(intent.id, {"setup_future_usage": "off_session"})
+    kept = client.v1.payment_intents.retrieve(intent.id).setup_future_usage
+    paid = client.v1.payment_intents.confirm(
+        intent.id, {"payment_method": "pm_card_visa", "setup_future_usage": "off_session"}
+    )
+
+    assert (intent.setup_future_usage, kept) == ("on_session", "on_session")
+    assert paid.setup_future_usage == "off_session"

@@ -99,6 +99,12 @@ class NothingToResolve(CartfleetError):
     code, status = "nothing_to_resolve", 409
 
 
+class PaymentProviderError(CartfleetError):
+    """Stripe failed or could not be reached; what was started for the call is undone."""
+
+    code, status = "payment_provider_error", 502
+
+
 class PaymentEventError(CartfleetError):
     """A payment event cannot be applied yet; the job retries it, then dead-letters it."""
 

@@ -6,16 +6,14 @@ from typing import Annotated
 
 from flask import Blueprint, jsonify, request
 from pydantic import AfterValidator, EmailStr, Field, StrictBool, StrictInt, StringConstraints
-from sqlalchemy.orm import Session as OrmSession
 
-from jobs.carts import record_cart_event
+from flows.cart_events import record_event
 from models.base import utcnow
 from models.carts import edits, reads
 from models.carts.reads import CartView, StockPolicy
-from models.carts.tables import MAX_QUANTITY, Cart
+from models.carts.tables import MAX_QUANTITY
 from models.db import Session
 from models.recovery import consent
-from services import outbox
 from services.settings import get_settings
 from web.serializers import cart_json
 from web.validation import Schema, parse_body
@@ -75,27 +73,6 @@ def expected_version() -> int | None:
     # strings past its digit limit; no cart reaches a 19-digit version.
     wellformed = raw.isascii() and raw.isdigit() and len(raw) <= 18
     return int(raw) if wellformed else 0
-
-
-def record_event(
-    session: OrmSession,
-    cart: Cart | CartView,
-    kind: str,
-    *,
-    sku: str | None = None,
-    quantity: int | None = None,
-) -> None:
-    """Log the write for recovery and the funnel; one event per cart version."""
-    outbox.enqueue(
-        session,
-        record_cart_event,
-        cart.id,
-        kind,
-        sku,
-        quantity,
-        utcnow().isoformat(),
-        f"{cart.id}:{cart.version}",
-    )
 
 
 def cart_response(view: CartView, status: int = 200):

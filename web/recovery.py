@@ -14,13 +14,14 @@ from flask import Blueprint, Response, redirect, request
 from markupsafe import escape
 from prometheus_client import Counter
 
+from flows.cart_events import record_event
 from models.base import utcnow
 from models.carts import edits
 from models.db import Session
 from models.errors import CartNotActive, InvalidCode
 from models.recovery import consent, tokens
 from services.settings import get_settings
-from web.carts import record_event, stock_policy
+from web.carts import stock_policy
 from web.errors import APIError
 
 bp = Blueprint("recovery", __name__)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from flask import flash, redirect, render_template, request
-from pydantic import Field, StrictInt, StringConstraints, ValidationError, field_validator
+from flask import flash, redirect, render_template
+from pydantic import Field, StrictInt, StringConstraints, field_validator
 
 from models.carts import discounts
 from models.carts.tables import DiscountCode
 from models.db import Session
-from models.errors import CartfleetError
 from web.admin import bp
+from web.admin.forms import form_action, parse_form
 from web.serializers import iso
 from web.validation import Schema, parse_body
 
@@ -84,23 +84,13 @@ def page_discount_codes():
 
 @bp.post("/discount-codes")
 def page_create_discount_code():
-    form = {k: v for k, v in request.form.items() if v.strip() and k != "csrf_token"}
-    if form.get("percent", "").isdigit():
-        form["percent"] = int(form["percent"])
-    try:
-        flash(f"Created {create(NewCode.model_validate(form))['code']}.", "ok")
-    except ValidationError as error:
-        fields = ", ".join(str(e["loc"][-1]) for e in error.errors())
-        flash(f"Check the form: {fields}.", "error")
-    except CartfleetError as error:
-        flash(error.message, "error")
+    with form_action():
+        flash(f"Created {create(parse_form(NewCode, numbers=('percent',)))['code']}.", "ok")
     return redirect("/admin/discount-codes", 303)
 
 
 @bp.post("/discount-codes/<code>/disable")
 def page_disable_discount_code(code: str):
-    try:
+    with form_action():
         flash(f"Disabled {disable(code)['code']}.", "ok")
-    except CartfleetError as error:
-        flash(error.message, "error")
     return redirect("/admin/discount-codes", 303)

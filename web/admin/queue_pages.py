@@ -10,6 +10,7 @@ from flask import abort, flash, redirect, render_template, request
 
 from web.admin import bp
 from web.admin.dead_letters import DeadLetterQuery
+from web.admin.forms import refuse
 from web.admin.queues import MessagesQuery
 from web.validation import parse_query
 from worker import dead_letters, queues
@@ -84,7 +85,7 @@ def page_requeue_dead_letter(message_id: str):
     if done:
         flash(f"Requeued {message_id} on {done[0].queue}.", "ok")
     else:
-        flash(f"No dead letter {message_id} waiting.", "error")
+        refuse(f"No dead letter {message_id} waiting.", status=404)
     return _back(_filters())
 
 
@@ -101,5 +102,5 @@ def page_delete_dead_letter(message_id: str):
     if dead_letters.purge([message_id]):
         flash(f"Deleted {message_id}.", "ok")
     else:
-        flash(f"No dead letter {message_id} waiting.", "error")
+        refuse(f"No dead letter {message_id} waiting.", status=404)
     return _back({})

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request
-from pydantic import ValidationError
 
 from models import staff
 from models.db import Session
-from models.errors import CartfleetError
 from models.staff import Role
 from web.admin import bp
 from web.admin.auth import requires
+from web.admin.forms import form_action
 from web.admin.users import NewUser, UserChange, user_json
 
 __all__ = ["bp"]
@@ -27,36 +26,32 @@ def page_staff():
 @bp.post("/staff")
 @requires(Role.OWNER)
 def page_create_user():
-    try:
+    with form_action("passwords need 12 characters"):
         body = NewUser.model_validate(
             {key: request.form.get(key, "") for key in ("email", "password", "role")}
         )
         with Session.begin() as session:
             staff.create_user(session, email=body.email, password=body.password, role=body.role)
         flash(f"Created {body.role} {body.email}.", "ok")
-    except ValidationError as error:
-        fields = ", ".join(str(e["loc"][-1]) for e in error.errors())
-        flash(f"Check the form: {fields} (passwords need 12 characters).", "error")
-    except CartfleetError as error:
-        flash(error.message, "error")
     return redirect("/admin/staff", 303)
 
 
 @bp.post("/staff/<int:user_id>")
 @requires(Role.OWNER)
 def page_update_user(user_id: int):
-    change = UserChange.model_validate(
-        {
-            "role": request.form.get("role") or None,
-            "disabled": {"true": True, "false": False}.get(request.form.get("disabled", "")),
-        }
-    )
-    with Session.begin() as session:
-        user = staff.get_user(session, user_id)
-        if change.role is not None:
-            user.role = change.role
-        if change.disabled is not None:
-            user.disabled = change.disabled
-        email = user.email
-    flash(f"Updated {email}.", "ok")
+    with form_action():
+        change = UserChange.model_validate(
+            {
+                "role": request.form.get("role") or None,
+                "disabled": {"true": True, "false": False}.get(request.form.get("disabled", "")),
+            }
+        )
+        with Session.begin() as session:
+            user = staff.get_user(session, user_id)
+            if change.role is not None:
+                user.role = change.role
+            if change.disabled is not None:
+                user.disabled = change.disabled
+            email = user.email
+        flash(f"Updated {email}.", "ok")
     return redirect("/admin/staff", 303)

@@ -26,10 +26,10 @@ def test_reserve_is_all_or_nothing():
         factories.product(session, "A", stock={"main": 5})
         factories.product(session, "B", stock={"main": 1})
         order = factories.order(session)
-        shortfalls = reservations.reserve(
+        reserved = reservations.reserve(
             session, order_id=order.id, quantities={"A": 2, "B": 3}, expires_at=utcnow() + LATER
         )
-        assert shortfalls == [reservations.Shortfall("B", 3, 1)]
+        assert reserved.shortfalls == [reservations.Shortfall("B", 3, 1)]
         assert session.scalars(select(Reservation)).all() == []
 
 
@@ -39,7 +39,7 @@ def test_reservation_spans_warehouses_and_counts_against_availability():
         order = factories.order(session)
         assert not reservations.reserve(
             session, order_id=order.id, quantities={"A": 4}, expires_at=utcnow() + LATER
-        )
+        ).shortfalls
         held = {r.warehouse: r.quantity for r in session.scalars(select(Reservation))}
         assert held == {"east": 2, "main": 2}
         assert availability.available_units(session, ["A", "missing"]) == {"A": 1, "missing": 0}

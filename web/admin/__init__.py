@@ -45,6 +45,7 @@ from web.admin import (  # noqa: E402
     schedules,
     staff_pages,
     users,
+    warehouses,
     webhook_pages,
     webhooks,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "schedules",
     "staff_pages",
     "users",
+    "warehouses",
     "webhook_pages",
     "webhooks",
 ]

@@ -76,7 +76,7 @@ def transfer(
 ) -> tuple[Level, Level]:
     """Move ``quantity`` free units of ``sku`` from ``source`` to ``destination`` at once."""
     if source == destination:
-        raise InvalidItem("to", "must differ from 'from'")
+        raise InvalidItem("to", "A transfer needs two different warehouses.")
     _require(session, sku, source, destination)
     rows = _lock(session, sku, sorted({source, destination}))
     free = _free(session, rows[source])

@@ -76,7 +76,7 @@ def update(session: Session, *, code: str, changes: Mapping[str, Any]) -> Wareho
     for field, value in values.items():
         setattr(warehouse, field, value)
     if any(field in values for field in ("country", "postal_code")):
-        _place(warehouse, given="latitude" in values)
+        _place(warehouse, given=values.get("latitude") is not None)
     session.flush()
     return warehouse
 

@@ -55,11 +55,11 @@ def test_an_operator_runs_warehouses_and_stock(live_server, page):
     expect(page.locator("#low-stock")).to_contain_text("east")
 
     with Session.begin() as session:
-        order = factories.order(session, lines={"MUG": 1})
-        reservations.reserve(
+        order = factories.order(session, lines={"MUG": 6})
+        reservations.reserve(  # only main holds 6
             session,
             order_id=order.id,
-            quantities={"MUG": 1},
+            quantities={"MUG": 6},
             expires_at=utcnow().replace(year=utcnow().year + 1),
             country="US",
         )

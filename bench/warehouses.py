@@ -7,7 +7,8 @@ Provisions its own PostgreSQL database and Redis db (tests/support/services), th
   warehouse holds half the skus, so no one covers the order and it splits). Timed both
   as ``routing.route`` alone (pure Python) and as ``reservations.reserve`` on the
   database (lock the stock rows, read free units, route, insert the reservations),
-  rolled back after each run; p50/p95 of each.
+  rolled back after each run; p50/p95 of each, beside the baseline of the same order
+  reserved from one warehouse, runs alternating.
 - race: under gunicorn with a local Stripe server, rounds of 100 concurrent checkouts
   for a sku with 10 units, alternating a round with the units in ``main`` alone and a
   round with them spread 3/3/4 over three warehouses (buyers' postal codes varied).
@@ -62,29 +63,34 @@ def allocation() -> dict:
             factories.warehouse(session, code, postal_code=postal_code)
         for n, sku in enumerate(skus):
             factories.product(session, sku, stock={codes[(n + k) % 10]: 50 for k in range(5)})
+            factories.product(session, f"ONE-{n}", stock={"main": 250})
         order_id = factories.order(session).id
-    lines = {sku: 3 for sku in skus}
+    spread = {sku: 3 for sku in skus}
+    single = {f"ONE-{n}": 3 for n in range(10)}
     place = geo.locate("US", "73301")
     expires_at = utcnow().replace(year=utcnow().year + 1)
 
-    reserve_times, allocation_parts = [], None
+    times: dict[str, list[float]] = {"spread": [], "single": []}
+    allocation_parts = None
     for _ in range(ALLOCATION_RUNS):
-        session = Session()
-        try:
-            start = time.perf_counter()
-            reserved = reservations.reserve(
-                session,
-                order_id=order_id,
-                quantities=lines,
-                expires_at=expires_at,
-                country="US",
-                place=place,
-            )
-            reserve_times.append(time.perf_counter() - start)
-            allocation_parts = len(reserved.allocation.parts)
-        finally:
-            session.rollback()
-            session.close()
+        for name, lines in (("spread", spread), ("single", single)):
+            session = Session()
+            try:
+                start = time.perf_counter()
+                reserved = reservations.reserve(
+                    session,
+                    order_id=order_id,
+                    quantities=lines,
+                    expires_at=expires_at,
+                    country="US",
+                    place=place,
+                )
+                times[name].append(time.perf_counter() - start)
+                if name == "spread":
+                    allocation_parts = len(reserved.allocation.parts)
+            finally:
+                session.rollback()
+                session.close()
 
     # The same decision without the database: candidates as the reservation read them.
     candidates = [
@@ -96,16 +102,21 @@ def allocation() -> dict:
     route_times = []
     for _ in range(ROUTE_RUNS):
         start = time.perf_counter()
-        routing.route(lines, candidates)
+        routing.route(spread, candidates)
         route_times.append(time.perf_counter() - start)
     return {
-        "lines": len(lines),
+        "lines": len(spread),
         "warehouses": len(codes),
         "shipments_chosen": allocation_parts,
         "reserve_on_database": {
-            "runs": len(reserve_times),
-            "p50_ms": quantile_ms(reserve_times, 0.50),
-            "p95_ms": quantile_ms(reserve_times, 0.95),
+            "runs": len(times["spread"]),
+            "p50_ms": quantile_ms(times["spread"], 0.50),
+            "p95_ms": quantile_ms(times["spread"], 0.95),
+        },
+        "baseline_reserve_from_one_warehouse": {
+            "runs": len(times["single"]),
+            "p50_ms": quantile_ms(times["single"], 0.50),
+            "p95_ms": quantile_ms(times["single"], 0.95),
         },
         "route_in_python": {
             "runs": len(route_times),
@@ -124,7 +135,8 @@ def _holders(sku: str, codes: list[str]) -> set[str]:
 
 
 def _seed_race(rounds: int) -> list[tuple[str, dict[str, int], list[tuple[str, str]]]]:
-    """Per round: a sku, its stock per warehouse, and 100 (cart, postal code) buyers."""
+    """Per round: a sku, its stock per warehouse, and 100 (cart, postal code) buyers; the
+    first round warms the server up and is not measured."""
     from models.db import Session
     from tests.support import factories
 
@@ -132,6 +144,9 @@ def _seed_race(rounds: int) -> list[tuple[str, dict[str, int], list[tuple[str, s
     with Session.begin() as session:
         for code, (postal_code, _) in SPREAD.items():
             factories.warehouse(session, code, postal_code=postal_code)
+        factories.product(session, "WARM", stock={"main": 10})
+        warmup = [(factories.cart(session, items={"WARM": 1}).id, "10001") for _ in range(BUYERS)]
+        plans.append(("WARM", {"main": 10}, warmup))
         for number in range(rounds):
             for layout in ("one", "three"):
                 sku = f"HOT-{layout}-{number}"
@@ -209,7 +224,9 @@ def race(port: int, plans) -> dict:
         layout: {"latencies": [], "elapsed": 0.0, "orders": 0, "problems": []}
         for layout in ("one", "three")
     }
-    for sku, stock, buyers in plans:
+    warmup, *measured = plans
+    asyncio.run(_race(port, warmup[2]))
+    for sku, stock, buyers in measured:
         layout = "one" if len(stock) == 1 else "three"
         result = asyncio.run(_race(port, buyers))
         run = runs[layout]

@@ -20,8 +20,6 @@ from models.stock.tables import Reservation, ReservationStatus, StockLevel
 from models.warehouses import geo
 from models.warehouses.tables import Warehouse
 
-LOCATION_FIELDS = ("country", "postal_code", "latitude", "longitude")
-
 
 def _place(warehouse: Warehouse, *, given: bool) -> None:
     """Fill the coordinates from a US postal code unless the caller gave them."""
@@ -99,7 +97,3 @@ def _refuse_if_busy(session: Session, code: str) -> None:
 
 def listing(session: Session) -> Sequence[Warehouse]:
     return session.scalars(select(Warehouse).order_by(Warehouse.code)).all()
-
-
-def known_codes(session: Session, codes: Sequence[str]) -> set[str]:
-    return set(session.scalars(select(Warehouse.code).where(Warehouse.code.in_(list(codes)))))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Sets of warehouses examined before the greedy fallback: every set of up to 10 warehouses
 # (1023) stays well inside it.
@@ -51,7 +51,6 @@ class Allocation:
     parts: list[Part]
     reason: str
     candidates: int = 0
-    lines: dict[str, int] = field(default_factory=dict)
 
     def as_event(self) -> dict[str, object]:
         """The timeline's ``allocated`` line."""
@@ -150,5 +149,4 @@ def route(lines: Mapping[str, int], candidates: Iterable[Candidate]) -> Allocati
         parts=_fill(chosen, wanted),
         reason=_describe(chosen, covering_alone, exact),
         candidates=len(ranked),
-        lines=wanted,
     )

@@ -10,10 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at
 
-# The warehouse the migration created for the stock that existed before there were
-# warehouses; ``PUT /admin/api/products`` callers of the previous release write to it.
-DEFAULT_WAREHOUSE = "main"
-
 
 class Warehouse(Base):
     """A stock location. ``ships_to`` empty means it ships to every country."""

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Select, String, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import db
@@ -41,15 +41,8 @@ class Reserved:
     allocation: Allocation | None = None
 
 
-def _candidates(
-    session: Session, skus: list[str], *, country: str | None, place: geo.Place | None
-) -> list[Candidate]:
-    """The warehouses serving ``country`` with their free units of ``skus``.
-
-    Its own statement after the lock, so under READ COMMITTED it sees every reservation,
-    transfer and deactivation committed before the rows were ours.
-    """
-    rows = session.execute(
+def _candidates_query(country) -> Select:
+    return (
         select(
             StockLevel.sku,
             StockLevel.warehouse,
@@ -60,8 +53,27 @@ def _candidates(
             Warehouse.priority,
         )
         .join(Warehouse, Warehouse.code == StockLevel.warehouse)
-        .where(StockLevel.sku.in_(skus), serves(country))
+        .where(StockLevel.sku.in_(bindparam("skus", expanding=True)), serves(country))
     )
+
+
+# Built once: checkout only binds parameters.
+_CANDIDATES = _candidates_query(None)
+_CANDIDATES_IN_COUNTRY = _candidates_query(bindparam("country", type_=String))
+
+
+def _candidates(
+    session: Session, skus: list[str], *, country: str | None, place: geo.Place | None
+) -> list[Candidate]:
+    """The warehouses serving ``country`` with their free units of ``skus``.
+
+    Its own statement after the lock, so under READ COMMITTED it sees every reservation,
+    transfer and deactivation committed before the rows were ours.
+    """
+    if country is None:
+        rows = session.execute(_CANDIDATES, {"skus": skus})
+    else:
+        rows = session.execute(_CANDIDATES_IN_COUNTRY, {"skus": skus, "country": country})
     free: dict[str, dict[str, int]] = {}
     where: dict[str, tuple[float | None, int]] = {}
     for sku, warehouse, units, w_country, latitude, longitude, priority in rows:
@@ -102,19 +114,22 @@ def reserve(
     allocation = None if shortfalls else routing.route(quantities, candidates)
     if allocation is None:
         return Reserved(shortfalls)
-    session.add_all(
-        Reservation(
-            order_id=order_id,
-            sku=sku,
-            warehouse=part.warehouse,
-            quantity=units,
-            status=ReservationStatus.ACTIVE,
-            expires_at=expires_at,
-        )
-        for part in allocation.parts
-        for sku, units in sorted(part.lines.items())
+    # One multi-row INSERT without RETURNING: nothing here needs the new rows' ids.
+    session.execute(
+        insert(Reservation),
+        [
+            {
+                "order_id": order_id,
+                "sku": sku,
+                "warehouse": part.warehouse,
+                "quantity": units,
+                "status": ReservationStatus.ACTIVE,
+                "expires_at": expires_at,
+            }
+            for part in allocation.parts
+            for sku, units in sorted(part.lines.items())
+        ],
     )
-    session.flush()
     return Reserved([], allocation)
 
 

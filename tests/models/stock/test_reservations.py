@@ -128,3 +128,25 @@ def test_an_expired_reservation_is_confirmed_only_from_units_no_live_hold_needs(
         assert session.get(StockLevel, ("A", "main")).on_hand == 3
         assert reservations.confirm(session, order_id=live.id) == []
         assert session.get(StockLevel, ("A", "main")).on_hand == 1
+
+
+def test_an_order_split_over_warehouses_confirms_each_warehouses_units():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"east": 2, "west": 3})
+        factories.product(session, "B", stock={"west": 1})
+        order = factories.order(session)
+        reserved = hold(session, order, {"A": 4, "B": 1})
+        # No places: rank by code, so east's units of A go first.
+        assert {p.warehouse: p.lines for p in reserved.allocation.parts} == {
+            "east": {"A": 2},
+            "west": {"A": 2, "B": 1},
+        }
+
+        assert reservations.confirm(session, order_id=order.id) == []
+
+        levels = session.scalars(select(StockLevel).order_by(StockLevel.sku, StockLevel.warehouse))
+        assert [(s.sku, s.warehouse, s.on_hand) for s in levels] == [
+            ("A", "east", 0),
+            ("A", "west", 1),
+            ("B", "west", 0),
+        ]

@@ -8,10 +8,12 @@ from sqlalchemy import select
 from models.audit import AuditEntry
 from models.base import utcnow
 from models.db import Session
+from models.staff import Role
 from models.stock import reservations
 from models.stock.tables import StockLevel
 from models.warehouses.tables import Warehouse
 from tests.support import factories
+from tests.web.admin_helpers import logged_in
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
 EAST = {"code": "east", "name": "East", "country": "us", "postal_code": "10001"}
@@ -130,3 +132,21 @@ def test_grid_adjustments_and_transfers(client):
             select(AuditEntry.details).where(AuditEntry.action == "adjust_stock")
         ).all()
     assert any(d.get("reason") == "two broken in the aisle" for d in details)
+
+
+def test_a_viewer_reads_warehouses_and_stock_but_changes_nothing(client):
+    token = logged_in(client, Role.VIEWER)
+    headers = {"X-CSRFToken": token}
+
+    assert client.get("/admin/api/warehouses").status_code == 200
+    assert client.get("/admin/api/stock").status_code == 200
+    refused = client.post("/admin/api/warehouses", json=EAST, headers=headers)
+    moved = client.post(
+        "/admin/api/stock/transfers",
+        json={"sku": "A", "from": "main", "to": "main", "quantity": 1},
+        headers=headers,
+    )
+
+    assert refused.status_code == 403 and moved.status_code == 403
+    with Session() as session:
+        assert session.get(Warehouse, "east") is None

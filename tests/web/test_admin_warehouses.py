@@ -43,6 +43,10 @@ def test_create_places_a_us_postal_code_and_lists_it(client):
     bad = post(client, "/warehouses", {**EAST, "code": "x y", "country": "USA"})
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json["errors"]} == {"code", "country"}
+    nulled = client.patch("/admin/api/warehouses/east", json={"name": None}, headers=AUTH)
+    assert nulled.status_code == 422 and nulled.json["errors"][0]["field"] == "name"
+    cleared = client.patch("/admin/api/warehouses/east", json={"postal_code": None}, headers=AUTH)
+    assert cleared.status_code == 200 and cleared.json["postal_code"] is None
 
 
 def test_edit_and_deactivate_but_not_while_reservations_are_live(client):
@@ -117,7 +121,7 @@ def test_grid_adjustments_and_transfers(client):
     assert short.status_code == 409 and short.json["error"] == "out_of_stock"
     assert short.json["available"] == 1 and on_hand("A") == {"main": 1, "east": 3}
 
-    cells = client.get("/admin/api/stock?sku=A", headers=AUTH).json["items"]
+    cells = client.get("/admin/api/stock?sku=A&warehouse=", headers=AUTH).json["items"]
     assert [(c["warehouse"], c["on_hand"], c["reserved"], c["available"]) for c in cells] == [
         ("east", 3, 0, 3),
         ("main", 1, 0, 1),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from flask import g
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from models.db import Session
 from models.stock import grid, movements
@@ -37,6 +37,14 @@ class WarehouseChanges(Schema):
     ships_to: list[Country] | None = Field(None, max_length=250)
     low_stock_threshold: StrictInt | None = Field(None, ge=0, le=1_000_000)
 
+    @field_validator("name", "country", "priority", "active", "ships_to", "low_stock_threshold")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Only the location may be cleared (null); these always have a value.
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
 
 class NewWarehouse(WarehouseChanges):
     code: Code
@@ -52,6 +60,11 @@ class StockQuery(Schema):
     low: bool = False
     limit: int = Field(200, ge=1, le=1000)
     cursor: str | None = None
+
+    @field_validator("sku", "warehouse", "cursor", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        return None if value == "" else value
 
 
 class Adjustment(Schema):

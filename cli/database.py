@@ -7,6 +7,8 @@ import click
 from models.carts.tables import DiscountCode
 from models.catalog import Product, upsert_product
 from models.db import Session
+from models.warehouses import edits
+from models.warehouses.tables import Warehouse
 from worker import bootstrap
 
 DEMO_CATALOGUE = [
@@ -19,6 +21,9 @@ DEMO_CATALOGUE = [
     ("TOTE-CANVAS", "Canvas tote", 1600, {"main": 3}),
     ("STICKER-SET", "Sticker set", 600, {"main": 200}),
 ]
+
+# Warehouses beside ``main`` (which the migrations create) that the catalogue stocks.
+DEMO_WAREHOUSES = {"east": {"name": "East coast", "country": "US", "postal_code": "10001"}}
 
 # Single-use percent codes, as the store's own are (a code is spent by the order it paid).
 DEMO_DISCOUNT_CODES = {"WELCOME10": 10, "SPRING15": 15, "FRIENDS20": 20}
@@ -45,6 +50,9 @@ def seed_demo() -> None:
     """
     bootstrap.start(actors=False)
     with Session.begin() as session:
+        for code, fields in DEMO_WAREHOUSES.items():
+            if session.get(Warehouse, code) is None:
+                edits.create(session, code=code, **fields)
         products = [
             upsert_product(session, sku=sku, name=name, price_cents=price_cents, stock=stock)
             for sku, name, price_cents, stock in DEMO_CATALOGUE

@@ -22,14 +22,14 @@ from urllib.parse import quote
 import dramatiq
 from sqlalchemy.orm import Session as OrmSession
 
-from jobs.email_kinds import REFUND_KIND, refund_of, template_of, valid_kind
+from jobs.email_kinds import REFUND_KIND, refund_of, shipment_id_of, template_of, valid_kind
 from jobs.templates import Rendered, render
 from models import db, emails
 from models.base import utcnow
 from models.db import Session
 from models.orders import fulfilment
 from models.orders.status import OrderStatus
-from models.orders.tables import Order
+from models.orders.tables import Order, Shipment
 from services import mailer
 from services.settings import get_settings
 from worker.dead_letters import final_error
@@ -87,17 +87,38 @@ def _store_name() -> str:
     return name or "Cartfleet"
 
 
-def _shipment(order: Order) -> dict[str, Any]:
-    shipment = fulfilment.shipment(order) or {}
-    carrier = _one_line(shipment.get("carrier"))
-    number = _one_line(shipment.get("tracking_number"))
+def _shipment(session: OrmSession, order: Order, kind: str) -> dict[str, Any]:
+    """The parcel the email announces: one shipment of several, or the whole order."""
+    shipment = _shipment_row(session, order, kind)
+    if shipment is not None:
+        names = {item.sku: item.name for item in order.items}
+        part = {
+            **fulfilment.shipment_json(shipment),
+            "items": [
+                {"quantity": item["quantity"], "name": names.get(item["sku"], item["sku"])}
+                for item in shipment.items
+            ],
+            "of": len(order.shipments),
+        }
+    else:
+        part = {**(fulfilment.shipment(order) or {}), "items": [], "of": 1}
+    carrier = _one_line(part.get("carrier"))
+    number = _one_line(part.get("tracking_number"))
     template = TRACKING_URLS.get(carrier.lower())
     return {
         "carrier": carrier,
         "tracking_number": number,
         "tracking_url": template.format(quote(number, safe="")) if template else None,
-        "shipped_at": shipment.get("shipped_at"),
+        "shipped_at": part.get("shipped_at"),
+        "items": part["items"],
+        "of": part["of"],
     }
+
+
+def _shipment_row(session: OrmSession, order: Order, kind: str) -> Shipment | None:
+    shipment_id = shipment_id_of(kind)
+    shipment = session.get(Shipment, shipment_id) if shipment_id is not None else None
+    return shipment if shipment is not None and shipment.order_id == order.id else None
 
 
 def email_context(session: OrmSession, order: Order, kind: str) -> dict[str, Any]:
@@ -105,14 +126,14 @@ def email_context(session: OrmSession, order: Order, kind: str) -> dict[str, Any
     settings = get_settings()
     storefront = settings.storefront_url.rstrip("/")
     refund = refund_of(session, order, kind)
-    kind = template_of(kind)
-    shipment = _shipment(order) if kind == "shipping_notification" else None
+    template = template_of(kind)
+    shipment = _shipment(session, order, kind) if template == "shipping_notification" else None
     start = order.paid_at or order.created_at or utcnow()
     if shipment and shipment["shipped_at"]:
         start = dt.datetime.fromisoformat(shipment["shipped_at"])
     delivery = add_business_days(start.date(), settings.delivery_business_days)
     also_bought = []
-    if kind == "order_confirmation":
+    if template == "order_confirmation":
         also_bought = [
             {
                 "name": product.name,
@@ -176,6 +197,9 @@ def not_sendable(session: OrmSession, order: Order, kind: str) -> str | None:
     if kind.startswith(REFUND_KIND):
         refund = refund_of(session, order, kind)
         return None if refund and refund.status == "succeeded" else "refund has not succeeded"
+    if shipment_id_of(kind) is not None:
+        shipment = _shipment_row(session, order, kind)
+        return None if shipment and shipment.shipped_at else "shipment has not shipped"
     kind = template_of(kind)
     if kind == "order_confirmation" and order.status in UNPAID_STATUSES:
         return f"order is {order.status}"

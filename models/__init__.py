@@ -22,6 +22,7 @@ from models.orders import tables as order_tables
 from models.orders import timeline as order_timeline
 from models.recovery import tables as recovery_tables
 from models.stock import tables as stock_tables
+from models.warehouses import tables as warehouse_tables
 
 __all__ = [
     "Base",
@@ -40,4 +41,5 @@ __all__ = [
     "recovery_tables",
     "staff",
     "stock_tables",
+    "warehouse_tables",
 ]

@@ -23,7 +23,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base, created_at
+from models.errors import UnknownWarehouse
 from models.stock.tables import StockLevel
+from models.warehouses.tables import Warehouse
 
 
 class Product(Base):
@@ -57,7 +59,15 @@ def upsert_product(
     currency: str = "usd",
     stock: Mapping[str, int] | None = None,
 ) -> Product:
-    """Create or update a product; ``stock`` sets on-hand units per named warehouse."""
+    """Create or update a product; ``stock`` sets on-hand units per warehouse code.
+
+    Raises ``UnknownWarehouse`` (nothing written) for a code no warehouse has.
+    """
+    codes = sorted(stock or {})
+    known = set(session.scalars(select(Warehouse.code).where(Warehouse.code.in_(codes))))
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise UnknownWarehouse(f"stock.{unknown[0]}", "no warehouse has this code")
     product = session.get(Product, sku, with_for_update=True)
     if product is None:
         product = Product(sku=sku, name=name, price_cents=price_cents, currency=currency)

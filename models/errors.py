@@ -117,6 +117,23 @@ class OrderNotFound(PaymentEventError):
     code, status = "order_not_found", 404
 
 
+# --- Warehouses and stock ------------------------------------------------------------------
+
+
+class UnknownWarehouse(InvalidItem):
+    """Stock named a warehouse code that does not exist."""
+
+
+class WarehouseExists(CartfleetError):
+    code, status = "warehouse_exists", 409
+
+
+class WarehouseBusy(CartfleetError):
+    """A warehouse with live reservations cannot be deactivated: they would be stranded."""
+
+    code, status = "warehouse_busy", 409
+
+
 # --- Staff ----------------------------------------------------------------------------------
 
 

@@ -83,7 +83,8 @@ def broker(schema):
 
 @pytest.fixture(autouse=True)
 def clean_state(schema):
-    """Every test starts from empty tables and an empty Redis db."""
+    """Every test starts from empty tables (but the default warehouse, as the migrations
+    leave it) and an empty Redis db."""
     from services import redis_loss
     from worker.broker import broker
 
@@ -94,8 +95,11 @@ def clean_state(schema):
 
     tables = ", ".join(f'"{table.name}"' for table in reversed(models.Base.metadata.sorted_tables))
     truncate = text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    default = text(
+        "INSERT INTO warehouses (code, name, country) VALUES ('main', 'Main warehouse', 'US')"
+    )
     # A test may have had the server drop the pool's connections.
-    db.with_connection(db.autocommit_engine(), lambda c: c.execute(truncate))
+    db.with_connection(db.autocommit_engine(), lambda c: (c.execute(truncate), c.execute(default)))
     broker.client.flushdb()
 
 

@@ -6,8 +6,9 @@ these steps, each its own transaction):
 0. ``fail_fast_if_short``: no transaction; answers buyers who lost a race from committed
    stock in one read, without locking anything.
 1. ``start``: lock the cart, re-price, create the order and its items, move the cart to
-   ``checkout`` and reserve every line (stock rows locked in sku order, last, so they
-   are held only for the reservation and the commit).
+   ``checkout``, route and reserve every line (stock rows locked in (sku, warehouse)
+   order, last, so they are held only for the reservation and the commit) and record
+   one shipment per warehouse routing chose.
 2. ``attach_payment_intent``: store the PaymentIntent once Stripe answered.
 3. ``abort`` (Stripe failed): cancel the order and ``release_checkout``: the reservation,
    the discount code and the cart go back, exactly as when a payment is canceled.
@@ -40,12 +41,14 @@ from models.errors import (
     NotFound,
     PriceChangeNeedsAcknowledgment,
 )
+from models.orders import fulfilment
 from models.orders.status import OrderStatus, transition
 from models.orders.tables import Order, OrderItem
 from models.orders.timeline import OrderEvent, add_event
 from models.recovery import schedule
 from models.stock import reservations
 from models.stock.availability import Shortfall
+from models.warehouses import geo
 
 # What one order may charge: Stripe's limits for a card payment in the store's currencies
 # (USD: $0.50 to $999,999.99). Beyond them checkout is refused before anything is
@@ -84,6 +87,9 @@ def start(
     acknowledged), ``InvalidCode`` or ``ItemsOutOfStock``; the caller rolls back, so
     nothing is reserved then.
     """
+    # Before any lock: placing a postal code may load the postal-code data (seconds, once).
+    country = shipping_address.get("country")
+    place = geo.locate(country, shipping_address.get("postal_code"))
     cart = lifecycle.lock(session, cart_id)
     if cart is None:
         raise NotFound("No such cart.")
@@ -162,11 +168,16 @@ def start(
     session.flush()
 
     # Last, so the stock rows stay locked only for the reservation and the commit.
-    _raise_if_short(
-        reservations.reserve(
-            session, order_id=order.id, quantities=quantities, expires_at=expires_at
-        )
+    reserved = reservations.reserve(
+        session,
+        order_id=order.id,
+        quantities=quantities,
+        expires_at=expires_at,
+        country=country,
+        place=place,
     )
+    _raise_if_short(reserved.shortfalls)
+    fulfilment.record_shipments(session, order=order, allocation=reserved.allocation)
     return Checkout(order, cart, created=True)
 
 

@@ -36,7 +36,12 @@ class RefundStatus(enum.StrEnum):
 
 
 REASONS = ("requested_by_customer", "duplicate", "fraudulent")
-REFUNDABLE = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.PARTIALLY_REFUNDED)
+REFUNDABLE = (
+    OrderStatus.PAID,
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.SHIPPED,
+    OrderStatus.PARTIALLY_REFUNDED,
+)
 FINAL = (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.CANCELED)
 # Who made a refund found at Stripe with no row of ours (Stripe's dashboard).
 STRIPE_ACTOR = "stripe"

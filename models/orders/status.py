@@ -25,6 +25,7 @@ class OrderStatus(enum.StrEnum):
     PAID = "paid"
     PAYMENT_FAILED = "payment_failed"
     CANCELED = "canceled"
+    PARTIALLY_SHIPPED = "partially_shipped"
     SHIPPED = "shipped"
     REFUNDED = "refunded"
     PARTIALLY_REFUNDED = "partially_refunded"
@@ -40,6 +41,7 @@ PRECEDENCE = {
             OrderStatus.PAYMENT_FAILED,
             OrderStatus.CANCELED,
             OrderStatus.PAID,
+            OrderStatus.PARTIALLY_SHIPPED,
             OrderStatus.SHIPPED,
             OrderStatus.PARTIALLY_REFUNDED,
             OrderStatus.REFUNDED,
@@ -50,17 +52,24 @@ PRECEDENCE = {
 # The money was taken.
 CAPTURED = (
     OrderStatus.PAID,
+    OrderStatus.PARTIALLY_SHIPPED,
     OrderStatus.SHIPPED,
     OrderStatus.PARTIALLY_REFUNDED,
     OrderStatus.REFUNDED,
 )
 # Paid and not fully refunded: the goods go out, so stock that could not be confirmed is
 # retried and the buyer is owed an order confirmation.
-GOODS_OWED = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.PARTIALLY_REFUNDED)
-SHIPPABLE = (OrderStatus.PAID,)
+GOODS_OWED = (
+    OrderStatus.PAID,
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.SHIPPED,
+    OrderStatus.PARTIALLY_REFUNDED,
+)
+# Shipments go out one by one: an order with some shipped still has others to ship.
+SHIPPABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED)
 
 # Orders whose items count as purchases ("customers also bought").
-PURCHASED = (OrderStatus.PAID, OrderStatus.SHIPPED)
+PURCHASED = (OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
 
 
 def outranks(proposed: str, current: str) -> bool:

@@ -1,12 +1,22 @@
-"""Orders and their items; the timeline is in ``timeline``, statuses in ``status``."""
+"""Orders, their items and shipments; the timeline is in ``timeline``, statuses in ``status``."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Sequence, String, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Sequence,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -71,6 +81,9 @@ class Order(Base):
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderEvent.id"
     )
+    shipments: Mapped[list[Shipment]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="Shipment.id"
+    )
 
     __table_args__ = (
         CheckConstraint(f"status IN ({quoted(tuple(OrderStatus))})", name="status_known"),
@@ -102,4 +115,37 @@ class OrderItem(Base):
     __table_args__ = (
         Index("ix_order_items_order_id", "order_id"),
         Index("ix_order_items_sku", "sku"),
+    )
+
+
+class ShipmentStatus(enum.StrEnum):
+    PENDING = "pending"
+    SHIPPED = "shipped"
+
+
+class Shipment(Base):
+    """One warehouse's part of an order, shipped on its own (routing made one per warehouse).
+
+    ``items`` is what the allocation reserved there: ``[{"sku", "quantity"}]``. Orders
+    placed before warehouses routed have none; they ship as a whole.
+    """
+
+    __tablename__ = "shipments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    warehouse: Mapped[str] = mapped_column(ForeignKey("warehouses.code"))
+    items: Mapped[list[Any]]
+    status: Mapped[str] = mapped_column(String(16), default=ShipmentStatus.PENDING)
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str | None] = mapped_column(String(128))
+    shipped_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = created_at()
+
+    order: Mapped[Order] = relationship(back_populates="shipments")
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "warehouse"),
+        CheckConstraint(f"status IN ({quoted(tuple(ShipmentStatus))})", name="status_known"),
+        Index("ix_shipments_warehouse", "warehouse"),
     )

@@ -1,8 +1,11 @@
-"""The one availability rule: free units = on hand - live reservations (active, unexpired).
+"""The one availability rule: free units = on hand - live reservations (active, unexpired),
+summed over the active warehouses that ship to the buyer's country (every active one
+while the country is unknown, as in a cart).
 
-Every stock read builds on ``live_reserved``: the storefront's cart and product reads
-(one correlated subquery per line), the admin's product view and the reservation code.
-An expired reservation stops counting at ``expires_at``, before any job releases it.
+Every stock read builds on ``live_reserved`` and ``serves``: the storefront's cart and
+product reads (one correlated subquery per line), the admin's product view and the
+reservation code. An expired reservation stops counting at ``expires_at``, before any
+job releases it.
 """
 
 from __future__ import annotations
@@ -11,11 +14,22 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, ScalarSelect, bindparam, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    ScalarSelect,
+    String,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from models.catalog import Product
 from models.stock.tables import Reservation, ReservationStatus, StockLevel
+from models.warehouses.tables import Warehouse
 
 
 @dataclass(frozen=True)
@@ -42,10 +56,30 @@ def live_reserved(sku, warehouse, *, excluding_order: uuid.UUID | None = None) -
     )
 
 
-def available_units_of(sku_column) -> ScalarSelect:
-    """Free units of the sku in ``sku_column`` over all warehouses (NULL: no stock rows)."""
-    free = StockLevel.on_hand - live_reserved(StockLevel.sku, StockLevel.warehouse)
-    return select(func.sum(free)).where(StockLevel.sku == sku_column).scalar_subquery()
+def serves(country) -> ColumnElement[bool]:
+    """Whether a ``Warehouse`` row sells to ``country`` (an expression; None: unknown)."""
+    if country is None:
+        return Warehouse.active
+    ships = or_(func.cardinality(Warehouse.ships_to) == 0, Warehouse.ships_to.any_() == country)
+    return and_(Warehouse.active, ships)
+
+
+def free_units(sku, warehouse) -> ColumnElement[int]:
+    """Free units of the stock row (``sku``, ``warehouse``): on hand less live holds."""
+    return StockLevel.on_hand - live_reserved(sku, warehouse)
+
+
+def available_units_of(sku_column, country=None) -> ScalarSelect:
+    """Free units of the sku in ``sku_column`` over the warehouses serving ``country``.
+
+    NULL when no such warehouse stocks it.
+    """
+    return (
+        select(func.sum(free_units(StockLevel.sku, StockLevel.warehouse)))
+        .join(Warehouse, Warehouse.code == StockLevel.warehouse)
+        .where(StockLevel.sku == sku_column, serves(country))
+        .scalar_subquery()
+    )
 
 
 def held_by_row(
@@ -69,18 +103,27 @@ def units(value: object) -> int:
 
 
 # Built once: the hot read paths only bind parameters.
-_AVAILABLE = select(Product.sku, available_units_of(Product.sku)).where(
-    Product.sku.in_(bindparam("skus", expanding=True))
-)
+_SKUS = Product.sku.in_(bindparam("skus", expanding=True))
+_AVAILABLE = select(Product.sku, available_units_of(Product.sku)).where(_SKUS)
+_AVAILABLE_IN_COUNTRY = select(
+    Product.sku, available_units_of(Product.sku, bindparam("country", type_=String))
+).where(_SKUS)
 
 
-def available_units(connection: Connection | Session, skus: Iterable[str]) -> dict[str, int]:
-    """Available units per sku in one statement; unknown skus map to 0.
+def available_units(
+    connection: Connection | Session, skus: Iterable[str], *, country: str | None = None
+) -> dict[str, int]:
+    """Available units per sku for a buyer in ``country`` (None: unknown) in one statement;
+    unknown skus map to 0.
 
     Given a session it runs in the session's transaction (and autoflushes first).
     """
     wanted = sorted(set(skus))
     if not wanted:
         return {}
-    found = dict(connection.execute(_AVAILABLE, {"skus": wanted}).all())
+    if country is None:
+        found = dict(connection.execute(_AVAILABLE, {"skus": wanted}).all())
+    else:
+        parameters = {"skus": wanted, "country": country.upper()}
+        found = dict(connection.execute(_AVAILABLE_IN_COUNTRY, parameters).all())
     return {sku: units(found.get(sku)) for sku in wanted}

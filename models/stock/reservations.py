@@ -2,7 +2,8 @@
 
 Every operation that changes stock or reservations locks the ``stock_levels`` rows it
 touches, always in (sku, warehouse) order, so concurrent checkouts serialise per sku
-without deadlocking. Free units come from ``models.stock.availability``.
+without deadlocking. Free units come from ``models.stock.availability``; which
+warehouses an order takes them from, from ``models.warehouses.routing``.
 """
 
 from __future__ import annotations
@@ -10,26 +11,82 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Select, String, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import db
-from models.stock.availability import Shortfall, held_by_row
+from models.stock.availability import Shortfall, free_units, held_by_row, serves
 from models.stock.tables import Reservation, ReservationStatus, StockLevel
+from models.warehouses import geo, routing
+from models.warehouses.routing import Allocation, Candidate
+from models.warehouses.tables import Warehouse
+
+# Every stock row of the order's skus, in every warehouse, locked in (sku, warehouse)
+# order: the one lock order of every stock writer (transfers and deactivation included).
+_LOCK_ROWS = (
+    select(StockLevel.sku)
+    .where(StockLevel.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(StockLevel.sku, StockLevel.warehouse)
+    .with_for_update()
+)
 
 
-def _lock_stock(session: Session, skus: Iterable[str]) -> list[tuple[StockLevel, int]]:
-    """Lock the stock rows of ``skus`` in (sku, warehouse) order; rows with free units."""
-    wanted = sorted(set(skus))
-    levels = session.scalars(
-        select(StockLevel)
-        .where(StockLevel.sku.in_(wanted))
-        .order_by(StockLevel.sku, StockLevel.warehouse)
-        .with_for_update()
-    ).all()
-    held = held_by_row(session, wanted)
-    return [(level, level.on_hand - held.get((level.sku, level.warehouse), 0)) for level in levels]
+@dataclass(frozen=True)
+class Reserved:
+    """What ``reserve`` did: the allocation it reserved, or the lines that fell short."""
+
+    shortfalls: list[Shortfall]
+    allocation: Allocation | None = None
+
+
+def _candidates_query(country) -> Select:
+    return (
+        select(
+            StockLevel.sku,
+            StockLevel.warehouse,
+            free_units(StockLevel.sku, StockLevel.warehouse),
+            Warehouse.country,
+            Warehouse.latitude,
+            Warehouse.longitude,
+            Warehouse.priority,
+        )
+        .join(Warehouse, Warehouse.code == StockLevel.warehouse)
+        .where(StockLevel.sku.in_(bindparam("skus", expanding=True)), serves(country))
+    )
+
+
+# Built once: checkout only binds parameters.
+_CANDIDATES = _candidates_query(None)
+_CANDIDATES_IN_COUNTRY = _candidates_query(bindparam("country", type_=String))
+
+
+def _candidates(
+    session: Session, skus: list[str], *, country: str | None, place: geo.Place | None
+) -> list[Candidate]:
+    """The warehouses serving ``country`` with their free units of ``skus``.
+
+    Its own statement after the lock, so under READ COMMITTED it sees every reservation,
+    transfer and deactivation committed before the rows were ours.
+    """
+    if country is None:
+        rows = session.execute(_CANDIDATES, {"skus": skus})
+    else:
+        rows = session.execute(_CANDIDATES_IN_COUNTRY, {"skus": skus, "country": country})
+    free: dict[str, dict[str, int]] = {}
+    where: dict[str, tuple[float | None, int]] = {}
+    for sku, warehouse, units, w_country, latitude, longitude, priority in rows:
+        free.setdefault(warehouse, {})[sku] = int(units)
+        if warehouse not in where:
+            at = (
+                geo.Place(latitude, longitude, "given")
+                if latitude is not None and longitude is not None
+                else geo.locate(w_country, None)
+            )
+            distance = geo.haversine_km(place, at) if place and at else None
+            where[warehouse] = (distance, priority)
+    return [Candidate(code, free[code], *where[code]) for code in sorted(free)]
 
 
 def reserve(
@@ -38,43 +95,42 @@ def reserve(
     order_id: uuid.UUID,
     quantities: Mapping[str, int],
     expires_at: dt.datetime,
-) -> list[Shortfall]:
-    """Reserve every line for ``order_id`` or nothing; returns the shortfalls (empty = done).
+    country: str | None = None,
+    place: geo.Place | None = None,
+) -> Reserved:
+    """Route and reserve every line for ``order_id``, or nothing.
 
-    Each sku is filled from its warehouses in name order, most free units first wins ties.
+    Only warehouses serving ``country`` (all active ones when None) are considered;
+    ``place`` is the shipping address's location for the distance rule (``routing``).
     """
-    free_by_sku: dict[str, list[tuple[StockLevel, int]]] = {}
-    for level, free in _lock_stock(session, quantities):
-        free_by_sku.setdefault(level.sku, []).append((level, free))
-
+    wanted = sorted(set(quantities))
+    session.execute(_LOCK_ROWS, {"skus": wanted})
+    candidates = _candidates(session, wanted, country=country and country.upper(), place=place)
     shortfalls = []
-    for sku in sorted(quantities):
-        total_free = sum(max(free, 0) for _, free in free_by_sku.get(sku, []))
+    for sku in wanted:
+        total_free = sum(max(c.free.get(sku, 0), 0) for c in candidates)
         if total_free < quantities[sku]:
             shortfalls.append(Shortfall(sku, quantities[sku], total_free))
-    if shortfalls:
-        return shortfalls
-
-    for sku in sorted(quantities):
-        needed = quantities[sku]
-        for level, free in free_by_sku[sku]:
-            take = min(needed, max(free, 0))
-            if take:
-                session.add(
-                    Reservation(
-                        order_id=order_id,
-                        sku=sku,
-                        warehouse=level.warehouse,
-                        quantity=take,
-                        status=ReservationStatus.ACTIVE,
-                        expires_at=expires_at,
-                    )
-                )
-                needed -= take
-            if not needed:
-                break
-    session.flush()
-    return []
+    allocation = None if shortfalls else routing.route(quantities, candidates)
+    if allocation is None:
+        return Reserved(shortfalls)
+    # One multi-row INSERT without RETURNING: nothing here needs the new rows' ids.
+    session.execute(
+        insert(Reservation),
+        [
+            {
+                "order_id": order_id,
+                "sku": sku,
+                "warehouse": part.warehouse,
+                "quantity": units,
+                "status": ReservationStatus.ACTIVE,
+                "expires_at": expires_at,
+            }
+            for part in allocation.parts
+            for sku, units in sorted(part.lines.items())
+        ],
+    )
+    return Reserved([], allocation)
 
 
 _RESERVATIONS = Reservation.__table__

@@ -31,7 +31,7 @@ class StockLevel(Base):
     sku: Mapped[str] = mapped_column(
         ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True
     )
-    warehouse: Mapped[str] = mapped_column(String(64), primary_key=True)
+    warehouse: Mapped[str] = mapped_column(ForeignKey("warehouses.code"), primary_key=True)
     on_hand: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

@@ -29,6 +29,16 @@ WORKERS = ("worker-1", "worker-2")
 SCHEDULERS = ("scheduler-1", "scheduler-2")
 # sku -> (price in cents, units on hand at the start): a few scarce ones, so buyers race.
 CATALOGUE = {f"SKU-{n:02d}": (500 + 250 * n, 6 if n < 3 else 400) for n in range(10)}
+# Three warehouses (``main`` comes with the migrations, unplaced, shipping everywhere), so
+# checkouts route and split; every sku's units are spread over them (``STOCK``).
+WAREHOUSES = {
+    "east": {"name": "East", "country": "US", "postal_code": "10001"},
+    "west": {"name": "West", "country": "US", "postal_code": "94105"},
+}
+STOCK = {
+    sku: {"east": units // 3, "west": units // 3, "main": units - 2 * (units // 3)}
+    for sku, (_, units) in CATALOGUE.items()
+}
 _DROPPED = ("TEST_DATABASE_URL", "TEST_REDIS_URL", "PROMETHEUS_MULTIPROC_DIR", "SENTRY_DSN")
 
 
@@ -102,12 +112,20 @@ class Fleet:
         )  # fmt: skip
 
     def seed(self) -> None:
-        for sku, (price, units) in CATALOGUE.items():
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        for code, fields in WAREHOUSES.items():
+            response = requests.post(
+                f"{self.url}/admin/api/warehouses", json={"code": code, **fields},
+                headers=auth, timeout=10,
+            )  # fmt: skip
+            if response.status_code != 409:  # a restarted seed finds it there
+                response.raise_for_status()
+        for sku, (price, _) in CATALOGUE.items():
             response = requests.put(
                 f"{self.url}/admin/api/products/{sku}",
                 json={"name": f"Item {sku}", "price_cents": price, "currency": "usd",
-                      "stock": {"main": units}},
-                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                      "stock": STOCK[sku]},
+                headers=auth,
                 timeout=10,
             )  # fmt: skip
             response.raise_for_status()

@@ -18,7 +18,7 @@ import redis
 import requests
 
 from tests.faults.cluster import STRIPE_KEY, Services
-from tests.faults.fleet import CATALOGUE
+from tests.faults.fleet import CATALOGUE, STOCK
 
 # The event types the fleet applies (jobs.stripe_payloads.OBJECTS, which this process may
 # not import: the harness has no broker); tests/faults/test_invariants.py keeps them equal.
@@ -33,7 +33,7 @@ HANDLED_EVENT_TYPES = frozenset(
     }
 )
 
-PAID_OR_LATER = ("paid", "shipped", "refunded", "partially_refunded")
+PAID_OR_LATER = ("paid", "partially_shipped", "shipped", "refunded", "partially_refunded")
 # Units confirmed at payment stay sold through a refund: restocking is a warehouse call.
 _SOLD = PAID_OR_LATER
 # An order whose stock hold must be gone: payment_failed may still be paid with another card.
@@ -115,6 +115,21 @@ def _stock(db: psycopg.Connection) -> dict[str, list]:
             f"WHERE o.status IN {_SOLD} GROUP BY i.sku",
         )
     )
+    # Per warehouse: what left a warehouse is what its confirmed reservations took.
+    on_hand_at = {
+        (sku, warehouse): units
+        for sku, warehouse, units in _rows(db, "SELECT sku, warehouse, on_hand FROM stock_levels")
+    }
+    sold_from = {
+        (sku, warehouse): units
+        for sku, warehouse, units in _rows(
+            db,
+            "SELECT r.sku, r.warehouse, sum(r.quantity) FROM reservations r "
+            "JOIN orders o ON o.id = r.order_id "
+            f"WHERE r.status = 'confirmed' AND o.status IN {_SOLD} GROUP BY r.sku, r.warehouse",
+        )
+    }
+    seeded_at = {(sku, w): units for sku, split in STOCK.items() for w, units in split.items()}
     stale = _rows(
         db,
         "SELECT DISTINCT r.order_id::text FROM reservations r JOIN orders o ON o.id = r.order_id "
@@ -126,8 +141,19 @@ def _stock(db: psycopg.Connection) -> dict[str, list]:
             for sku, (_, units) in CATALOGUE.items()
             if on_hand.get(sku, 0) + sold.get(sku, 0) != units
         ),
+        "stock_not_conserved_per_warehouse": sorted(
+            f"{sku}@{w}: on hand {on_hand_at.get((sku, w), 0)} + sold {sold_from.get((sku, w), 0)}"
+            f" != {units}"
+            for (sku, w), units in seeded_at.items()
+            if on_hand_at.get((sku, w), 0) + sold_from.get((sku, w), 0) != units
+        ),
         "oversold": sorted(
             sku for sku, (_, units) in CATALOGUE.items() if sold.get(sku, 0) > units
+        ),
+        "oversold_per_warehouse": sorted(
+            f"{sku}@{w}"
+            for (sku, w), units in seeded_at.items()
+            if sold_from.get((sku, w), 0) > units
         ),
         "live_reservations_of_finished_orders": [order for (order,) in stale],
     }

@@ -30,6 +30,8 @@ ADDRESS = {
     "postal_code": "1",
     "country": "US",
 }
+# Buyers near either placed warehouse or nowhere in particular, so routing varies.
+POSTAL_CODES = ("10001", "94105", "60601", "1")
 PARTIAL_REFUND_CENTS = 100  # below every order's total: the cheapest item costs more
 REFUND_AFTER_S = 3  # a payment's webhook is applied by then, unless a fault holds it
 
@@ -137,7 +139,8 @@ class Load:
             return
         order = self._call(
             http, "checkout", "POST", f"/api/carts/{cart_id}/checkout",
-            json={"email": f"buyer{n}@example.com", "shipping_address": ADDRESS,
+            json={"email": f"buyer{n}@example.com",
+                  "shipping_address": {**ADDRESS, "postal_code": POSTAL_CODES[n % 4]},
                   "acknowledge_price_changes": True},
         )  # fmt: skip
         if order is not None and order.status_code == 201:

@@ -12,9 +12,20 @@ from models.carts.tables import Cart, CartEvent, CartItem
 from models.catalog import upsert_product
 from models.inbox import WebhookEvent
 from models.orders.tables import Order, OrderItem
+from models.warehouses import edits
+from models.warehouses.tables import Warehouse
+
+
+def warehouse(session: Session, code: str, *, country: str = "US", **fields) -> Warehouse:
+    """A warehouse (``main`` exists in every test already)."""
+    return edits.create(session, code=code, name=f"Warehouse {code}", country=country, **fields)
 
 
 def product(session: Session, sku: str = "SKU-1", *, price_cents: int = 1000, stock=None):
+    """A product; warehouses its ``stock`` names are created when missing."""
+    for code in sorted(stock or {}):
+        if session.get(Warehouse, code) is None:
+            warehouse(session, code)
     return upsert_product(
         session,
         sku=sku,

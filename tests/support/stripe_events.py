@@ -228,12 +228,12 @@ def checkout(
     order.cart_id = cart.id
     cart.order_id = order.id
     if reserve:
-        shortfalls = reservations.reserve(
+        reserved = reservations.reserve(
             session,
             order_id=order.id,
             quantities=lines,
             expires_at=utcnow() + dt.timedelta(minutes=15),
         )
-        assert not shortfalls, shortfalls
+        assert not reserved.shortfalls, reserved.shortfalls
     session.flush()
     return order

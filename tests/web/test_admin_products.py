@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from models.db import Session
+from tests.support import factories
+
 AUTH = {"Authorization": "Bearer test-admin-token"}
 BODY = {"name": "Mug", "price_cents": 1200, "currency": "usd", "stock": {"east": 3, "west": 4}}
+
+
+@pytest.fixture(autouse=True)
+def warehouses():
+    with Session.begin() as session:
+        factories.warehouse(session, "east")
+        factories.warehouse(session, "west")
 
 
 def test_upsert_creates_then_updates(client):

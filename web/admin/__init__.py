@@ -45,6 +45,8 @@ from web.admin import (  # noqa: E402
     schedules,
     staff_pages,
     users,
+    warehouse_pages,
+    warehouses,
     webhook_pages,
     webhooks,
 )
@@ -71,6 +73,8 @@ __all__ = [
     "schedules",
     "staff_pages",
     "users",
+    "warehouse_pages",
+    "warehouses",
     "webhook_pages",
     "webhooks",
 ]

@@ -106,10 +106,12 @@ def record_action(response: Response) -> Response:
             (request.endpoint or "unknown").removeprefix("admin.").removeprefix("page_"),
             actor=actor.label,
             user_id=actor.user_id,
-            target=target_of(request.view_args),
+            target=g.get("audit_target") or target_of(request.view_args),
             status=g.get("audit_status", response.status_code),
             method=request.method,
             path=request.path,
+            # What a path does not say: a stock adjustment's reason, a transfer's units.
+            **g.get("audit_details", {}),
         )
     except Exception:  # the action itself is done: answer it, and say loudly what was lost
         logger.exception("Audit entry not written for %s %s", request.method, request.path)

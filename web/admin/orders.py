@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
 
 from jobs.email import send_order_email
+from jobs.email_kinds import shipment_email_kind
 from models import audit
 from models.db import Session
 from models.emails import Email
@@ -100,6 +101,7 @@ def order_detail(session: OrmSession, order: Order) -> dict[str, Any]:
         "payment_intent_id": order.payment_intent_id,
         "shipping_address": order.shipping_address,
         "shipment": fulfilment.shipment(order),
+        "shipments": [fulfilment.shipment_json(shipment) for shipment in order.shipments],
         "items": [order_item_json(item) for item in order.items],
         "reservations": [
             {
@@ -155,7 +157,11 @@ def load_order_detail(order_id: str) -> dict[str, Any]:
         order = session.get(
             Order,
             order_key(order_id),
-            options=[selectinload(Order.events), selectinload(Order.reservations)],
+            options=[
+                selectinload(Order.events),
+                selectinload(Order.reservations),
+                selectinload(Order.shipments),
+            ],
         )
         if order is None:
             raise APIError(404, "not_found", "No such order.")
@@ -163,15 +169,31 @@ def load_order_detail(order_id: str) -> dict[str, Any]:
 
 
 def ship(order_id: str, body: ShipBody) -> dict[str, Any]:
-    """``paid`` → ``shipped``; the shipping notification goes out through the outbox."""
+    """Every pending shipment goes; a shipping notification per shipment, through the outbox."""
     with Session.begin() as session:
-        order = fulfilment.ship(
+        order, shipped = fulfilment.ship(
             session,
             order_id=order_key(order_id),
             carrier=body.carrier,
             tracking_number=body.tracking_number,
         )
-        outbox.enqueue(session, send_order_email, str(order.id), "shipping_notification")
+        kinds = [shipment_email_kind(s.id) for s in shipped] or ["shipping_notification"]
+        for kind in kinds:
+            outbox.enqueue(session, send_order_email, str(order.id), kind)
+        return order_detail(session, order)
+
+
+def ship_one(order_id: str, shipment_id: int, body: ShipBody) -> dict[str, Any]:
+    """One shipment goes (``partially_shipped`` until the last); its own notification."""
+    with Session.begin() as session:
+        order, shipment = fulfilment.ship_shipment(
+            session,
+            order_id=order_key(order_id),
+            shipment_id=shipment_id,
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+        )
+        outbox.enqueue(session, send_order_email, str(order.id), shipment_email_kind(shipment.id))
         return order_detail(session, order)
 
 
@@ -184,3 +206,9 @@ def get_order(order_id: str):
 def ship_order(order_id: str):
     order_key(order_id)
     return ship(order_id, parse_body(ShipBody))
+
+
+@bp.post("/api/orders/<order_id>/shipments/<int:shipment_id>/ship")
+def ship_shipment(order_id: str, shipment_id: int):
+    order_key(order_id)
+    return ship_one(order_id, shipment_id, parse_body(ShipBody))

@@ -24,7 +24,7 @@ from models.staff import Role
 from web.admin import audit, bp, order_query, refunds
 from web.admin.auth import current_actor
 from web.admin.order_query import OrderFilters
-from web.admin.orders import ShipBody, load_order_detail, order_summary, ship
+from web.admin.orders import ShipBody, load_order_detail, order_summary, ship, ship_one
 from web.errors import APIError
 from web.validation import parse_query
 
@@ -109,6 +109,15 @@ def page_ship_order(order_id: str):
     def action() -> str:
         ship(order_id, _form(ShipBody))
         return "Marked shipped; the shipping email is on its way."
+
+    return _act(order_id, action)
+
+
+@bp.post("/orders/<order_id>/shipments/<int:shipment_id>/ship")
+def page_ship_shipment(order_id: str, shipment_id: int):
+    def action() -> str:
+        order = ship_one(order_id, shipment_id, _form(ShipBody))
+        return f"Shipment sent; the order is {order['status'].replace('_', ' ')}."
 
     return _act(order_id, action)
 

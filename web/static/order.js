@@ -7,6 +7,7 @@ const NOTES = {
   paid: "Paid. A confirmation email is on its way.",
   payment_failed: "The last payment attempt failed; a later one can still succeed.",
   canceled: "This order was canceled.",
+  partially_shipped: "Part of the order has shipped; the rest follows in its own package.",
   shipped: "Shipped.",
   refunded: "Refunded.",
   partially_refunded: "Partly refunded.",

@@ -48,7 +48,7 @@ def test_start_then_attach_then_repeat():
         assert not again.created and again.order.id == order_id
         assert again.order.payment_intent_id == "pi_1"
         kinds = session.scalars(select(OrderEvent.kind).where(OrderEvent.order_id == order_id))
-        assert list(kinds) == ["created", "payment_intent_created"]
+        assert list(kinds) == ["created", "allocated", "payment_intent_created"]
 
 
 def test_abort_releases_cancels_and_frees_the_code():

@@ -26,10 +26,10 @@ def test_reserve_is_all_or_nothing():
         factories.product(session, "A", stock={"main": 5})
         factories.product(session, "B", stock={"main": 1})
         order = factories.order(session)
-        shortfalls = reservations.reserve(
+        reserved = reservations.reserve(
             session, order_id=order.id, quantities={"A": 2, "B": 3}, expires_at=utcnow() + LATER
         )
-        assert shortfalls == [reservations.Shortfall("B", 3, 1)]
+        assert reserved.shortfalls == [reservations.Shortfall("B", 3, 1)]
         assert session.scalars(select(Reservation)).all() == []
 
 
@@ -39,7 +39,7 @@ def test_reservation_spans_warehouses_and_counts_against_availability():
         order = factories.order(session)
         assert not reservations.reserve(
             session, order_id=order.id, quantities={"A": 4}, expires_at=utcnow() + LATER
-        )
+        ).shortfalls
         held = {r.warehouse: r.quantity for r in session.scalars(select(Reservation))}
         assert held == {"east": 2, "main": 2}
         assert availability.available_units(session, ["A", "missing"]) == {"A": 1, "missing": 0}
@@ -128,3 +128,25 @@ def test_an_expired_reservation_is_confirmed_only_from_units_no_live_hold_needs(
         assert session.get(StockLevel, ("A", "main")).on_hand == 3
         assert reservations.confirm(session, order_id=live.id) == []
         assert session.get(StockLevel, ("A", "main")).on_hand == 1
+
+
+def test_an_order_split_over_warehouses_confirms_each_warehouses_units():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"east": 2, "west": 3})
+        factories.product(session, "B", stock={"west": 1})
+        order = factories.order(session)
+        reserved = hold(session, order, {"A": 4, "B": 1})
+        # No places: rank by code, so east's units of A go first.
+        assert {p.warehouse: p.lines for p in reserved.allocation.parts} == {
+            "east": {"A": 2},
+            "west": {"A": 2, "B": 1},
+        }
+
+        assert reservations.confirm(session, order_id=order.id) == []
+
+        levels = session.scalars(select(StockLevel).order_by(StockLevel.sku, StockLevel.warehouse))
+        assert [(s.sku, s.warehouse, s.on_hand) for s in levels] == [
+            ("A", "east", 0),
+            ("A", "west", 1),
+            ("B", "west", 0),
+        ]

@@ -6,6 +6,7 @@ import click
 
 from worker.cli import (
     admin,
+    check_deploy,
     database,
     dev,
     dlq,
@@ -38,6 +39,7 @@ def main() -> None:
 
 for _command in (
     admin.admin,
+    check_deploy.check_deploy,
     dev.dev,
     database.migrate,
     database.seed_demo,

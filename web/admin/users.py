@@ -23,6 +23,10 @@ Email = Annotated[
 ]
 
 
+# Ids are PostgreSQL integers: a larger one names no row (404) rather than failing the query.
+ROW_ID = f"int(max={2**31 - 1})"
+
+
 class NewUser(Schema):
     email: Email
     password: Password
@@ -83,7 +87,7 @@ def create_user():
         return user_json(user), 201
 
 
-@bp.patch("/api/users/<int:user_id>")
+@bp.patch(f"/api/users/<{ROW_ID}:user_id>")
 @requires(Role.OWNER)
 def update_user(user_id: int):
     body = parse_body(UserChange)
@@ -99,14 +103,14 @@ def update_user(user_id: int):
         return user_json(user)
 
 
-@bp.get("/api/users/<int:user_id>/tokens")
+@bp.get(f"/api/users/<{ROW_ID}:user_id>/tokens")
 def list_tokens(user_id: int):
     _may_manage_tokens_of(user_id)
     with Session() as session:
         return {"items": [token_json(token) for token in staff.tokens_of(session, user_id)]}
 
 
-@bp.post("/api/users/<int:user_id>/tokens")
+@bp.post(f"/api/users/<{ROW_ID}:user_id>/tokens")
 def create_token(user_id: int):
     """A new API token; the token itself is in this answer only, never stored."""
     _may_manage_tokens_of(user_id)
@@ -118,7 +122,7 @@ def create_token(user_id: int):
         return {**token_json(row), "token": token}, 201
 
 
-@bp.delete("/api/tokens/<int:token_id>")
+@bp.delete(f"/api/tokens/<{ROW_ID}:token_id>")
 def revoke_token(token_id: int):
     with Session.begin() as session:
         row = session.get(staff.ApiToken, token_id)

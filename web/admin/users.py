@@ -11,6 +11,7 @@ from models.db import Session
 from models.staff import Role
 from web.admin import bp
 from web.admin.auth import current_actor, forbidden, requires
+from web.errors import APIError
 from web.serializers import iso
 from web.validation import Schema, parse_body
 
@@ -23,8 +24,8 @@ Email = Annotated[
 ]
 
 
-# Ids are PostgreSQL integers: a larger one names no row (404) rather than failing the query.
-ROW_ID = f"int(max={2**31 - 1})"
+# Ids are PostgreSQL integers; a larger one cannot even be looked up.
+MAX_ROW_ID = 2**31 - 1
 
 
 class NewUser(Schema):
@@ -65,6 +66,12 @@ def token_json(token: staff.ApiToken) -> dict[str, Any]:
     }
 
 
+def _row_id(value: int, kind: str) -> None:
+    """404 for an id no row can have, rather than a query PostgreSQL refuses."""
+    if value > MAX_ROW_ID:
+        raise APIError(404, "not_found", f"No such {kind}.")
+
+
 def _may_manage_tokens_of(user_id: int) -> None:
     actor = current_actor()
     if actor.user_id != user_id and not staff.may(actor.role, Role.OWNER):
@@ -87,9 +94,10 @@ def create_user():
         return user_json(user), 201
 
 
-@bp.patch(f"/api/users/<{ROW_ID}:user_id>")
+@bp.patch("/api/users/<int:user_id>")
 @requires(Role.OWNER)
 def update_user(user_id: int):
+    _row_id(user_id, "staff user")
     body = parse_body(UserChange)
     with Session.begin() as session:
         user = staff.get_user(session, user_id)
@@ -103,16 +111,18 @@ def update_user(user_id: int):
         return user_json(user)
 
 
-@bp.get(f"/api/users/<{ROW_ID}:user_id>/tokens")
+@bp.get("/api/users/<int:user_id>/tokens")
 def list_tokens(user_id: int):
+    _row_id(user_id, "staff user")
     _may_manage_tokens_of(user_id)
     with Session() as session:
         return {"items": [token_json(token) for token in staff.tokens_of(session, user_id)]}
 
 
-@bp.post(f"/api/users/<{ROW_ID}:user_id>/tokens")
+@bp.post("/api/users/<int:user_id>/tokens")
 def create_token(user_id: int):
     """A new API token; the token itself is in this answer only, never stored."""
+    _row_id(user_id, "staff user")
     _may_manage_tokens_of(user_id)
     body = parse_body(NewToken)
     with Session.begin() as session:
@@ -122,8 +132,9 @@ def create_token(user_id: int):
         return {**token_json(row), "token": token}, 201
 
 
-@bp.delete(f"/api/tokens/<{ROW_ID}:token_id>")
+@bp.delete("/api/tokens/<int:token_id>")
 def revoke_token(token_id: int):
+    _row_id(token_id, "token")
     with Session.begin() as session:
         row = session.get(staff.ApiToken, token_id)
         if row is not None:

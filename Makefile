@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # `make run PORT=5601`, or PORT in the environment.
 PORT ?= 5000
 
-.PHONY: run test lint format bench faults clean
+.PHONY: run test test-api lint format bench faults clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Schemathesis against /api/openapi.json (slow; left out of `make test` by its marker).
+test-api: $(STAMP)
+	$(BIN)/pytest -m api_contract tests/web/test_openapi_contract.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -38,7 +38,6 @@ STATUS_TEXT = {
     403: "The role may not do this (`forbidden`)",
     404: "No such resource (`not_found`)",
     409: "Conflicts with the resource's state (the error code says which)",
-    410: "Expired (`expired`)",
     413: "Body over the size limit (`payload_too_large`)",
     415: "Body not application/json (`unsupported_media_type`)",
     422: "Invalid body or query (`validation_error` with `errors`, or a domain code)",
@@ -47,14 +46,10 @@ STATUS_TEXT = {
 }
 
 
-def is_api_rule(rule: Rule) -> bool:
-    return rule.rule.startswith(API_PREFIXES)
-
-
 def api_rules(app: Flask) -> Iterator[tuple[Rule, str]]:
     """Every (rule, method) of the JSON APIs, documented or not."""
     for rule in app.url_map.iter_rules():
-        if is_api_rule(rule):
+        if rule.rule.startswith(API_PREFIXES):
             for method in sorted((rule.methods or set()) - IGNORED_METHODS):
                 yield rule, method
 

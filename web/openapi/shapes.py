@@ -36,21 +36,12 @@ class Open(BaseModel):
 
 
 class Error(Open):
-    """``{"error", "message"}`` plus the extra fields of the error's code (API.md)."""
+    """``{"error", "message"}`` plus the extra fields of the error's code (API.md):
+    ``errors`` (each ``{"field", "message"}``) on a 422, ``current_version`` on a
+    ``version_conflict``, ``available`` on ``out_of_stock``..."""
 
     error: str
     message: str
-
-
-class FieldError(Shape):
-    field: str
-    message: str
-
-
-class ValidationErrorBody(Open):
-    error: str
-    message: str
-    errors: list[FieldError]
 
 
 # --- Storefront --------------------------------------------------------------------------

@@ -5,11 +5,11 @@ STAMP := $(VENV)/.installed
 # `make run PORT=5601`, or PORT in the environment.
 PORT ?= 5000
 # The suites `make test` leaves to their own targets.
-SLOW_MARKS := faults or browser or slow
+SLOW_MARKS := faults or browser or slow or api_contract
 # uv installs the lock; the version bootstrapped into the venv is the one the lock holds.
 UV_VERSION = $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
 
-.PHONY: run test test-browser test-slow test-faults check lint lock lock-check upgrade \
+.PHONY: run test test-browser test-slow test-api test-faults check lint lock lock-check upgrade \
 	format bench faults clean
 
 # Exactly what uv.lock says, nothing newer: a release out today changes nothing here.
@@ -38,7 +38,11 @@ test-faults: $(STAMP)
 	$(BIN)/pytest -m faults $(PYTEST_ARGS)
 
 # Everything CI runs, in its order.
-check: lint lock-check test test-slow test-browser test-faults
+check: lint lock-check test test-slow test-browser test-api test-faults
+
+# Schemathesis against /api/openapi.json (slow; left out of `make test` by its marker).
+test-api: $(STAMP)
+	$(BIN)/pytest -m api_contract tests/web/test_openapi_contract.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import click
 
-from cli import admin, database, dlq, jobs, mail, orders, queues, scheduler, sentry, webhooks
+from cli import (
+    admin,
+    check_deploy,
+    database,
+    dlq,
+    jobs,
+    mail,
+    orders,
+    queues,
+    scheduler,
+    sentry,
+    webhooks,
+)
 from services.settings import ConfigurationError
 
 DEVELOPMENT_COMMANDS = ("dev", "pay", "stripe-sandbox")
@@ -64,6 +76,7 @@ for _command in (
     scheduler.scheduler,
     mail.mail,
     sentry.sentry,
+    check_deploy.check_deploy,
     *_development_commands(),
 ):
     main.add_command(_command)

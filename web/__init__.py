@@ -15,6 +15,7 @@ from web import (
     errors,
     guards,
     health,
+    openapi,
     orders,
     products,
     recovery,
@@ -38,7 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     errors.register_error_handlers(app)
-    blueprints = (health, webhooks, products, carts, checkout, orders, recovery, admin)
+    blueprints = (health, webhooks, products, carts, checkout, orders, recovery, admin, openapi)
     blueprints += (storefront,) if get_settings().demo_storefront else ()
     for module in blueprints:
         app.register_blueprint(module.bp)

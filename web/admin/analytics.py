@@ -36,7 +36,11 @@ class Period(Schema):
     @model_validator(mode="after")
     def _ordered(self) -> Period:
         self.to = self.to or utcnow()
-        self.from_ = self.from_ or self.to - DEFAULT_PERIOD
+        if self.from_ is None:
+            try:
+                self.from_ = self.to - DEFAULT_PERIOD
+            except OverflowError:
+                raise ValueError("to is too early to start a default period before it") from None
         if self.from_ >= self.to:
             raise ValueError("from must be before to")
         return self

@@ -47,8 +47,8 @@ class OrderFilters(Schema):
     order_number: Annotated[str, StringConstraints(max_length=32)] | None = None
     from_: dt.datetime | None = Field(None, alias="from")
     to: dt.datetime | None = None
-    min_total: int | None = Field(None, ge=0)
-    max_total: int | None = Field(None, ge=0)
+    min_total: int | None = Field(None, ge=0, le=cursors.MAX_PRICE_CENTS)
+    max_total: int | None = Field(None, ge=0, le=cursors.MAX_PRICE_CENTS)
     sort: Sort = "newest"
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
     cursor: str | None = None
@@ -141,6 +141,8 @@ def _after(filters: OrderFilters) -> ColumnElement[bool]:
             raise ValueError(sort)
         value = dt.datetime.fromisoformat(text) if key is Order.created_at else int(text)
         last_id = uuid.UUID(order_id)
+        if isinstance(value, int) and not 0 <= value <= cursors.MAX_PRICE_CENTS:
+            raise ValueError(text)
     except ValueError:
         raise APIError(
             422,

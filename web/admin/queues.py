@@ -11,7 +11,8 @@ from worker import queues
 
 
 class MessagesQuery(Schema):
-    offset: int = Field(0, ge=0)
+    # Redis takes 64-bit offsets; no queue is anywhere near this long.
+    offset: int = Field(0, ge=0, le=2**31 - 1)
     limit: int = Field(50, ge=1, le=queues.MAX_PAGE)
 
 

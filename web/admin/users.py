@@ -11,6 +11,7 @@ from models.db import Session
 from models.staff import Role
 from web.admin import bp
 from web.admin.auth import current_actor, forbidden, requires
+from web.errors import APIError
 from web.serializers import iso
 from web.validation import Schema, parse_body
 
@@ -21,6 +22,10 @@ Password = Annotated[str, StringConstraints(min_length=12, max_length=1024)]
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
 ]
+
+
+# Ids are PostgreSQL integers; a larger one cannot even be looked up.
+MAX_ROW_ID = 2**31 - 1
 
 
 class NewUser(Schema):
@@ -61,6 +66,12 @@ def token_json(token: staff.ApiToken) -> dict[str, Any]:
     }
 
 
+def _row_id(value: int, kind: str) -> None:
+    """404 for an id no row can have, rather than a query PostgreSQL refuses."""
+    if value > MAX_ROW_ID:
+        raise APIError(404, "not_found", f"No such {kind}.")
+
+
 def _may_manage_tokens_of(user_id: int) -> None:
     actor = current_actor()
     if actor.user_id != user_id and not staff.may(actor.role, Role.OWNER):
@@ -86,6 +97,7 @@ def create_user():
 @bp.patch("/api/users/<int:user_id>")
 @requires(Role.OWNER)
 def update_user(user_id: int):
+    _row_id(user_id, "staff user")
     body = parse_body(UserChange)
     with Session.begin() as session:
         user = staff.get_user(session, user_id)
@@ -101,6 +113,7 @@ def update_user(user_id: int):
 
 @bp.get("/api/users/<int:user_id>/tokens")
 def list_tokens(user_id: int):
+    _row_id(user_id, "staff user")
     _may_manage_tokens_of(user_id)
     with Session() as session:
         return {"items": [token_json(token) for token in staff.tokens_of(session, user_id)]}
@@ -109,6 +122,7 @@ def list_tokens(user_id: int):
 @bp.post("/api/users/<int:user_id>/tokens")
 def create_token(user_id: int):
     """A new API token; the token itself is in this answer only, never stored."""
+    _row_id(user_id, "staff user")
     _may_manage_tokens_of(user_id)
     body = parse_body(NewToken)
     with Session.begin() as session:
@@ -120,6 +134,7 @@ def create_token(user_id: int):
 
 @bp.delete("/api/tokens/<int:token_id>")
 def revoke_token(token_id: int):
+    _row_id(token_id, "token")
     with Session.begin() as session:
         row = session.get(staff.ApiToken, token_id)
         if row is not None:

@@ -25,6 +25,8 @@ from web.admin import (
     reconciliation,
     refunds,
     users,
+    warehouses,
+    webhooks,
 )
 from web.admin import products as admin_products
 from web.openapi import shapes
@@ -95,6 +97,12 @@ OPERATIONS: dict[str, Operation] = {
         body=orders.ShipBody,
         errors=(409,),
     ),
+    "admin.ship_shipment": Operation(
+        "Ship one warehouse's shipment of a paid order",
+        {200: shapes.OrderDetailOpen},
+        body=orders.ShipBody,
+        errors=(409,),
+    ),
     "admin.refund_order": Operation(
         "Refund an order through Stripe",
         {202: shapes.RefundRequested},
@@ -151,7 +159,7 @@ OPERATIONS: dict[str, Operation] = {
         {200: shapes.QueueMessages},
         query=queues.MessagesQuery,
     ),
-    "admin.reconciliation": Operation(
+    "admin.reconciliation_orders": Operation(
         "Orders with reservation-confirmation errors; events not applied",
         {200: shapes.ReconciliationOpen},
         query=reconciliation.ReconciliationQuery,
@@ -173,6 +181,50 @@ OPERATIONS: dict[str, Operation] = {
     "admin.run_schedule": Operation("Run a periodic job now", {202: shapes.ScheduledRun}),
     "admin.webhooks_health": Operation(
         "Health of the Stripe webhook inbox", {200: shapes.WebhookHealthOpen}
+    ),
+    "admin.webhook_events": Operation(
+        "Stored Stripe events, newest first, filtered and paged",
+        {200: shapes.WebhookEventPage},
+        query=webhooks.EventQuery,
+    ),
+    "admin.webhook_event": Operation(
+        "One stored Stripe event with its payload", {200: shapes.WebhookEventDetail}
+    ),
+    "admin.replay_webhook_event": Operation(
+        "Hand one stored event to the processor again", {202: shapes.Replayed}
+    ),
+    "admin.replay_webhook_events": Operation(
+        "Hand every replayable event matching a filter to the processor again",
+        {202: shapes.Replayed},
+        body=webhooks.ReplayBody,
+    ),
+    "admin.list_warehouses": Operation("Warehouses", {200: shapes.WarehouseList}),
+    "admin.create_warehouse": Operation(
+        "Create a warehouse", {201: shapes.Warehouse}, body=warehouses.NewWarehouse, errors=(409,)
+    ),
+    "admin.get_warehouse": Operation("One warehouse", {200: shapes.Warehouse}),
+    "admin.update_warehouse": Operation(
+        "Edit or deactivate a warehouse (409 warehouse_busy with live reservations)",
+        {200: shapes.Warehouse},
+        body=warehouses.WarehouseChanges,
+        errors=(409,),
+    ),
+    "admin.stock_grid": Operation(
+        "Stock per sku and warehouse: on hand, reserved, available, low",
+        {200: shapes.StockPage},
+        query=warehouses.StockQuery,
+    ),
+    "admin.adjust_stock": Operation(
+        "Adjust a warehouse's stock of a sku, with a reason",
+        {201: shapes.StockLevel},
+        body=warehouses.Adjustment,
+        errors=(409,),
+    ),
+    "admin.transfer_stock": Operation(
+        "Move units of a sku between warehouses, atomically",
+        {201: shapes.StockTransfer},
+        body=warehouses.Transfer,
+        errors=(409,),
     ),
     "admin.funnel": Operation(
         "The cart funnel over a period", {200: shapes.Funnel}, query=analytics.Period

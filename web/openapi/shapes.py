@@ -373,6 +373,76 @@ class WebhookHealthOpen(Open):
     dead_letters: int | None
 
 
+class WebhookEvent(Shape):
+    id: str
+    type: str
+    status: str
+    source: str
+    attempts: int
+    error: str | None
+    reason: str | None
+    received_at: Timestamp
+    processed_at: Timestamp | None
+
+
+class WebhookEventPage(Shape):
+    items: list[WebhookEvent]
+    next_cursor: str | None
+
+
+class WebhookEventDetail(WebhookEvent):
+    payload: dict[str, Any]
+    order_id: str | None
+
+
+class Replayed(Shape):
+    replayed: int
+    ids: list[str]
+
+
+class Warehouse(Shape):
+    code: str
+    name: str
+    country: str
+    postal_code: str | None
+    latitude: float | None
+    longitude: float | None
+    priority: int
+    active: bool
+    ships_to: list[str] | None
+    low_stock_threshold: int
+    updated_at: Timestamp | None
+
+
+class WarehouseList(Shape):
+    items: list[Warehouse]
+
+
+class StockCell(Shape):
+    sku: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    available: int
+    low: bool
+
+
+class StockPage(Shape):
+    items: list[StockCell]
+    next_cursor: str | None
+
+
+class StockLevel(Shape):
+    sku: str
+    warehouse: str
+    on_hand: int
+
+
+class StockTransfer(Open):
+    sku: str
+    to: dict[str, Any]
+
+
 class FunnelStep(Shape):
     step: str
     count: int

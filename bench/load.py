@@ -17,22 +17,27 @@ import asyncio
 import json
 import os
 import re
+import resource
 import sys
 import threading
 import time
 
-from harness import ROOT, closed_loop, quantile_ms
+from harness import ROOT, closed_loop, quantile_ms, session_cpu_seconds
 
 sys.path.insert(0, str(ROOT))
 
 from tests.faults.cluster import Services
-from tests.faults.fleet import Fleet
+from tests.faults.fleet import SCHEDULERS, WORKERS, Fleet
 from tests.faults.load import Load
 from worker.embedded import free_port
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 RATES = [float(r) for r in os.environ.get("BENCH_RATES", "2,4,8,16,24").split(",")]
+# The fleet reaches its services straight: no fault is injected here, and the fault
+# proxies' threads would put their CPU and latency on every round trip.
+PROXIED = os.environ.get("BENCH_PROXIES", "") == "1"
 BARE_SECONDS = 3
+FLEET_CLASSES = ("web", "workers", "schedulers", "postgres", "redis")
 _ORDER_IN_ID = re.compile(r"order_confirmation\.([0-9a-f-]{36})@")
 
 
@@ -62,6 +67,35 @@ class MailClock:
         self._thread.join(timeout=5)
 
 
+def _cpu(fleet: Fleet, services: Services) -> dict[str, float]:
+    """CPU seconds so far of each process class, and of this process (the harness: load
+    generator, Stripe sandbox, SMTP server)."""
+    sessions = {name: popen.pid for name, popen in fleet.processes.items()}
+    postmaster = int((services.postgres.data / "postmaster.pid").read_text().split()[0])
+    by_session = session_cpu_seconds([*sessions.values(), postmaster])
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "web": by_session[sessions["web"]],
+        "workers": sum(by_session[sessions[name]] for name in WORKERS),
+        "schedulers": sum(by_session[sessions[name]] for name in SCHEDULERS),
+        "postgres": by_session[postmaster],
+        "redis": session_cpu_seconds([services.redis.process.pid])[services.redis.process.pid],
+        "harness": usage.ru_utime + usage.ru_stime,
+    }
+
+
+def _cpu_report(before: dict[str, float], after: dict[str, float], paid: int) -> dict:
+    spent = {name: after[name] - before[name] for name in before}
+    fleet = sum(spent[name] for name in FLEET_CLASSES)
+    per_order = {name: round(1000 * spent[name] / max(1, paid), 1) for name in spent}
+    return {
+        "cpu_s": {name: round(seconds, 2) for name, seconds in spent.items()},
+        "fleet_cpu_s": round(fleet, 2),
+        "cpu_ms_per_paid_order": per_order,
+        "fleet_cpu_ms_per_paid_order": round(1000 * fleet / max(1, paid), 1),
+    }
+
+
 def _bare_route(port: int) -> dict:
     request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     result = asyncio.run(closed_loop(port, [request], BARE_SECONDS, 8))
@@ -73,12 +107,14 @@ def _bare_route(port: int) -> dict:
 
 
 def _one_rate(fleet: Fleet, services: Services, mail: MailClock, rate: float) -> dict:
+    cpu_before = _cpu(fleet, services)
     load = Load(
         fleet.url, services.sandbox.url, buyers=max(2, int(4 * rate)), checkout_rate=rate,
         seconds=SECONDS,
     ).start()  # fmt: skip
     load.join()
     time.sleep(5)  # the last payments' emails
+    cpu = _cpu_report(before=cpu_before, after=_cpu(fleet, services), paid=len(load.paid_at))
     endpoints = {}
     for name in sorted({r.endpoint for r in load.records}):
         seconds = [r.seconds for r in load.records if r.endpoint == name]
@@ -98,11 +134,12 @@ def _one_rate(fleet: Fleet, services: Services, mail: MailClock, rate: float) ->
         "emails_missing": len(load.paid_at) - len(lags),
         "errors": sum(r.status == 0 or r.status >= 500 for r in load.records),
         "payments": summary["payments"],
+        **cpu,
     }
 
 
 def main() -> None:
-    services = Services(free_port()).start()
+    services = Services(free_port(), proxied=PROXIED).start()
     fleet = Fleet(services)
     mail = None
     try:
@@ -118,6 +155,7 @@ def main() -> None:
         report = {
             "seconds_per_rate": SECONDS,
             "cpus": os.cpu_count(),
+            "proxied": PROXIED,
             "bare_route_healthz": bare,
             "rates": rates,
             "knee_checkouts_per_s": max(good) if good else None,

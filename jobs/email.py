@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import dramatiq
+from prometheus_client import Histogram
 from sqlalchemy.orm import Session as OrmSession
 
 from jobs.email_kinds import REFUND_KIND, refund_of, template_of, valid_kind
@@ -51,6 +52,13 @@ TRACKING_URLS = {
 # lease (the limit, and a margin for clocks) was left by a sender that died.
 SEND_TIME_LIMIT_MS = 60_000
 SEND_LEASE = dt.timedelta(milliseconds=SEND_TIME_LIMIT_MS + 30_000)
+
+
+CONFIRMATION_LAG = Histogram(
+    "cartfleet_order_confirmation_lag_seconds",
+    "From an order's payment to its confirmation email accepted by the mail server.",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
 
 
 class UnsendableEmail(ValueError):
@@ -288,7 +296,7 @@ def send_order_email(order_id: str, kind: str) -> None:
         rendered, message = compose(session, order, kind, message_id=email.message_id)
         email.subject, email.recipient = rendered.subject[:255], order.email
         emails.start_sending(session, email=email, now=now)
-        email_id, recipient = email.id, order.email
+        email_id, recipient, paid_at = email.id, order.email, order.paid_at
     try:
         mailer.transport().send(message)
     except mailer.MailError as error:
@@ -303,4 +311,6 @@ def send_order_email(order_id: str, kind: str) -> None:
         raise
     with Session.begin() as session:
         emails.record_sent(session, email_id=email_id)
+    if kind == "order_confirmation" and paid_at is not None:
+        CONFIRMATION_LAG.observe((utcnow() - paid_at).total_seconds())
     logger.info("Sent %s for order %s to %s", kind, order_id, recipient)

@@ -6,7 +6,14 @@ the load (buyers = 4 x rate) for ``BENCH_SECONDS`` (20) and reports per endpoint
 the job lag p99 from a payment succeeding on the sandbox to its confirmation email
 reaching the SMTP server, errors (5xx and unanswered requests), and the knee: the highest
 rate whose checkout p99 stays under 1 s with no error. ``GET /healthz`` is measured in
-the same run (closed loop, 8 keep-alive connections) for scale.
+the same run (closed loop, 8 keep-alive connections) for scale. A short load at 2/s
+(``BENCH_WARMUP_SECONDS``, 8) runs first and is not reported.
+
+Each rate also reports the CPU seconds (user + system, from /proc) its window cost each
+process class: web, workers, schedulers, PostgreSQL, Redis (the fleet, summed and per
+paid order) and the harness apart (this process: load generator, Stripe sandbox, SMTP
+server). The fleet reaches its services straight; ``BENCH_PROXIES=1`` puts the fault
+suite's proxies in between as ``tests/faults`` does.
 
 Prints one JSON document. Run: ``.venv/bin/python bench/load.py`` (``BENCH_RATES=2,4,8,16,24``).
 """
@@ -37,6 +44,9 @@ RATES = [float(r) for r in os.environ.get("BENCH_RATES", "2,4,8,16,24").split(",
 # proxies' threads would put their CPU and latency on every round trip.
 PROXIED = os.environ.get("BENCH_PROXIES", "") == "1"
 BARE_SECONDS = 3
+# Each process compiles its templates and imports Stripe's modules on first use: a short
+# load before the first rate keeps that one-off cost out of the CPU per order.
+WARMUP_SECONDS = float(os.environ.get("BENCH_WARMUP_SECONDS", "8"))
 FLEET_CLASSES = ("web", "workers", "schedulers", "postgres", "redis")
 _ORDER_IN_ID = re.compile(r"order_confirmation\.([0-9a-f-]{36})@")
 
@@ -146,6 +156,10 @@ def main() -> None:
         fleet.start()
         mail = MailClock(services)
         bare = _bare_route(fleet.port)
+        if WARMUP_SECONDS:
+            Load(fleet.url, services.sandbox.url, buyers=8, checkout_rate=2,
+                 seconds=WARMUP_SECONDS).start().join()  # fmt: skip
+            time.sleep(3)
         rates = [_one_rate(fleet, services, mail, rate) for rate in RATES]
         good = [
             r["offered_checkouts_per_s"]

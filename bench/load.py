@@ -94,7 +94,11 @@ def _cpu(fleet: Fleet, services: Services) -> dict[str, float]:
     }
 
 
-def _cpu_report(before: dict[str, float], after: dict[str, float], paid: int) -> dict:
+def _cpu_report(
+    before: dict[str, float], after: dict[str, float], *, paid: int, requests: int
+) -> dict:
+    """CPU per process class over a window, per paid order and per request answered (the
+    steadier of the two when the machine is shared: a starved run pays fewer orders)."""
     spent = {name: after[name] - before[name] for name in before}
     fleet = sum(spent[name] for name in FLEET_CLASSES)
     per_order = {name: round(1000 * spent[name] / max(1, paid), 1) for name in spent}
@@ -103,6 +107,8 @@ def _cpu_report(before: dict[str, float], after: dict[str, float], paid: int) ->
         "fleet_cpu_s": round(fleet, 2),
         "cpu_ms_per_paid_order": per_order,
         "fleet_cpu_ms_per_paid_order": round(1000 * fleet / max(1, paid), 1),
+        "cpu_ms_per_request": {n: round(1000 * spent[n] / max(1, requests), 2) for n in spent},
+        "fleet_cpu_ms_per_request": round(1000 * fleet / max(1, requests), 2),
     }
 
 
@@ -124,7 +130,9 @@ def _one_rate(fleet: Fleet, services: Services, mail: MailClock, rate: float) ->
     ).start()  # fmt: skip
     load.join()
     time.sleep(5)  # the last payments' emails
-    cpu = _cpu_report(before=cpu_before, after=_cpu(fleet, services), paid=len(load.paid_at))
+    cpu = _cpu_report(
+        cpu_before, _cpu(fleet, services), paid=len(load.paid_at), requests=len(load.records)
+    )
     endpoints = {}
     for name in sorted({r.endpoint for r in load.records}):
         seconds = [r.seconds for r in load.records if r.endpoint == name]

@@ -177,6 +177,29 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def session_cpu_seconds(leaders: Iterable[int]) -> dict[int, float]:
+    """CPU seconds (user + system, with the reaped children's) of each process tree under
+    ``leaders``: the processes of a leader's session and their descendants (PostgreSQL's
+    backends are the postmaster's children)."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            stats[int(entry.parent.name)] = _stat(int(entry.parent.name))
+    totals = {}
+    for leader in leaders:
+        members = {leader} | {pid for pid, fields in stats.items() if int(fields[3]) == leader}
+        grown = True
+        while grown:
+            more = {pid for pid, fields in stats.items() if int(fields[1]) in members}
+            grown = not more <= members
+            members |= more
+        ticks = sum(
+            sum(int(stats[pid][i]) for i in (11, 12, 13, 14)) for pid in members if pid in stats
+        )
+        totals[leader] = ticks / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
 def _rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -6,7 +6,14 @@ the load (buyers = 4 x rate) for ``BENCH_SECONDS`` (20) and reports per endpoint
 the job lag p99 from a payment succeeding on the sandbox to its confirmation email
 reaching the SMTP server, errors (5xx and unanswered requests), and the knee: the highest
 rate whose checkout p99 stays under 1 s with no error. ``GET /healthz`` is measured in
-the same run (closed loop, 8 keep-alive connections) for scale.
+the same run (closed loop, 8 keep-alive connections) for scale. A short load at 2/s
+(``BENCH_WARMUP_SECONDS``, 8) runs first and is not reported.
+
+Each rate also reports the CPU seconds (user + system, from /proc) its window cost each
+process class: web, workers, schedulers, PostgreSQL, Redis (the fleet, summed and per
+paid order) and the harness apart (this process: load generator, Stripe sandbox, SMTP
+server). The fleet reaches its services straight; ``BENCH_PROXIES=1`` puts the fault
+suite's proxies in between as ``tests/faults`` does.
 
 Prints one JSON document. Run: ``.venv/bin/python bench/load.py`` (``BENCH_RATES=2,4,8,16,24``).
 """
@@ -17,22 +24,30 @@ import asyncio
 import json
 import os
 import re
+import resource
 import sys
 import threading
 import time
 
-from harness import ROOT, closed_loop, quantile_ms
+from harness import ROOT, closed_loop, quantile_ms, session_cpu_seconds
 
 sys.path.insert(0, str(ROOT))
 
 from devtools.embedded import free_port
 from tests.faults.cluster import Services
-from tests.faults.fleet import Fleet
+from tests.faults.fleet import SCHEDULERS, WORKERS, Fleet
 from tests.faults.load import Load
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 RATES = [float(r) for r in os.environ.get("BENCH_RATES", "2,4,8,16,24").split(",")]
+# The fleet reaches its services straight: no fault is injected here, and the fault
+# proxies' threads would put their CPU and latency on every round trip.
+PROXIED = os.environ.get("BENCH_PROXIES", "") == "1"
 BARE_SECONDS = 3
+# Each process compiles its templates and imports Stripe's modules on first use: a short
+# load before the first rate keeps that one-off cost out of the CPU per order.
+WARMUP_SECONDS = float(os.environ.get("BENCH_WARMUP_SECONDS", "8"))
+FLEET_CLASSES = ("web", "workers", "schedulers", "postgres", "redis")
 _ORDER_IN_ID = re.compile(r"order_confirmation\.([0-9a-f-]{36})@")
 
 
@@ -62,6 +77,41 @@ class MailClock:
         self._thread.join(timeout=5)
 
 
+def _cpu(fleet: Fleet, services: Services) -> dict[str, float]:
+    """CPU seconds so far of each process class, and of this process (the harness: load
+    generator, Stripe sandbox, SMTP server)."""
+    sessions = {name: popen.pid for name, popen in fleet.processes.items()}
+    postmaster = int((services.postgres.data / "postmaster.pid").read_text().split()[0])
+    by_session = session_cpu_seconds([*sessions.values(), postmaster])
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "web": by_session[sessions["web"]],
+        "workers": sum(by_session[sessions[name]] for name in WORKERS),
+        "schedulers": sum(by_session[sessions[name]] for name in SCHEDULERS),
+        "postgres": by_session[postmaster],
+        "redis": session_cpu_seconds([services.redis.process.pid])[services.redis.process.pid],
+        "harness": usage.ru_utime + usage.ru_stime,
+    }
+
+
+def _cpu_report(
+    before: dict[str, float], after: dict[str, float], *, paid: int, requests: int
+) -> dict:
+    """CPU per process class over a window, per paid order and per request answered (the
+    steadier of the two when the machine is shared: a starved run pays fewer orders)."""
+    spent = {name: after[name] - before[name] for name in before}
+    fleet = sum(spent[name] for name in FLEET_CLASSES)
+    per_order = {name: round(1000 * spent[name] / max(1, paid), 1) for name in spent}
+    return {
+        "cpu_s": {name: round(seconds, 2) for name, seconds in spent.items()},
+        "fleet_cpu_s": round(fleet, 2),
+        "cpu_ms_per_paid_order": per_order,
+        "fleet_cpu_ms_per_paid_order": round(1000 * fleet / max(1, paid), 1),
+        "cpu_ms_per_request": {n: round(1000 * spent[n] / max(1, requests), 2) for n in spent},
+        "fleet_cpu_ms_per_request": round(1000 * fleet / max(1, requests), 2),
+    }
+
+
 def _bare_route(port: int) -> dict:
     request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     result = asyncio.run(closed_loop(port, [request], BARE_SECONDS, 8))
@@ -73,12 +123,16 @@ def _bare_route(port: int) -> dict:
 
 
 def _one_rate(fleet: Fleet, services: Services, mail: MailClock, rate: float) -> dict:
+    cpu_before = _cpu(fleet, services)
     load = Load(
         fleet.url, services.sandbox.url, buyers=max(2, int(4 * rate)), checkout_rate=rate,
         seconds=SECONDS,
     ).start()  # fmt: skip
     load.join()
     time.sleep(5)  # the last payments' emails
+    cpu = _cpu_report(
+        cpu_before, _cpu(fleet, services), paid=len(load.paid_at), requests=len(load.records)
+    )
     endpoints = {}
     for name in sorted({r.endpoint for r in load.records}):
         seconds = [r.seconds for r in load.records if r.endpoint == name]
@@ -98,17 +152,22 @@ def _one_rate(fleet: Fleet, services: Services, mail: MailClock, rate: float) ->
         "emails_missing": len(load.paid_at) - len(lags),
         "errors": sum(r.status == 0 or r.status >= 500 for r in load.records),
         "payments": summary["payments"],
+        **cpu,
     }
 
 
 def main() -> None:
-    services = Services(free_port()).start()
+    services = Services(free_port(), proxied=PROXIED).start()
     fleet = Fleet(services)
     mail = None
     try:
         fleet.start()
         mail = MailClock(services)
         bare = _bare_route(fleet.port)
+        if WARMUP_SECONDS:
+            Load(fleet.url, services.sandbox.url, buyers=8, checkout_rate=2,
+                 seconds=WARMUP_SECONDS).start().join()  # fmt: skip
+            time.sleep(3)
         rates = [_one_rate(fleet, services, mail, rate) for rate in RATES]
         good = [
             r["offered_checkouts_per_s"]
@@ -118,6 +177,7 @@ def main() -> None:
         report = {
             "seconds_per_rate": SECONDS,
             "cpus": os.cpu_count(),
+            "proxied": PROXIED,
             "bare_route_healthz": bare,
             "rates": rates,
             "knee_checkouts_per_s": max(good) if good else None,

@@ -14,12 +14,10 @@ from collections.abc import Iterator
 import dramatiq
 from periodiq import cron
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import exists, literal, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 
 from models.base import utcnow
-from models.carts import cleanup
-from models.carts.tables import Cart, CartEvent
+from models.carts import cleanup, events
 from models.db import Session
 from services import outbox
 
@@ -50,27 +48,20 @@ def record_cart_event(
 ) -> None:
     """Append one cart event; ``source_id`` makes a redelivery a no-op.
 
-    A cart purged before the event lands is skipped rather than retried forever.
+    The web now appends the event in the write's own transaction; this actor remains for
+    the messages a previous release queued. A cart purged before the event lands is
+    skipped rather than retried forever.
     """
-    row = {
-        "cart_id": cart_id,
-        "kind": kind,
-        "sku": sku,
-        "quantity": quantity,
-        "at": dt.datetime.fromisoformat(at),
-        "source_id": source_id,
-    }
-    columns = CartEvent.__table__.c
-    values = select(*(literal(value, columns[name].type) for name, value in row.items())).where(
-        exists().where(Cart.id == cart_id)
-    )
-    statement = (
-        insert(CartEvent)
-        .from_select(list(row), values)
-        .on_conflict_do_nothing(index_elements=[CartEvent.source_id])
-    )
     with Session.begin() as session:
-        session.execute(statement)
+        events.append(
+            session,
+            cart_id=cart_id,
+            kind=kind,
+            sku=sku,
+            quantity=quantity,
+            at=dt.datetime.fromisoformat(at),
+            source_id=source_id,
+        )
 
 
 CLEANUP_EXECUTIONS = Counter(

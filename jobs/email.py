@@ -1,10 +1,11 @@
 """Order emails, sent at most once per (kind, order) and retried while the server flaps.
 
 Exactly-once as far as it can go: the ``emails`` row for (kind, order) is inserted with
-``ON CONFLICT DO NOTHING`` and locked for the whole attempt, so concurrent or replayed
-jobs skip a row that is being sent or already ``sent``. One window stays open: the
-server may accept the message and the worker die (or the database fail) before
-``sent`` commits; the retry then sends again. Every copy carries the same
+``ON CONFLICT DO NOTHING`` and claimed (``sending``, committed) before the server is
+called, so concurrent or replayed jobs skip a row that is being sent or already
+``sent`` (models/emails.py). One window stays open: the server may accept the message
+and the worker die (or the database fail) before ``sent`` commits; once the claim's
+lease lapses a retry sends again. Every copy carries the same
 deterministic ``Message-ID`` so receivers can drop the duplicate (see docs/email.md).
 """
 
@@ -20,11 +21,12 @@ from typing import Any
 from urllib.parse import quote
 
 import dramatiq
+from prometheus_client import Histogram
 from sqlalchemy.orm import Session as OrmSession
 
 from jobs.email_kinds import REFUND_KIND, refund_of, shipment_id_of, template_of, valid_kind
 from jobs.templates import Rendered, render
-from models import db, emails
+from models import emails
 from models.base import utcnow
 from models.db import Session
 from models.orders import fulfilment
@@ -46,12 +48,25 @@ TRACKING_URLS = {
 }
 
 
-# The send's time limit bounds the SMTP conversation its transaction waits on.
+# The send's time limit bounds the SMTP conversation; a claimed attempt older than its
+# lease (the limit, and a margin for clocks) was left by a sender that died.
 SEND_TIME_LIMIT_MS = 60_000
+SEND_LEASE = dt.timedelta(milliseconds=SEND_TIME_LIMIT_MS + 30_000)
+
+
+CONFIRMATION_LAG = Histogram(
+    "cartfleet_order_confirmation_lag_seconds",
+    "From an order's payment to its confirmation email accepted by the mail server.",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
 
 
 class UnsendableEmail(ValueError):
     """The job names no email that could ever be sent (unknown kind, malformed id)."""
+
+
+class EmailInFlight(Exception):
+    """Another attempt holds the email's claim: try again after it ends or lapses."""
 
 
 def add_business_days(start: dt.date, days: int) -> dt.date:
@@ -277,9 +292,9 @@ def send_order_email(order_id: str, kind: str) -> None:
     the row ``dead`` and dead-letters the message without retrying.
     """
     order_uuid = _parse(order_id, kind)
-    failure: mailer.MailError | None = None
-    # The row lock is held across the SMTP conversation (bounded by the SMTP timeout and
-    # the time limit) so that no other worker can send the same email meanwhile.
+    # Claim and commit, send with no transaction open, record the outcome afresh: the
+    # mail server's pace never holds a row lock or a pooled connection.
+    now = utcnow()
     with Session.begin() as session:
         order = session.get(Order, order_uuid)
         if order is None:
@@ -296,22 +311,30 @@ def send_order_email(order_id: str, kind: str) -> None:
             recipient=order.email,
             message_id=mailer.deterministic_message_id(kind, str(order.id)),
         )
-        if email is None:
-            logger.info("%s for order %s is being sent by another worker", kind, order_id)
+        if email is not None and email.status == "sent":
             return
-        if email.status == "sent":
-            return
+        if email is None or emails.in_flight(email, now=now, lease=SEND_LEASE):
+            # That attempt's own retries carry on if it fails; this job retries too, in
+            # case its sender died before recording (the lease then lapses).
+            raise EmailInFlight(f"{kind} for order {order_id} is being sent")
         rendered, message = compose(session, order, kind, message_id=email.message_id)
         email.subject, email.recipient = rendered.subject[:255], order.email
-        db.allow_idle(session, seconds=SEND_TIME_LIMIT_MS / 1000)
-        try:
-            mailer.transport().send(message)
-        except mailer.MailError as error:
-            failure = error
-            permanent = isinstance(error, mailer.PermanentMailError)
-            emails.mark_failed(session, email=email, error=str(error), dead=permanent)
-        else:
-            emails.mark_sent(session, email=email)
-    if failure is not None:
-        raise failure
-    logger.info("Sent %s for order %s to %s", kind, order_id, order.email)
+        emails.start_sending(session, email=email, now=now)
+        email_id, recipient, paid_at = email.id, order.email, order.paid_at
+    try:
+        mailer.transport().send(message)
+    except mailer.MailError as error:
+        with Session.begin() as session:
+            emails.record_failed(
+                session,
+                email_id=email_id,
+                claimed_at=now,
+                error=str(error),
+                dead=isinstance(error, mailer.PermanentMailError),
+            )
+        raise
+    with Session.begin() as session:
+        emails.record_sent(session, email_id=email_id)
+    if kind == "order_confirmation" and paid_at is not None:
+        CONFIRMATION_LAG.observe((utcnow() - paid_at).total_seconds())
+    logger.info("Sent %s for order %s to %s", kind, order_id, recipient)

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
+from email.message import EmailMessage
 from typing import Any
 
 import dramatiq
@@ -19,7 +20,7 @@ from periodiq import cron
 from prometheus_client import Counter, Gauge
 
 from jobs import recovery_messages as messages
-from models import db, emails
+from models import emails
 from models.base import utcnow
 from models.db import Session
 from models.recovery import analytics, schedule, sending
@@ -33,7 +34,9 @@ logger = logging.getLogger(__name__)
 SCAN_PER_BATCH = 5_000  # carts looked at per transaction (claimed or passed over)
 RECOVERY_BUDGET_S = 240  # of its 300 s limit; what is left goes to a follow-up run
 FIGURES_PERIOD = dt.timedelta(days=30)
-SEND_TIME_LIMIT_MS = 60_000  # bounds the send its transaction waits on, under the cart lock
+SEND_TIME_LIMIT_MS = 60_000  # bounds the SMTP conversation of a send
+# A claimed attempt older than this (the limit and a margin) was left by a dead sender.
+SEND_LEASE = dt.timedelta(milliseconds=SEND_TIME_LIMIT_MS + 30_000)
 
 REMINDERS_SENT = Counter(
     "cart_recovery_reminders_sent_total", "Recovery reminders sent, by step.", ["step"]
@@ -157,8 +160,11 @@ def publish_figures(*, now: dt.datetime) -> dict[str, Any]:
     return figures
 
 
-def _send_email(session, plan: sending.Plan, links: messages.Links) -> mailer.MailError | None:
-    """Send the step's email once (its ``emails`` row); the error if it failed."""
+def _claim_email(
+    session, plan: sending.Plan, links: messages.Links, *, now: dt.datetime
+) -> tuple[int, EmailMessage] | None:
+    """Claim the step's email (its ``emails`` row) for an attempt at ``now``: the row id
+    and the message to hand to the server, or None when it was sent already."""
     email = emails.claim(
         session,
         kind=messages.email_kind(plan.step.name.value),
@@ -166,46 +172,56 @@ def _send_email(session, plan: sending.Plan, links: messages.Links) -> mailer.Ma
         recipient=plan.cart.email,
         message_id=messages.message_id(plan),
     )
-    if email is None:
+    if email is None or emails.in_flight(email, now=now, lease=SEND_LEASE):
         raise sending.CartBusy(f"email for cart {plan.cart.id} is being sent")
     if email.status == "sent":
         return None
     subject, message = messages.compose_email(plan, links=links, message_id=email.message_id)
     email.subject, email.recipient = subject[:255], plan.cart.email
-    try:
-        mailer.transport().send(message)
-    except mailer.MailError as error:
-        permanent = isinstance(error, mailer.PermanentMailError)
-        emails.mark_failed(session, email=email, error=str(error), dead=permanent)
-        return error
-    emails.mark_sent(session, email=email)
-    return None
+    emails.start_sending(session, email=email, now=now)
+    return email.id, message
 
 
 def deliver(cart_id: str, step: str, *, now: dt.datetime, policy: Policy | None = None) -> bool:
     """Send a claimed step if it is still due and allowed at ``now``; returns whether it was.
 
-    Transient failures raise (the job retries); a permanent mail refusal marks the step
-    ``dead`` and raises ``PermanentMailError``.
+    An email step is claimed and committed, handed to the server with no transaction
+    open, and its outcome recorded afresh (models/emails.py). Transient failures raise
+    (the job retries); a permanent mail refusal marks the step ``dead`` and raises
+    ``PermanentMailError``.
     """
     policy = policy or current_policy()
-    failure = None
+    claimed = None
     with Session.begin() as session:
         plan = sending.prepare(session, cart_id=cart_id, step_name=step, now=now, policy=policy)
         if plan is None:
             return False
         links = messages.links(plan, expires_at=sending.link_expiry(plan, now=now, policy=policy))
-        db.allow_idle(session, seconds=SEND_TIME_LIMIT_MS / 1000)  # the send, under the lock
         if plan.step.is_email:
-            failure = _send_email(session, plan, links)
+            claimed = _claim_email(session, plan, links, now=now)
         else:
+            # The default channel only records; a real one must be as quick, under the lock.
             messages.push_channel().send(messages.push_notification(plan, links=links))
-        if failure is None:
+        if claimed is None:
             sending.mark_sent(session, plan=plan, now=now)
-        elif isinstance(failure, mailer.PermanentMailError):
-            sending.mark_dead(session, cart_id=cart_id, step_name=step, reason="mail_refused")
-    if failure is not None:
-        raise failure
+    if claimed is not None:
+        email_id, message = claimed
+        try:
+            mailer.transport().send(message)
+        except mailer.MailError as error:
+            permanent = isinstance(error, mailer.PermanentMailError)
+            with Session.begin() as session:
+                emails.record_failed(
+                    session, email_id=email_id, claimed_at=now, error=str(error), dead=permanent
+                )
+                if permanent:
+                    sending.mark_dead(
+                        session, cart_id=cart_id, step_name=step, reason="mail_refused"
+                    )
+            raise
+        with Session.begin() as session:
+            emails.record_sent(session, email_id=email_id)
+            sending.record_sent(session, cart_id=cart_id, step_name=step, now=now)
     REMINDERS_SENT.labels(step).inc()
     logger.info("Recovery step %s sent for cart %s", step, cart_id)
     return True

@@ -1,5 +1,14 @@
 """Outgoing emails; unique per (kind, order), or per (kind, cart) for the recovery
-reminders, so a retry never sends twice."""
+reminders, so a retry never sends twice.
+
+An order email is sent in three steps, none of them holding a transaction or a lock
+across the mail server's conversation: ``claim`` (the row locked for a moment) and
+``start_sending`` commit the claim as status ``sending`` stamped with the attempt's time;
+the message is handed to the server; ``record_sent`` / ``record_failed`` write the
+outcome in a new transaction. A ``sending`` row whose attempt is younger than the send's
+lease belongs to a live sender (``in_flight``); an older one was left by a sender that
+died, and the next job takes it over.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +23,8 @@ from models.base import Base, created_at, utcnow
 from models.catalog import Product
 from models.orders.status import GOODS_OWED, PURCHASED
 from models.orders.tables import Order, OrderItem
+
+SENDING = "sending"  # an attempt claimed and committed, its outcome not yet recorded
 
 
 class Email(Base):
@@ -75,6 +86,44 @@ def claim(
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ).first()
+
+
+def in_flight(email: Email, *, now: dt.datetime, lease: dt.timedelta) -> bool:
+    """Whether another attempt, still within its lease, is handing this email over."""
+    return (
+        email.status == SENDING
+        and email.last_attempt_at is not None
+        and email.last_attempt_at > now - lease
+    )
+
+
+def start_sending(session: Session, *, email: Email, now: dt.datetime) -> None:
+    """Claim the attempt: commit this before talking to the server."""
+    email.status, email.last_attempt_at = SENDING, now
+    session.flush()
+
+
+def _locked(session: Session, email_id: int) -> Email | None:
+    return session.get(Email, email_id, with_for_update=True, populate_existing=True)
+
+
+def record_sent(session: Session, *, email_id: int) -> None:
+    """The server accepted the attempt: the row is ``sent`` whoever claimed it last."""
+    email = _locked(session, email_id)
+    if email is not None and email.status != "sent":
+        mark_sent(session, email=email)
+
+
+def record_failed(
+    session: Session, *, email_id: int, claimed_at: dt.datetime, error: str, dead: bool
+) -> None:
+    """The attempt claimed at ``claimed_at`` failed: ``pending`` again (``dead`` when no
+    further attempt will be made), unless another attempt has taken the row over since."""
+    email = _locked(session, email_id)
+    if email is None or email.status != SENDING or email.last_attempt_at != claimed_at:
+        return
+    email.status = "pending"
+    mark_failed(session, email=email, error=error, dead=dead)
 
 
 def mark_sent(session: Session, *, email: Email) -> None:
@@ -165,8 +214,9 @@ def lost_confirmations(
 
     An order paid more than ``settled`` ago (and within two days) with no
     ``order_confirmation`` row never had its job run; one whose row is still ``pending``
-    with no attempt for ``stalled`` (longer than the job's longest backoff) lost its
-    retry. Both need the job sent again; a job sent twice still sends one email.
+    (or ``sending``, its sender dead) with no attempt for ``stalled`` (longer than the
+    job's longest backoff) lost its retry. Both need the job sent again; a job sent twice
+    still sends one email.
     """
     row = (
         select(Email).where(Email.kind == "order_confirmation", Email.order_id == Order.id).exists()
@@ -176,7 +226,7 @@ def lost_confirmations(
         .where(
             Email.kind == "order_confirmation",
             Email.order_id == Order.id,
-            Email.status == "pending",
+            Email.status.in_(("pending", SENDING)),
             func.coalesce(Email.last_attempt_at, Email.created_at) < now - stalled,
         )
         .exists()

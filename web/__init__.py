@@ -19,6 +19,7 @@ from web import (
     orders,
     products,
     recovery,
+    request_metrics,
     storefront,
     webhooks,
 )
@@ -45,4 +46,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     # After the blueprints, so the admin token check (an app-wide hook) comes first.
     guards.register_guards(app)
+    request_metrics.install(app)
     return app

@@ -1,9 +1,10 @@
 """Sending a claimed step: the re-check under lock, the step's code, recording the outcome.
 
-``prepare`` runs in the send job's transaction and holds, until it ends, a share lock on
-the cart (checkout's ``FOR UPDATE`` waits for it, so an order is never created while a
-reminder for its cart is going out) and the step row. It refuses, and records why, a
-step whose cart was checked out, opted out or lost its consent, or that went stale.
+``prepare`` runs in the send job's claim transaction and holds, until it commits, a share
+lock on the cart (checkout's ``FOR UPDATE`` waits for it, so no order is created between
+the re-check and the claim) and the step row. It refuses, and records why, a step whose
+cart was checked out, opted out or lost its consent, or that went stale. The email then
+goes out with no transaction open, and ``record_sent`` marks the step afterwards.
 """
 
 from __future__ import annotations
@@ -136,6 +137,15 @@ def prepare(
 def mark_sent(session: Session, *, plan: Plan, now: dt.datetime) -> None:
     plan.row.status, plan.row.sent_at = StepStatus.SENT, now
     session.flush()
+
+
+def record_sent(session: Session, *, cart_id: str, step_name: str, now: dt.datetime) -> None:
+    """The step's email was accepted after its claim committed: the step is ``sent``, also
+    when a checkout canceled it during the send (the reminder did go out)."""
+    row = session.get(RecoveryStep, (cart_id, step_name), with_for_update=True)
+    if row is not None and row.status in (StepStatus.PENDING, StepStatus.CANCELED):
+        row.status, row.sent_at, row.reason, row.canceled_at = StepStatus.SENT, now, None, None
+        session.flush()
 
 
 def mark_dead(session: Session, *, cart_id: str, step_name: str, reason: str) -> bool:

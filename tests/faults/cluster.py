@@ -140,7 +140,8 @@ class Redis:
 class Services:
     """PostgreSQL, Redis, the Stripe sandbox and SMTP, plus the proxies in front of them."""
 
-    def __init__(self, web_port: int) -> None:
+    def __init__(self, web_port: int, *, proxied: bool = True) -> None:
+        self.proxied = proxied  # False: clients connect straight (no faults, less harness CPU)
         self.root = Path(tempfile.mkdtemp(prefix="cartfleet-faults-"))
         self.web_port = web_port
         self.postgres = Postgres(self.root)
@@ -189,16 +190,18 @@ class Services:
                 proxies[dependency].set(mode)
 
     def environment(self, group: str) -> dict[str, str]:
-        """The settings pointing one client group at its proxies."""
-        proxy = self.proxies(group)
+        """The settings pointing one client group at its proxies (or at the services)."""
+        if self.proxied:
+            port = {name: proxy.port for name, proxy in self.proxies(group).items()}
+        else:
+            port = {name: self.upstream(name)[1] for name in DEPENDENCIES}
         return {
             "DATABASE_URL": (
-                f"postgresql://postgres@{HOST}:{proxy['postgres'].port}/{DATABASE}"
-                "?connect_timeout=5"
+                f"postgresql://postgres@{HOST}:{port['postgres']}/{DATABASE}?connect_timeout=5"
             ),
-            "REDIS_URL": f"redis://{HOST}:{proxy['redis'].port}/0",
-            "SMTP_URL": f"smtp://{HOST}:{proxy['smtp'].port}",
-            "STRIPE_API_BASE": f"http://{HOST}:{proxy['stripe'].port}",
+            "REDIS_URL": f"redis://{HOST}:{port['redis']}/0",
+            "SMTP_URL": f"smtp://{HOST}:{port['smtp']}",
+            "STRIPE_API_BASE": f"http://{HOST}:{port['stripe']}",
             "STRIPE_API_KEY": STRIPE_KEY,
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         }

@@ -89,7 +89,8 @@ class Fleet:
                 sys.executable, "-m", "dramatiq", "worker.app",
                 "--processes", "1", "--threads", "4",
             ]  # fmt: skip
-        return [str(BIN / "cartfleet"), "scheduler"]
+        # The `cartfleet` entry point, also where the project is on the path, not installed.
+        return [sys.executable, "-c", "from cli import main; main()", "scheduler"]
 
     def spawn(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it

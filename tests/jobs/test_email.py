@@ -12,11 +12,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from cli import main as cli
-from jobs.email import add_business_days, send_order_email
+from jobs.email import SEND_LEASE, EmailInFlight, add_business_days, send_order_email
 from models import emails
+from models.base import utcnow
 from models.db import Session
 from models.emails import Email
 from models.orders.tables import OrderItem
+from services import mailer
 from services.settings import get_settings
 from tests.support import factories
 
@@ -266,6 +268,54 @@ def test_a_row_held_by_another_sender_is_not_claimed_twice():
     with Session.begin() as first, Session.begin() as second:
         assert emails.claim(first, message_id="<m@x>", **claim) is not None
         assert emails.claim(second, message_id="<m@x>", **claim) is None
+
+
+def test_the_server_is_called_with_no_lock_on_the_email_row(smtp_server, drain_queues, monkeypatch):
+    order_id, _ = paid_order()
+    server = mailer.transport
+    seen = []
+
+    class LockingTransport:
+        """Locks the row without waiting, mid-send: a lock held by the sender fails it."""
+
+        def send(self, message) -> None:
+            with Session.begin() as session:
+                row = session.scalars(
+                    select(Email)
+                    .where(Email.order_id == uuid.UUID(order_id))
+                    .with_for_update(nowait=True)
+                ).one()
+                seen.append(row.status)
+            server().send(message)
+
+    monkeypatch.setattr(mailer, "transport", LockingTransport)
+    send(order_id)
+    drain_queues()
+
+    assert seen == ["sending"]
+    assert len(smtp_server.messages) == 1
+    assert email_row(order_id).status == "sent"
+
+
+def test_an_attempt_in_flight_holds_off_others_until_its_lease_lapses(smtp_server):
+    order_id, _ = paid_order()
+    claim = {"kind": "order_confirmation", "order_id": uuid.UUID(order_id)}
+    with Session.begin() as session:
+        email = emails.claim(session, message_id="<m@x>", recipient="b@example.com", **claim)
+        emails.start_sending(session, email=email, now=utcnow())
+
+    with pytest.raises(EmailInFlight):
+        send_order_email(order_id, "order_confirmation")
+    assert smtp_server.messages == []
+
+    with Session.begin() as session:  # that sender died without recording its outcome
+        email = session.scalars(select(Email).filter_by(**claim)).one()
+        email.last_attempt_at = utcnow() - SEND_LEASE - dt.timedelta(seconds=1)
+    send_order_email(order_id, "order_confirmation")
+    send_order_email(order_id, "order_confirmation")
+
+    assert len(smtp_server.messages) == 1
+    assert email_row(order_id).status == "sent"
 
 
 @pytest.mark.parametrize(

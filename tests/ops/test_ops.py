@@ -115,6 +115,17 @@ def test_the_funnel_and_recovery_panels_are_there():
     } <= titles
 
 
+def test_the_web_and_email_lag_panels_are_there():
+    panels = dashboard()["panels"]
+    exprs = {p["title"]: " ".join(t.get("expr", "") for t in p["targets"]) for p in panels}
+    assert "cartfleet_http_request_duration_seconds_bucket" in exprs["Web latency p99 by route"]
+    assert 'status=~"5.."' in exprs["Web 5xx share by route, and requests in flight"]
+    assert (
+        "cartfleet_order_confirmation_lag_seconds_bucket"
+        in (exprs["Payment to confirmation email p50 / p99"])
+    )
+
+
 def test_every_alert_the_issue_asks_for_is_there():
     alerts = set(re.findall(r"- alert: (\w+)", RULES.read_text()))
     assert {
@@ -123,6 +134,9 @@ def test_every_alert_the_issue_asks_for_is_there():
         "DeadLetterQueueGrowing",
         "ScheduleNotRunOnTime",
         "QueueLagHigh",
+        "WebRouteSlow",
+        "WebServerErrors",
+        "ConfirmationEmailsLagging",
     } <= alerts
     assert 'rate(checkout_reservation_confirmations_total{status="failed"}[5m]) > 0.05' in (
         RULES.read_text()
@@ -160,6 +174,12 @@ def test_alerts_fire_when_they_should(tmp_path):
     rules = tmp_path / "rules.yml"
     rules.write_text(without_annotations(RULES.read_text()))
     wait_bucket = "cartfleet_queue_wait_seconds_bucket"
+    latency_bucket = (
+        'cartfleet_http_request_duration_seconds_bucket{route="/api/carts/<cart_id>/checkout"'
+    )
+    lag_bucket = "cartfleet_order_confirmation_lag_seconds_bucket"
+    answers = 'cartfleet_http_requests_total{route="/api/carts", method="POST"'
+
     failed = 'checkout_reservation_confirmations_total{status="failed", instance="w1"}'
     suite = {
         "rule_files": [str(rules)],
@@ -229,6 +249,53 @@ def test_alerts_fire_when_they_should(tmp_path):
                 ],
                 "alert_rule_test": [
                     alert("QueueLagHigh", "15m", {"queue_name": "email", "severity": "page"})
+                ],
+            },
+            {  # Every checkout takes between 1 and 2.5 s, for 20 minutes.
+                "interval": "1m",
+                "input_series": [
+                    {"series": latency_bucket + ', le="1"}', "values": "0x20"},
+                    {"series": latency_bucket + ', le="2.5"}', "values": "0+60x20"},
+                    {"series": latency_bucket + ', le="+Inf"}', "values": "0+60x20"},
+                ],
+                "alert_rule_test": [
+                    alert("WebRouteSlow", "5m"),
+                    alert(
+                        "WebRouteSlow",
+                        "15m",
+                        {"route": "/api/carts/<cart_id>/checkout", "severity": "ticket"},
+                    ),
+                ],
+            },
+            {  # 1 answer in 11 a 500 (9%): pages; 1 in 1001 would not.
+                "interval": "1m",
+                "input_series": [
+                    {"series": answers + ', status="500"}', "values": "0+60x20"},
+                    {"series": answers + ', status="201"}', "values": "0+600x20"},
+                ],
+                "alert_rule_test": [
+                    alert("WebServerErrors", "3m"),
+                    alert("WebServerErrors", "12m", {"route": "/api/carts", "severity": "page"}),
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": answers + ', status="500"}', "values": "0+1x20"},
+                    {"series": answers + ', status="201"}', "values": "0+1000x20"},
+                ],
+                "alert_rule_test": [alert("WebServerErrors", "12m")],
+            },
+            {  # Confirmations reach the server 1 to 5 minutes after payment.
+                "interval": "1m",
+                "input_series": [
+                    {"series": lag_bucket + '{le="60"}', "values": "0x30"},
+                    {"series": lag_bucket + '{le="300"}', "values": "0+5x30"},
+                    {"series": lag_bucket + '{le="+Inf"}', "values": "0+5x30"},
+                ],
+                "alert_rule_test": [
+                    alert("ConfirmationEmailsLagging", "8m"),
+                    alert("ConfirmationEmailsLagging", "25m", {"severity": "ticket"}),
                 ],
             },
             {  # 30 dead letters an hour on webhooks.

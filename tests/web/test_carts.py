@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 
 from models import db
 from models.base import utcnow
-from models.carts.tables import Cart, CartItem
+from models.carts.tables import Cart, CartEvent, CartItem
 from models.db import Session
 from models.outbox import OutboxMessage
 from services.settings import get_settings
@@ -111,14 +111,30 @@ def test_cart_writes_refresh_activity_and_record_events(client, products):
     with Session.begin() as session:
         row = session.get(Cart, cart["id"])
         assert row.last_activity_at > utcnow() - dt.timedelta(minutes=1)
-        jobs = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.actor_name == "record_cart_event")
-        ).all()
-    assert [(job.args[1], job.args[2], job.args[3]) for job in jobs] == [
-        ("created", None, None),
-        ("item_added", "A", 2),
+        events = session.scalars(select(CartEvent).order_by(CartEvent.id)).all()
+        queued = session.scalars(select(OutboxMessage)).all()
+    assert [(e.cart_id, e.kind, e.sku, e.quantity) for e in events] == [
+        (cart["id"], "created", None, None),
+        (cart["id"], "item_added", "A", 2),
     ]
-    assert jobs[1].args[5] == f"{cart['id']}:2"
+    assert events[1].source_id == f"{cart['id']}:2"
+    assert queued == []  # recorded in the write's transaction, no job
+
+
+def test_every_write_is_logged_in_its_own_transaction(client, products):
+    cart = new_cart(client)
+    add(client, cart["id"], "A", 2)
+    client.patch(f"/api/carts/{cart['id']}/items/A", json={"quantity": 1})
+    client.delete(f"/api/carts/{cart['id']}/items/A")
+
+    with Session.begin() as session:
+        events = session.scalars(select(CartEvent).order_by(CartEvent.id)).all()
+    assert [(e.kind, e.sku, e.quantity, e.source_id) for e in events] == [
+        ("created", None, None, f"{cart['id']}:1"),
+        ("item_added", "A", 2, f"{cart['id']}:2"),
+        ("item_updated", "A", 1, f"{cart['id']}:3"),
+        ("item_removed", "A", 0, f"{cart['id']}:4"),
+    ]
 
 
 def test_quantity_rules(client, products):

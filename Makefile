@@ -22,14 +22,19 @@ $(STAMP): uv.lock pyproject.toml devtools/pyproject.toml
 run: $(STAMP)
 	$(BIN)/cartfleet dev --port $(PORT)
 
-# The fast suite: unit and integration tests against the real PostgreSQL and Redis.
+# The fast suite: unit and integration tests against the real PostgreSQL and Redis, in
+# four pytest-xdist processes (each its own database and Redis db): most of a test's time
+# is spent waiting on the servers, so four share two cores well.
+TEST_PROCESSES ?= 4
 test: $(STAMP)
-	$(BIN)/pytest -m "not ($(SLOW_MARKS))" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROCESSES) -m "not ($(SLOW_MARKS))" $(PYTEST_ARGS)
 
 test-browser: $(STAMP)
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
-# Whole-fleet runs and packaging: the production wheel, installed on its own.
+# Tests that start processes of their own (workers killed mid-job, schedulers taking
+# over, Sentry from child processes), the guides' commands against gunicorn, and the
+# production wheel installed on its own.
 test-slow: $(STAMP)
 	$(BIN)/pytest -m "slow and not browser" $(PYTEST_ARGS)
 

@@ -253,13 +253,14 @@ def main() -> None:
 
     from devtools.embedded import free_port
     from devtools.stripe_sandbox import SandboxServer
+    from migrations import alembic_config
     from tests.support import services
 
     provisioned = services.provision()
     stripe_server = SandboxServer().start()
     app = None
     try:
-        command.upgrade(services.alembic_config(provisioned.database_url), "head")
+        command.upgrade(alembic_config(provisioned.database_url), "head")
         from models import db
 
         db.configure(provisioned.database_url)

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import click
 import redis
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import ValidationError, model_validator
@@ -18,7 +17,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from cli.database import ALEMBIC_INI
+from migrations import alembic_config
 from services.settings import LOCAL_ENVS, REQUIRED_IN_PRODUCTION, ConfigurationError, Settings
 
 CONNECT_TIMEOUT_S = 5
@@ -71,7 +70,7 @@ def _current_revision(url: str) -> str | None:
 
 
 def database(url: str) -> Iterator[str]:
-    head = ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     try:
         current = _current_revision(url)
     except SQLAlchemyError as error:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from cli import main as cli
 from devtools.embedded import free_port
-from tests.support.services import alembic_config
+from migrations import alembic_config
 
 READY = {
     "CARTFLEET_ENV": "staging",

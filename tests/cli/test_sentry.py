@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.services import ROOT
 
 RELEASE = "cartfleet@cli-test"
@@ -24,6 +26,7 @@ def cartfleet(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_sends_a_backend_error_and_points_at_the_storefront_page(receiver, sentry_env):
     done = cartfleet(
         "sentry",

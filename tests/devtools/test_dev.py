@@ -151,6 +151,7 @@ def test_every_admin_url_the_banner_prints_answers(client):
     assert client.get("/admin/login").status_code == 200
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_ctrl_c_lets_the_job_under_way_finish(broker):
     from tests.support.actors import take_time
 

@@ -398,6 +398,7 @@ def test_sweep_re_enqueues_events_stuck_in_received(pipeline):
     assert inbox_row(fresh["id"]).status == "received"
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_worker_killed_mid_event_applies_it_exactly_once(broker, client, monkeypatch):
     order = new_order(lines={"SKU-A": 2})
     key = f"test:webhook-hold:{uuid.uuid4().hex}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import uuid
 
+import pytest
+
 from services import observability, outbox
 from services.settings import Settings
 from services.tracing import SentryTracing
@@ -55,6 +57,7 @@ def test_exception_in_a_request_reaches_sentry_with_its_release(receiver, sentry
     assert event["transaction"] == "/_test/boom"
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_exception_in_an_actor_reaches_sentry_with_the_commit_as_release(receiver, sentry_env):
     text = f"actor boom {uuid.uuid4().hex}"
 

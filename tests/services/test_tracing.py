@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from sqlalchemy import text
 
 from jobs.outbox import relay_outbox
@@ -54,6 +55,7 @@ def op(span: dict) -> str:
     return span["attributes"]["sentry.op"]
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_webhook_its_job_and_the_email_that_job_sends_share_one_trace(receiver, sentry_env):
     with Session.begin() as session:
         order = stripe_events.checkout(session, lines={"SKU-A": 1})
@@ -73,6 +75,7 @@ def test_webhook_its_job_and_the_email_that_job_sends_share_one_trace(receiver, 
     assert (job["status"], email["status"]) == ("ok", "ok")
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_a_job_the_relay_sends_from_another_process_stays_in_its_requests_trace(
     receiver, sentry_env
 ):
@@ -91,6 +94,7 @@ def test_a_job_the_relay_sends_from_another_process_stays_in_its_requests_trace(
     assert relay["trace_id"] != request["trace_id"]
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_a_retry_is_in_the_trace_of_the_attempt_that_failed(receiver, sentry_env):
     with worker_process("tests.support.actors"):
         actors.fail_once.send(f"test:fail-once:{uuid.uuid4().hex}")

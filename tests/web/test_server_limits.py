@@ -77,6 +77,7 @@ def slow_clients(port: int, count: int):
 # --- 1: slow clients ---------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_slow_clients_do_not_stall_other_requests(web):
     with Session.begin() as session:
         factories.product(session, "A")
@@ -222,6 +223,7 @@ def test_metrics_in_multiprocess_mode(web):
     )
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_sigterm_lets_requests_under_way_finish(schema):
     with running_web("--workers", "1", "--threads", "2") as server:
         with socket.create_connection((HOST, server.port), timeout=10) as sock:

@@ -7,6 +7,8 @@ import signal
 import time
 import uuid
 
+import pytest
+
 from tests.support import actors
 from tests.support.workers import spawn_worker
 
@@ -22,6 +24,7 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_message_held_by_a_sigkilled_worker_runs_again_within_60s(broker):
     key = f"test:hold:{uuid.uuid4().hex}"
     first = spawn_worker("tests.support.actors")

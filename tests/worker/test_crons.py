@@ -6,6 +6,7 @@ import time
 import uuid
 
 import dramatiq
+import pytest
 
 from jobs.carts import purge_expired_sessions
 from tests.support.workers import worker_process
@@ -20,6 +21,7 @@ def check_ins(receiver, slug: str, *, count: int) -> list[dict]:
     )
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_the_nightly_purge_checks_in_when_it_starts_and_when_it_succeeds(receiver, sentry_env):
     with worker_process():
         purge_expired_sessions.send()
@@ -38,6 +40,7 @@ def test_the_nightly_purge_checks_in_when_it_starts_and_when_it_succeeds(receive
     assert finished["monitor_config"] == started["monitor_config"]
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_a_periodic_job_that_raises_checks_in_an_error(broker, receiver, sentry_env):
     failing = dramatiq.Message(
         queue_name="test",

@@ -77,6 +77,7 @@ def test_a_failed_call_raises_an_error_both_layers_understand_and_abandons_the_i
     assert broker.broker_id != identity
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_every_job_runs_after_its_worker_was_black_holed_from_redis(proxied_broker, broker):
     own, proxy = proxied_broker
     key = f"test:leases:{uuid.uuid4().hex}"

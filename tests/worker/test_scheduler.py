@@ -135,6 +135,7 @@ def test_a_tick_is_enqueued_once_even_if_both_believe_they_lead(broker, periodic
     assert enqueued(broker, queue_name) == {(actor.actor_name, minute): 1}
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_follower_takes_over_when_the_leader_dies(broker, periodic, queue_name):
     actor = periodic("* * * * *")
     clock = FastClock(speed=60)
@@ -280,6 +281,7 @@ def leader_pid(broker) -> int | None:
     return int(leader["id"].split(":")[1]) if leader else None
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_two_scheduler_processes_one_leader_and_takeover_after_kill(broker):
     processes = [spawn_scheduler(), spawn_scheduler()]
     try:

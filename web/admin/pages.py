@@ -14,18 +14,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import flash, g, redirect, render_template, request
-from pydantic import ValidationError
 
 from jobs.templates import money
 from models.db import Session
-from models.errors import CartfleetError
 from models.orders.status import OrderStatus
 from models.staff import Role
 from web.admin import audit, bp, order_query, refunds
 from web.admin.auth import current_actor
+from web.admin.forms import form_action, parse_form
 from web.admin.order_query import OrderFilters
 from web.admin.orders import ShipBody, load_order_detail, order_summary, ship, ship_one
-from web.errors import APIError
 from web.validation import parse_query
 
 __all__ = ["bp"]
@@ -41,30 +39,10 @@ def _page_context() -> dict[str, Any]:
     return {"actor": g.get("actor") if request.blueprint == "admin" else None}
 
 
-def _form(schema: type, *, numbers: tuple[str, ...] = ()):
-    """The posted form as ``schema``; blank fields count as absent, ``numbers`` are ints."""
-    data: dict[str, Any] = {k: v for k, v in request.form.items() if v.strip()}
-    data.pop("csrf_token", None)
-    for name in numbers:
-        if name in data and data[name].strip().isdigit():
-            data[name] = int(data[name])
-    return schema.model_validate(data)
-
-
 def _act(order_id: str, action: Callable[[], str]):
-    """Run a form's action; its message (or the refusal's) is shown on the order page.
-
-    A refusal is audited with its own status, not the redirect's.
-    """
-    try:
+    """Run a form's action; its message (or the refusal's) is shown on the order page."""
+    with form_action():
         flash(action(), "ok")
-    except ValidationError as error:
-        fields = ", ".join(str(e["loc"][-1]) for e in error.errors())
-        flash(f"Check the form: {fields}.", "error")
-        g.audit_status = 422
-    except (CartfleetError, APIError) as error:
-        flash(error.message, "error")
-        g.audit_status = error.status
     return redirect(f"/admin/orders/{order_id}", 303)
 
 
@@ -107,7 +85,7 @@ def page_order(order_id: str):
 @bp.post("/orders/<order_id>/ship")
 def page_ship_order(order_id: str):
     def action() -> str:
-        ship(order_id, _form(ShipBody))
+        ship(order_id, parse_form(ShipBody))
         return "Marked shipped; the shipping email is on its way."
 
     return _act(order_id, action)
@@ -116,7 +94,7 @@ def page_ship_order(order_id: str):
 @bp.post("/orders/<order_id>/shipments/<int:shipment_id>/ship")
 def page_ship_shipment(order_id: str, shipment_id: int):
     def action() -> str:
-        order = ship_one(order_id, shipment_id, _form(ShipBody))
+        order = ship_one(order_id, shipment_id, parse_form(ShipBody))
         return f"Shipment sent; the order is {order['status'].replace('_', ' ')}."
 
     return _act(order_id, action)
@@ -125,7 +103,7 @@ def page_ship_shipment(order_id: str, shipment_id: int):
 @bp.post("/orders/<order_id>/refund")
 def page_refund_order(order_id: str):
     def action() -> str:
-        body = _form(refunds.RefundBody, numbers=("amount_cents",))
+        body = parse_form(refunds.RefundBody, numbers=("amount_cents",))
         refund = refunds.request_refund(order_id, body)
         amount = money(refund["amount_cents"], refund["currency"])
         return f"Refund of {amount} requested; its status follows Stripe."

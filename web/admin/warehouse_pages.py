@@ -12,15 +12,14 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, g, redirect, render_template, request
-from pydantic import ValidationError
+from flask import flash, redirect, render_template, request
 
 from models.db import Session
-from models.errors import CartfleetError
 from models.stock import grid
 from models.warehouses import edits
 from models.warehouses.tables import Warehouse
 from web.admin import bp, warehouses
+from web.admin.forms import form_action
 from web.errors import APIError
 
 __all__ = ["bp"]
@@ -47,15 +46,8 @@ def _form() -> dict[str, Any]:
 
 
 def _act(back: str, action: Callable[[], str]):
-    try:
+    with form_action():
         flash(action(), "ok")
-    except ValidationError as error:
-        fields = ", ".join(str(e["loc"][-1]) for e in error.errors())
-        flash(f"Check the form: {fields}.", "error")
-        g.audit_status = 422
-    except (CartfleetError, APIError) as error:
-        flash(error.message, "error")
-        g.audit_status = error.status
     return redirect(back, 303)
 
 

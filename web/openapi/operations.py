@@ -218,13 +218,13 @@ OPERATIONS: dict[str, Operation] = {
         "Adjust a warehouse's stock of a sku, with a reason",
         {201: shapes.StockLevel},
         body=warehouses.Adjustment,
-        errors=(409,),
+        errors=(404, 409),
     ),
     "admin.transfer_stock": Operation(
         "Move units of a sku between warehouses, atomically",
         {201: shapes.StockTransfer},
         body=warehouses.Transfer,
-        errors=(409,),
+        errors=(404, 409),
     ),
     "admin.funnel": Operation(
         "The cart funnel over a period", {200: shapes.Funnel}, query=analytics.Period

@@ -15,7 +15,6 @@ short timeout.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -27,10 +26,10 @@ from sqlalchemy.orm import Session, attributes
 from models.carts.tables import Cart
 from models.db import AppSession
 from services import outbox
+from services.hint_wire import CHANNEL, encode
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "cartfleet:cart-hints"
 TIMEOUT_S = 0.25
 PAUSE_AFTER_FAILURE_S = 2.0
 
@@ -53,7 +52,7 @@ class Publisher:
         try:
             pipe = self.client.pipeline(transaction=False)
             for cart_id, version in hints.items():
-                pipe.publish(CHANNEL, json.dumps({"cart_id": cart_id, "version": version}))
+                pipe.publish(CHANNEL, encode(cart_id, version))
             pipe.execute()
         except redis.RedisError:
             with self._lock:

@@ -30,7 +30,13 @@ def test_saving_a_line_moves_it_out_of_the_cart_in_one_version(client, products)
     assert body["version"] == 3 and response.headers["ETag"] == '"3"'
     assert body["items"] == [] and body["total_cents"] == 0
     assert body["saved"] == [
-        {"sku": "A", "name": "Product A", "quantity": 3, "current_price_cents": 1000, "in_stock": True}
+        {
+            "sku": "A",
+            "name": "Product A",
+            "quantity": 3,
+            "current_price_cents": 1000,
+            "in_stock": True,
+        }
     ]
     assert client.get(f"/api/carts/{cart['id']}").json["saved"] == body["saved"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from models.carts import lifecycle
 from models.db import Session
 from tests.support import factories
 from tests.web.test_carts import add, new_cart
@@ -117,13 +118,13 @@ def test_a_stale_if_match_is_refused(client, products):
     assert response.status_code == 409 and response.json["current_version"] == 2
 
 
-def test_saved_items_outlive_the_carts_items_at_checkout(client, products):
+def test_saved_items_outlive_the_carts_completion(client, products):
     with Session.begin() as session:
         cart_id = factories.cart(session, items={"A": 1}).id
     client.post(f"/api/carts/{cart_id}/saved", json={"sku": "B"})
     with Session.begin() as session:
-        from models.carts.lifecycle import lock
+        assert lifecycle.complete_cart(session, cart_id=cart_id)  # the paid order's path
 
-        lock(session, cart_id).status = "completed"
-
-    assert [s["sku"] for s in client.get(f"/api/carts/{cart_id}").json["saved"]] == ["B"]
+    after = client.get(f"/api/carts/{cart_id}").json
+    assert after["status"] == "completed" and after["items"] == []
+    assert [s["sku"] for s in after["saved"]] == ["B"]

@@ -40,6 +40,7 @@ RECORDED = (
     "STRIPE_WEBHOOK_SECRET",
     "ADMIN_TOKEN",
     "MAIL_DIR",
+    "REALTIME_URL",
 )
 
 
@@ -114,6 +115,9 @@ def _environment(port: int, redis: list[subprocess.Popen]) -> tuple[dict[str, st
     env.setdefault("STOREFRONT_URL", f"http://localhost:{port}")
     env.setdefault("PUBLIC_URL", f"http://localhost:{port}")
     env["PORT"] = str(port)
+    # The live-cart gateway beside the web: PORT + 1 unless set.
+    env.setdefault("REALTIME_PORT", str(port + 1))
+    env.setdefault("REALTIME_URL", f"ws://localhost:{env['REALTIME_PORT']}")
     bin_dir = Path(sys.executable).parent
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return env, sandbox_url
@@ -124,7 +128,8 @@ def _environment(port: int, redis: list[subprocess.Popen]) -> tuple[dict[str, st
     "--port", default=5000, show_default=True, envvar="PORT", help="Port of the web process."
 )
 def dev(port: int) -> None:
-    """Migrate, seed, and run the Procfile's web, worker and scheduler (and the sandbox)."""
+    """Migrate, seed, and run the Procfile's web, worker, scheduler and realtime gateway
+    (and the sandbox)."""
     VAR.mkdir(exist_ok=True)
     redis: list[subprocess.Popen] = []
     try:

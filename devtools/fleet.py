@@ -21,7 +21,7 @@ from honcho.printer import Printer
 from devtools.stripe_sandbox import SandboxControl, SandboxControlError
 
 PROCFILE = Path(__file__).resolve().parents[1] / "Procfile"
-PROCESSES = ("web", "worker", "scheduler")
+PROCESSES = ("web", "worker", "scheduler", "realtime")
 # Ctrl-C gives every process this long to finish what it is doing (in-flight jobs,
 # requests: gunicorn's graceful_timeout is 20 s) before honcho kills what is left.
 SHUTDOWN_GRACE_S = 30
@@ -75,6 +75,7 @@ def banner(
         stripe = env.get("STRIPE_API_BASE") or "api.stripe.com (STRIPE_API_KEY)"
     metrics = env.get("dramatiq_prom_port", "9191")
     secret = env.get("STRIPE_WEBHOOK_SECRET", "").split(",")[0] or "(unset)"
+    realtime = env.get("REALTIME_URL", "ws://localhost:5001")
     return f"""
   storefront   {base}/
   JSON API     {base}/api/products, {base}/api/carts (README "Your first order")
@@ -84,6 +85,7 @@ def banner(
   stripe       {stripe}
   webhooks     {webhook_url(port)}  secret {secret}
   worker       dramatiq worker.app, metrics on http://localhost:{metrics}
+  live cart    {realtime}  (python -m realtime; docs/live-cart.md)
   mail         {env["MAIL_DIR"]}/new (maildir; one file per email)
   pay          in a second terminal: .venv/bin/cartfleet pay CF-100001
                (or --decline insufficient_funds); README "Your first order"

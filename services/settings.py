@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     recovery_push_channel: str = ""
     # Signs recovery links and unsubscribe tokens; generated per process when unset locally.
     recovery_secret: str = ""
+    # The live-cart gateway (realtime/, docs/live-cart.md): where it listens, where the
+    # web tells browsers to connect, and how long a connection token stays valid.
+    realtime_port: int = Field(5001, ge=1, le=65535)
+    realtime_url: str = "ws://localhost:5001"
+    live_token_seconds: int = Field(300, ge=10, le=3600)
     store_address: str = "Cartfleet Store, 1 Market Street, Springfield 12345, US"
 
     @field_validator("stripe_webhook_secret", mode="before")

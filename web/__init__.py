@@ -10,11 +10,13 @@ from flask import Flask
 from services.settings import get_settings
 from web import (
     admin,
+    cart_batch,
     carts,
     checkout,
     errors,
     guards,
     health,
+    live,
     openapi,
     orders,
     products,
@@ -40,7 +42,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     errors.register_error_handlers(app)
-    blueprints = (health, webhooks, products, carts, checkout, orders, recovery, admin, openapi)
+    blueprints = (health, webhooks, products, carts, cart_batch, live, checkout, orders)
+    blueprints += (recovery, admin, openapi)
     blueprints += (storefront,) if get_settings().demo_storefront else ()
     for module in blueprints:
         app.register_blueprint(module.bp)

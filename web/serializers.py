@@ -43,6 +43,16 @@ def cart_json(view: CartView) -> dict[str, Any]:
         "discount_cents": view.discount_cents,
         "total_cents": view.total_cents,
         "order_id": str(view.order_id) if view.order_id else None,
+        "saved": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "current_price_cents": line.current_price_cents,
+                "in_stock": line.in_stock,
+            }
+            for line in view.saved
+        ],
     }
 
 

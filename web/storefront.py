@@ -68,9 +68,10 @@ def _origin(url: str) -> str:
 
 @bp.after_request
 def _page_headers(response: Response) -> Response:
-    # The script may talk to this origin, the Stripe API and Sentry (when set) only; the
-    # cart id in the URL is the right to use the cart, so no Referer carries it anywhere.
-    connect = ["'self'", _origin(_stripe_api_base())]
+    # The script may talk to this origin, the Stripe API, the live-cart gateway and Sentry
+    # (when set) only; the cart id in the URL is the right to use the cart, so no Referer
+    # carries it anywhere.
+    connect = ["'self'", _origin(_stripe_api_base()), _origin(get_settings().realtime_url)]
     if get_settings().sentry_browser_dsn:
         connect.append(_origin(get_settings().sentry_browser_dsn))
     response.headers["Content-Security-Policy"] = (

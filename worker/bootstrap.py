@@ -6,6 +6,7 @@ An entry point (above ``jobs`` in the layers): it may import the actors.
 from __future__ import annotations
 
 from models import db
+from services import cart_hints
 from services.observability import configure_logging
 from services.settings import Settings, get_settings
 
@@ -19,6 +20,7 @@ def start(*, actors: bool = True) -> Settings:
     settings = get_settings()
     configure_logging(settings)
     db.configure(settings.database_url)
+    cart_hints.install(settings.redis_url)
     if actors:
         import jobs  # noqa: F401  (builds the broker from REDIS_URL and registers every actor)
     return settings

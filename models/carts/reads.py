@@ -8,13 +8,14 @@ are read by column name.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models.carts.discounts import discount_amount
+from models.carts.saved import SavedLine, read_lines
 from models.carts.tables import STOCK_ERROR, Cart, CartItem, DiscountCode
 from models.catalog import Product
 from models.errors import NotFound
@@ -57,6 +58,7 @@ class CartView:
     subtotal_cents: int
     discount_cents: int
     total_cents: int
+    saved: list[SavedLine] = field(default_factory=list)
 
 
 def _line(row: Row, available: int | None, policy: StockPolicy) -> Line:
@@ -77,7 +79,9 @@ def _line(row: Row, available: int | None, policy: StockPolicy) -> Line:
     )
 
 
-def _make_view(cart: Cart | Row, percent: int | None, lines: list[Line]) -> CartView:
+def _make_view(
+    cart: Cart | Row, percent: int | None, lines: list[Line], saved: list[SavedLine]
+) -> CartView:
     subtotal = sum(line.quantity * line.current_price_cents for line in lines)
     off = discount_amount(subtotal, percent)
     return CartView(
@@ -93,6 +97,7 @@ def _make_view(cart: Cart | Row, percent: int | None, lines: list[Line]) -> Cart
         subtotal,
         off,
         subtotal - off,
+        saved,
     )
 
 
@@ -150,15 +155,17 @@ def read_view(cart_id: str, *, policy: StockPolicy) -> CartView:
     round trip. When the statement times out the lines are read again without stock.
     """
 
-    def query(connection: Connection) -> tuple[list[Row], bool]:
+    def query(connection: Connection) -> tuple[list[Row], list[SavedLine], bool]:
         try:
-            return connection.execute(_READ_WITH_STOCK, {"cart_id": cart_id}).all(), True
+            rows = connection.execute(_READ_WITH_STOCK, {"cart_id": cart_id}).all()
+            return rows, read_lines(connection, cart_id), True
         except OperationalError as error:
             if not reader.timed_out(error):
                 raise
-            return connection.execute(_READ_WITHOUT_STOCK, {"cart_id": cart_id}).all(), False
+            rows = connection.execute(_READ_WITHOUT_STOCK, {"cart_id": cart_id}).all()
+            return rows, read_lines(connection, cart_id, stocked=False), False
 
-    rows, stocked = reader.read(policy.timeout_ms, query)
+    rows, saved, stocked = reader.read(policy.timeout_ms, query)
     if not rows:
         raise NotFound("No such cart.")
     lines = [
@@ -166,7 +173,7 @@ def read_view(cart_id: str, *, policy: StockPolicy) -> CartView:
         for row in rows
         if row.sku is not None  # an empty cart reads as one row of NULL lines
     ]
-    return _make_view(rows[0], rows[0].percent, lines)
+    return _make_view(rows[0], rows[0].percent, lines, saved)
 
 
 def view(
@@ -178,4 +185,5 @@ def view(
     lines = [
         _line(row, None if available is None else available.get(row.sku, 0), policy) for row in rows
     ]
-    return _make_view(cart, percent, lines)
+    saved = read_lines(session.connection(), cart.id, stocked=available is not None)
+    return _make_view(cart, percent, lines, saved)

@@ -137,3 +137,35 @@ class DiscountCode(Base):
 def new_cart_id() -> str:
     """An unguessable cart token (knowing it is the right to use the cart)."""
     return secrets.token_urlsafe(24)
+
+
+class SavedItem(Base):
+    """An item saved for later: not in the cart's totals, moved back on request."""
+
+    __tablename__ = "saved_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[int]
+    saved_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("cart_id", "sku"),
+        CheckConstraint("quantity BETWEEN 1 AND 99", name="quantity_range"),
+        Index("ix_saved_items_sku", "sku"),
+    )
+
+
+class CartBatchKey(Base):
+    """A batch request's ``Idempotency-Key`` and the response it got, replayed on a retry."""
+
+    __tablename__ = "cart_batch_keys"
+
+    cart_id: Mapped[str] = mapped_column(
+        ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = created_at()

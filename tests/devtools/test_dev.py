@@ -128,6 +128,7 @@ def test_make_run_runs_the_procfile_commands_and_the_sandbox_posting_to_its_port
     )
 
     procfile = dict(line.split(": ", 1) for line in fleet.PROCFILE.read_text().splitlines() if line)
+    assert "realtime" in fleet.PROCESSES
     assert {name: processes[name] for name in fleet.PROCESSES} == {
         name: f"exec {procfile[name]}" for name in fleet.PROCESSES
     }

@@ -51,7 +51,7 @@ def test_pages_allow_scripts_from_this_origin_and_the_stripe_api_only(storefront
     headers = storefront.get("/").headers
     policy = headers["Content-Security-Policy"]
     assert "script-src 'self';" in policy
-    assert "connect-src 'self' http://127.0.0.1:12111;" in policy
+    assert "connect-src 'self' http://127.0.0.1:12111 ws://localhost:5001;" in policy
     assert headers["Referrer-Policy"] == "no-referrer"  # the cart id is in the URL
     assert headers["X-Content-Type-Options"] == "nosniff"  # web/guards.py's, kept
 

@@ -55,7 +55,10 @@ def test_with_a_browser_dsn_the_page_may_send_to_sentrys_origin_without_the_key(
 ):
     policy = storefront.get("/").headers["Content-Security-Policy"]
 
-    assert "connect-src 'self' http://127.0.0.1:12111 https://o1.ingest.example.io;" in policy
+    assert (
+        "connect-src 'self' http://127.0.0.1:12111 ws://localhost:5001 https://o1.ingest.example.io;"
+        in policy
+    )
 
 
 def test_the_sdk_is_served_by_the_app_with_its_version_and_licence(storefront, with_dsn):

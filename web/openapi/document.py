@@ -163,6 +163,17 @@ def _operation(
                 "schema": {"type": "string"},
             }
         )
+    if operation.idempotency_key:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "A retry with the same key and body gets the first response; "
+                "with another body: 409 `idempotency_key_reused`.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        )
     responses = {
         str(status): _ok_response(status, shape, refs) for status, shape in operation.ok.items()
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from web import carts, checkout, products
+from web import cart_batch, carts, checkout, products
 from web.admin import (
     analytics,
     audit,
@@ -47,6 +47,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     # Cart writes honour ``If-Match: "<version>"`` (409 ``version_conflict`` when stale).
     if_match: bool = False
+    # The route replays its first response for a repeated ``Idempotency-Key``.
+    idempotency_key: bool = False
 
 
 def _cart_write(summary: str, body: type[BaseModel] | None = None) -> Operation:
@@ -69,6 +71,27 @@ OPERATIONS: dict[str, Operation] = {
     "carts.remove_item": _cart_write("Remove a line"),
     "carts.apply_discount": _cart_write("Apply a discount code", carts.ApplyCode),
     "carts.remove_discount": _cart_write("Remove the discount code"),
+    "cart_batch.save_for_later": _cart_write(
+        "Move a line (or part of it) to saved for later, or save a product", cart_batch.SaveItem
+    ),
+    "cart_batch.move_to_cart": Operation(
+        "Move a saved item back into the cart",
+        {200: shapes.Cart},
+        errors=(409, 422),
+        if_match=True,
+    ),
+    "cart_batch.remove_saved": _cart_write("Remove a saved item"),
+    "cart_batch.apply_batch": Operation(
+        "Apply 1 to 50 operations, all or nothing, under one version",
+        {200: shapes.Cart},
+        body=cart_batch.Batch,
+        errors=(409,),
+        if_match=True,
+        idempotency_key=True,
+    ),
+    "live.live_token": Operation(
+        "A short-lived token for the live-cart WebSocket", {200: shapes.LiveToken}
+    ),
     "checkout.checkout_cart": Operation(
         "Reserve stock, create the order and its PaymentIntent",
         {200: shapes.CheckoutResult, 201: shapes.CheckoutResult},

@@ -70,6 +70,20 @@ class CartItem(Shape):
     stock_error: str | None
 
 
+class SavedItem(Shape):
+    sku: str
+    name: str
+    quantity: int
+    current_price_cents: int
+    in_stock: bool
+
+
+class LiveToken(Shape):
+    token: str
+    url: str
+    expires_at: str
+
+
 class AppliedDiscount(Shape):
     code: str
     percent: int
@@ -87,6 +101,7 @@ class Cart(Shape):
     discount_cents: int
     total_cents: int
     order_id: str | None
+    saved: list[SavedItem]
 
 
 class OrderItem(Shape):

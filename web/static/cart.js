@@ -1,10 +1,13 @@
-// The cart page: lines, quantities, discount code, checkout, and the pay form.
+// The cart page: lines, quantities, saved items, bulk edits, discount code, checkout, the
+// pay form; kept current across devices by live hints (live.js).
 import { $, api, config, el, money, params, setCart, show, showError } from "./storefront.js";
+import { follow } from "./live.js";
 import { pay } from "./pay.js";
 
 const cartId = config.cartId;
 const cartPath = `/api/carts/${encodeURIComponent(cartId)}`;
 let cart = null;
+const selected = new Set();  // skus ticked for a bulk edit; kept across re-renders
 setCart(cartId);
 
 async function load() {
@@ -14,6 +17,27 @@ async function load() {
     $("#cart-status").textContent = "";
     showError(error);
   }
+}
+
+// Hints only say "changed": refetch when one is newer than what is shown (a skipped
+// version is covered too) or carries no version (a resync, or polling). One fetch at a
+// time; hints arriving meanwhile make one more.
+let loading = null;
+let again = false;
+function refresh(hint) {
+  if (hint.cart_id !== cartId) return;
+  if (cart && hint.version !== null && hint.version <= cart.version) return;
+  if (loading) {
+    again = true;
+    return;
+  }
+  loading = load().finally(() => {
+    loading = null;
+    if (again) {
+      again = false;
+      refresh({ cart_id: cartId, version: null });
+    }
+  });
 }
 
 // Every edit names the version it was made on; a stale one (version_conflict) reloads.
@@ -30,6 +54,30 @@ async function edit(method, path, body) {
     showError(error);
   }
 }
+
+// Several lines at once: one request, all or nothing, one version.
+function bulk(operations) {
+  if (operations.length) edit("POST", "/batch", { operations });
+}
+
+function selectedQuantity(sku) {
+  const row = [...document.querySelectorAll("#lines tbody tr")].find((tr) => tr.dataset.sku === sku);
+  return Number(row.querySelector("input[type=number]").value);
+}
+
+$("#bulk-update").addEventListener("click", () => bulk([...selected].map((sku) =>
+  ({ op: "set_quantity", sku, quantity: selectedQuantity(sku) }))));
+$("#bulk-save").addEventListener("click", () => bulk([...selected].map((sku) =>
+  ({ op: "save_for_later", sku }))));
+$("#bulk-remove").addEventListener("click", () => bulk([...selected].map((sku) =>
+  ({ op: "remove", sku }))));
+$("#select-all").addEventListener("change", (event) => {
+  for (const line of cart.items) {
+    if (event.target.checked) selected.add(line.sku);
+    else selected.delete(line.sku);
+  }
+  render(cart);
+});
 
 const STATUS_TEXT = {
   active: "",
@@ -52,7 +100,14 @@ function lineRow(line, currency, editable) {
   const stock = editable && (line.stock_error || (line.in_stock ? null : "Not enough stock"));
   let quantity = String(line.quantity);
   let remove = null;
+  let pick = null;
   if (editable) {
+    pick = el("input", { type: "checkbox", checked: selected.has(line.sku),
+      "aria-label": `Select ${line.name}`, onchange: (event) => {
+        if (event.target.checked) selected.add(line.sku);
+        else selected.delete(line.sku);
+        renderBulk();
+      } });
     const input = el("input", { type: "number", min: 0, max: 99, value: line.quantity,
       "aria-label": `Quantity of ${line.name}` });
     const onsubmit = (event) => {
@@ -61,10 +116,14 @@ function lineRow(line, currency, editable) {
     };
     quantity = el("form", { class: "inline", onsubmit }, input,
       el("button", { type: "submit" }, "Update"));
-    remove = el("button", { type: "button", class: "link",
-      onclick: () => edit("DELETE", `/items/${sku}`) }, "Remove");
+    remove = el("span", {},
+      el("button", { type: "button", class: "link",
+        onclick: () => edit("POST", "/saved", { sku: line.sku }) }, "Save for later"), " ",
+      el("button", { type: "button", class: "link",
+        onclick: () => edit("DELETE", `/items/${sku}`) }, "Remove"));
   }
   return el("tr", { "data-sku": line.sku },
+    el("td", {}, pick),
     el("td", {}, el("strong", {}, line.name), el("br"), el("span", { class: "muted" }, line.sku),
       stock ? el("p", { class: "stock out" }, stock) : null),
     priceCell(line, currency),
@@ -73,9 +132,30 @@ function lineRow(line, currency, editable) {
     el("td", {}, remove));
 }
 
+function savedItem(item, currency, editable) {
+  const sku = encodeURIComponent(item.sku);
+  const actions = editable ? [" ",
+    el("button", { type: "button", onclick: () => edit("POST", `/saved/${sku}/move-to-cart`) },
+      "Move to cart"), " ",
+    el("button", { type: "button", class: "link",
+      onclick: () => edit("DELETE", `/saved/${sku}`) }, "Remove")] : [];
+  return el("li", { "data-sku": item.sku },
+    el("strong", {}, item.name), ` × ${item.quantity} at ${money(item.current_price_cents, currency)}`,
+    item.in_stock ? null : el("span", { class: "stock out" }, " Out of stock"), ...actions);
+}
+
+function renderBulk() {
+  const editable = cart.status === "active";
+  $("#bulk").hidden = !editable || selected.size === 0;
+  $("#bulk-count").textContent = `${selected.size} selected:`;
+  $("#select-all").checked = cart.items.length > 0 && selected.size === cart.items.length;
+}
+
 function render(view) {
   cart = view;
   const editable = view.status === "active";
+  const skus = new Set(view.items.map((line) => line.sku));
+  for (const sku of selected) if (!skus.has(sku)) selected.delete(sku);
   const status = view.items.length || !editable ? STATUS_TEXT[view.status] : "The cart is empty.";
   const shopping = el("a", { href: `/?cart=${encodeURIComponent(view.id)}` }, "Continue shopping");
   const order = view.order_id
@@ -85,6 +165,10 @@ function render(view) {
   $("#lines").hidden = view.items.length === 0;
   const rows = view.items.map((line) => lineRow(line, view.currency, editable));
   $("#lines tbody").replaceChildren(...rows);
+  renderBulk();
+  $("#saved").hidden = view.saved.length === 0;
+  $("#saved-items").replaceChildren(...view.saved.map((item) =>
+    savedItem(item, view.currency, editable)));
 
   $("#discount").hidden = !editable || view.items.length === 0;
   const applied = $("#discount-applied");
@@ -173,6 +257,15 @@ async function start() {
     }
   }
   await load();
+  follow(cartId, {
+    onHint: refresh,
+    onStatus: (live) => {
+      $("#live-status").textContent = live
+        ? "Live: changes from your other devices show here."
+        : "Live updates are reconnecting; checking for changes every few seconds.";
+      $("#live-status").dataset.live = live ? "on" : "off";
+    },
+  });
 }
 
 start();

@@ -2,9 +2,10 @@
 
 One listener on the project's session class sees every flush; a ``Cart`` whose version
 changed (every cart write bumps it through ``lifecycle.touch``) or that was created is
-published on Redis pub/sub once the outermost transaction commits, never on rollback
-(``outbox.after_commit``). The realtime gateway (``realtime/``) passes hints on to the
-cart's open pages, which refetch the cart.
+published, and so is every cart that the completion and abandonment statements (which
+bypass the ORM) note in ``session.info``; each is published on Redis pub/sub once the
+outermost transaction commits, never on rollback (``outbox.after_commit``). The realtime
+gateway (``realtime/``) passes hints on to the cart's open pages, which refetch the cart.
 
 Pub/sub is at-most-once and a hint is only a nudge, so a publish that fails (Redis down)
 is logged and dropped: the write has committed and must not fail, and clients catch up
@@ -23,6 +24,7 @@ import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session, attributes
 
+from models.carts.lifecycle import STATEMENT_VERSIONS_KEY
 from models.carts.tables import Cart
 from models.db import AppSession
 from services import outbox
@@ -92,3 +94,16 @@ def _hint_after_commit(session: Session, _flush_context: object) -> None:
     hints = changed_carts(session)
     if hints:
         outbox.after_commit(session, lambda: publisher.publish(hints))
+
+
+@event.listens_for(AppSession, "before_commit")
+def _hint_statement_changes(session: Session) -> None:
+    hints = session.info.pop(STATEMENT_VERSIONS_KEY, None)
+    publisher = _publisher
+    if hints and publisher is not None:
+        outbox.after_commit(session, lambda: publisher.publish(hints))
+
+
+@event.listens_for(AppSession, "after_rollback")
+def _forget_statement_changes(session: Session) -> None:
+    session.info.pop(STATEMENT_VERSIONS_KEY, None)

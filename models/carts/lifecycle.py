@@ -33,6 +33,14 @@ logger = logging.getLogger(__name__)
 # A paid order's cart is completed at once; while it is locked, tried again after these.
 CART_RETRY_DELAYS_S = (0.1, 0.2, 0.4)
 
+# ``session.info`` key: carts given a new version by statements the ORM does not track
+# (completion, abandonment), as ``{cart_id: version}``, for whoever announces changes.
+STATEMENT_VERSIONS_KEY = "cartfleet.cart_statement_versions"
+
+
+def _note_versions(session: Session, versions: dict[str, int]) -> None:
+    session.info.setdefault(STATEMENT_VERSIONS_KEY, {}).update(versions)
+
 
 def lock(session: Session, cart_id: str) -> Cart | None:
     """The cart, locked until the caller's transaction ends, reloaded from the row."""
@@ -87,15 +95,17 @@ def mark_abandoned(session: Session, *, cart_ids: list[str]) -> list[str]:
     if not cart_ids:
         return []
     db.flush_if_pending(session, Cart)
-    marked = list(
+    versions = dict(
         session.execute(
             update(Cart)
             .where(Cart.id.in_(cart_ids), Cart.status == CartStatus.ACTIVE)
             .values(status=CartStatus.ABANDONED, version=Cart.version + 1)
-            .returning(Cart.id)
+            .returning(Cart.id, Cart.version)
             .execution_options(synchronize_session=False)
-        ).scalars()
+        ).all()
     )
+    marked = list(versions)
+    _note_versions(session, versions)
     db.expire_loaded(session, Cart, marked)
     return marked
 
@@ -109,7 +119,7 @@ _CART_EVENTS = CartEvent.__table__
 
 def _lock_statement(*, skip_locked: bool) -> Select:
     return (
-        select(_CARTS.c.status, _CARTS.c.order_id)
+        select(_CARTS.c.status, _CARTS.c.order_id, _CARTS.c.version)
         .where(_CARTS.c.id == bindparam("cart_id"))
         .with_for_update(skip_locked=skip_locked)
     )
@@ -171,6 +181,7 @@ def complete_cart(
         else {"completed_by": "payment"}
     )
     connection.execute(_CLOSE, {"cart_id": cart_id, "completed_by": completed_by})
+    _note_versions(session, {cart_id: cart.version + 1})  # the row is locked: exactly +1
     db.expire_loaded(session, Cart, [cart_id])
     return True
 

@@ -7,7 +7,8 @@ import json
 import pytest
 import redis
 
-from models.carts.lifecycle import lock, touch
+from models.carts.lifecycle import complete_cart, lock, mark_abandoned, touch
+from models.carts.tables import Cart
 from models.db import Session
 from services import cart_hints
 from services.hint_wire import CHANNEL
@@ -62,6 +63,32 @@ def test_a_rolled_back_write_publishes_nothing(hints, cart_id):
         raise RuntimeError("the request failed after the flush")
 
     assert hints(cart_id, timeout=0.5) == []
+
+
+def test_completion_and_abandonment_publish_their_versions(hints, cart_id):
+    with Session.begin() as session:
+        assert mark_abandoned(session, cart_ids=[cart_id]) == [cart_id]
+    with Session.begin() as session:
+        abandoned = session.get(Cart, cart_id).version
+        assert complete_cart(session, cart_id=cart_id)
+    with Session.begin() as session:
+        completed = session.get(Cart, cart_id).version
+
+    assert hints(cart_id) == [
+        {"cart_id": cart_id, "version": abandoned},
+        {"cart_id": cart_id, "version": completed},
+    ]
+
+
+def test_a_rolled_back_completion_publishes_nothing(hints, cart_id):
+    with pytest.raises(RuntimeError), Session.begin() as session:
+        complete_cart(session, cart_id=cart_id)
+        raise RuntimeError("the payment's transaction failed")
+    with Session.begin() as session:
+        touch(lock(session, cart_id))
+        version = session.get(Cart, cart_id).version
+
+    assert hints(cart_id) == [{"cart_id": cart_id, "version": version}]
 
 
 def test_every_cart_route_publishes(client, hints, cart_id):

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from flask import flash, g, redirect, render_template, request
 
+from flows import order_emails, shipping
 from jobs.templates import money
 from models.db import Session
 from models.orders.status import OrderStatus
@@ -23,7 +24,7 @@ from web.admin import audit, bp, order_query, refunds
 from web.admin.auth import current_actor
 from web.admin.forms import form_action, parse_form
 from web.admin.order_query import OrderFilters
-from web.admin.orders import ShipBody, load_order_detail, order_summary, ship, ship_one
+from web.admin.orders import ShipBody, load_order_detail, order_key, order_summary
 from web.validation import parse_query
 
 __all__ = ["bp"]
@@ -85,7 +86,10 @@ def page_order(order_id: str):
 @bp.post("/orders/<order_id>/ship")
 def page_ship_order(order_id: str):
     def action() -> str:
-        ship(order_id, parse_form(ShipBody))
+        body = parse_form(ShipBody)
+        shipping.ship(
+            order_key(order_id), carrier=body.carrier, tracking_number=body.tracking_number
+        )
         return "Marked shipped; the shipping email is on its way."
 
     return _act(order_id, action)
@@ -94,8 +98,14 @@ def page_ship_order(order_id: str):
 @bp.post("/orders/<order_id>/shipments/<int:shipment_id>/ship")
 def page_ship_shipment(order_id: str, shipment_id: int):
     def action() -> str:
-        order = ship_one(order_id, shipment_id, parse_form(ShipBody))
-        return f"Shipment sent; the order is {order['status'].replace('_', ' ')}."
+        body = parse_form(ShipBody)
+        order = shipping.ship_shipment(
+            order_key(order_id),
+            shipment_id,
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+        )
+        return f"Shipment sent; the order is {order.status.replace('_', ' ')}."
 
     return _act(order_id, action)
 
@@ -105,7 +115,7 @@ def page_refund_order(order_id: str):
     def action() -> str:
         body = parse_form(refunds.RefundBody, numbers=("amount_cents",))
         refund = refunds.request_refund(order_id, body)
-        amount = money(refund["amount_cents"], refund["currency"])
+        amount = money(refund.amount_cents, refund.currency)
         return f"Refund of {amount} requested; its status follows Stripe."
 
     return _act(order_id, action)
@@ -114,7 +124,7 @@ def page_refund_order(order_id: str):
 @bp.post("/orders/<order_id>/emails/confirmation")
 def page_resend_confirmation_email(order_id: str):
     def action() -> str:
-        refunds.resend_confirmation(order_id)
+        order_emails.resend_confirmation(order_key(order_id))
         return "The confirmation email will be sent again."
 
     return _act(order_id, action)

@@ -8,9 +8,10 @@ from urllib.parse import urlencode
 
 from flask import abort, flash, redirect, render_template, request
 
+from flows import dead_letters as letters_flow
 from web.admin import bp
 from web.admin.dead_letters import DeadLetterQuery
-from web.admin.forms import refuse
+from web.admin.forms import form_action
 from web.admin.queues import MessagesQuery
 from web.validation import parse_query
 from worker import dead_letters, queues
@@ -81,26 +82,23 @@ def page_confirm_dead_letters():
 
 @bp.post("/dead-letters/<message_id>/requeue")
 def page_requeue_dead_letter(message_id: str):
-    done = dead_letters.requeue([message_id])
-    if done:
-        flash(f"Requeued {message_id} on {done[0].queue}.", "ok")
-    else:
-        refuse(f"No dead letter {message_id} waiting.", status=404)
+    with form_action():
+        letter = letters_flow.requeue_one(message_id)
+        flash(f"Requeued {message_id} on {letter.queue}.", "ok")
     return _back(_filters())
 
 
 @bp.post("/dead-letters/requeue")
 def page_requeue_dead_letters():
     filters = _filters()
-    done = dead_letters.requeue(**filters)
+    done = letters_flow.requeue(**filters)
     flash(f"Requeued {len(done)} dead letter(s).", "ok")
     return _back(filters)
 
 
 @bp.post("/dead-letters/<message_id>/delete")
 def page_delete_dead_letter(message_id: str):
-    if dead_letters.purge([message_id]):
+    with form_action():
+        letters_flow.purge_one(message_id)
         flash(f"Deleted {message_id}.", "ok")
-    else:
-        refuse(f"No dead letter {message_id} waiting.", status=404)
     return _back({})

@@ -8,6 +8,7 @@ from jobs.email import send_order_email
 from jobs.email_kinds import resend_kind
 from models.db import Session
 from models.errors import InvalidTransition, NotFound
+from models.orders.rules import may_resend_confirmation
 from models.orders.tables import Order
 from services import outbox
 
@@ -22,7 +23,7 @@ def resend_confirmation(order_id: uuid.UUID) -> None:
         order = session.get(Order, order_id)
         if order is None:
             raise NotFound("No such order.")
-        if order.paid_at is None:
+        if not may_resend_confirmation(order.paid_at):
             raise InvalidTransition(
                 f"Order is {order.status}: it has no confirmation to resend.",
                 current_status=order.status,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.base import Base, created_at, quoted
 from models.errors import AmountOutOfRange, InvalidTransition, NotFound
 from models.orders.payment_effects import Settlement, payment_facts, refund_status, settle
-from models.orders.status import OrderStatus
+from models.orders.rules import REFUNDABLE
 from models.orders.tables import Order
 from models.orders.timeline import add_event
 
@@ -36,12 +36,6 @@ class RefundStatus(enum.StrEnum):
 
 
 REASONS = ("requested_by_customer", "duplicate", "fraudulent")
-REFUNDABLE = (
-    OrderStatus.PAID,
-    OrderStatus.PARTIALLY_SHIPPED,
-    OrderStatus.SHIPPED,
-    OrderStatus.PARTIALLY_REFUNDED,
-)
 FINAL = (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.CANCELED)
 # Who made a refund found at Stripe with no row of ours (Stripe's dashboard).
 STRIPE_ACTOR = "stripe"

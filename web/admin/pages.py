@@ -18,6 +18,7 @@ from flask import flash, g, redirect, render_template, request
 from flows import order_emails, shipping
 from jobs.templates import money
 from models.db import Session
+from models.orders import rules
 from models.orders.status import OrderStatus
 from models.staff import Role
 from web.admin import audit, bp, order_query, refunds
@@ -37,7 +38,9 @@ def _money(cents: int | None, currency: str = "usd") -> str:
 
 @bp.app_context_processor
 def _page_context() -> dict[str, Any]:
-    return {"actor": g.get("actor") if request.blueprint == "admin" else None}
+    if request.blueprint != "admin":
+        return {"actor": None}
+    return {"actor": g.get("actor"), "order_rules": rules}
 
 
 def _act(order_id: str, action: Callable[[], str]):
@@ -105,7 +108,7 @@ def page_ship_shipment(order_id: str, shipment_id: int):
             carrier=body.carrier,
             tracking_number=body.tracking_number,
         )
-        return f"Shipment sent; the order is {order.status.replace('_', ' ')}."
+        return f"Shipment sent; the order is {rules.label(order.status)}."
 
     return _act(order_id, action)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import flash, g, redirect, render_template, request
+from flask import flash, g, redirect, render_template, request, url_for
 
 from flows import order_emails, shipping
 from jobs.templates import money
@@ -47,7 +46,7 @@ def _act(order_id: str, action: Callable[[], str]):
     """Run a form's action; its message (or the refusal's) is shown on the order page."""
     with form_action():
         flash(action(), "ok")
-    return redirect(f"/admin/orders/{order_id}", 303)
+    return redirect(url_for("admin.page_order", order_id=order_id), 303)
 
 
 @bp.get("/orders")
@@ -61,7 +60,7 @@ def page_orders():
     next_url = None
     if more:
         next_cursor = order_query.next_cursor(filters, page[-1])
-        next_url = "/admin/orders?" + urlencode({**query, "cursor": next_cursor})
+        next_url = url_for("admin.page_orders", **query, cursor=next_cursor)
     return render_template(
         "admin/orders.html",
         orders=[order_summary(order) for order in page],
@@ -70,8 +69,8 @@ def page_orders():
         statuses=list(OrderStatus),
         sorts=list(order_query.SORTS),
         next_url=next_url,
-        csv_url="/admin/api/orders.csv?" + urlencode(query),
-        csv_lines_url="/admin/api/orders.csv?" + urlencode({**query, "lines": "true"}),
+        csv_url=url_for("admin.export_orders", **query),
+        csv_lines_url=url_for("admin.export_orders", **query, lines="true"),
     )
 
 

@@ -4,9 +4,7 @@ dead letters one at a time or every one matching a queue/actor filter (after a c
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
-from flask import abort, flash, redirect, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from flows import dead_letters as letters_flow
 from web.admin import bp
@@ -25,7 +23,7 @@ def _filters() -> dict[str, str]:
 
 
 def _back(filters: dict[str, str]):
-    return redirect("/admin/dead-letters?" + urlencode(filters), 303)
+    return redirect(url_for("admin.page_dead_letters", **filters), 303)
 
 
 @bp.get("/queues")
@@ -67,16 +65,21 @@ def page_confirm_dead_letters():
     message_id = request.args.get("message_id", "")
     filters = {k: v for k, v in request.args.items() if k in ("queue", "actor") and v}
     if do == "delete" and message_id:
-        fields, action = {}, f"/admin/dead-letters/{message_id}/delete"
+        fields = {}
+        action = url_for("admin.page_delete_dead_letter", message_id=message_id)
         text = f"Delete the dead letter {message_id} for good?"
     elif do == "requeue":
         count = len(dead_letters.list_dead_letters(**filters))
-        fields, action = filters, "/admin/dead-letters/requeue"
+        fields, action = filters, url_for("admin.page_requeue_dead_letters")
         text = f"Requeue {count} dead letter(s) matching {filters or 'no filter (all)'}?"
     else:
         abort(404)
     return render_template(
-        "admin/confirm.html", text=text, action=action, fields=fields, back="/admin/dead-letters"
+        "admin/confirm.html",
+        text=text,
+        action=action,
+        fields=fields,
+        back=url_for("admin.page_dead_letters"),
     )
 
 

@@ -17,8 +17,8 @@ from models import inbox
 from models.base import utcnow
 from models.db import Session
 from models.errors import NotFound, NothingToResolve, NotRetryable
-from models.orders import reconciliation as confirmations
-from models.orders import reconciliation_report as report
+from models.orders import confirmation_report as report
+from models.orders import stock_confirmation as confirmations
 from models.orders.tables import Order
 
 State = Literal["all", "manual", "retrying"]

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from models.carts.lifecycle import complete_cart_quickly
 from models.errors import OrderNotFound
 from models.orders.checkout import release_checkout
-from models.orders.reconciliation import confirm_reservations, record_confirmation_errors
 from models.orders.status import CAPTURED, OrderStatus, transition
+from models.orders.stock_confirmation import confirm_reservations, record_confirmation_errors
 from models.orders.tables import Order
 from models.orders.timeline import add_event
 from models.stock import reservations

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from models.dead_letters import DeadLetter
 from models.errors import NotFound
+from models.infra.dead_letters import DeadLetter
 from worker import dead_letters
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import dramatiq
 
-from models import job_runs
 from models.db import Session
 from models.errors import NotFound
+from models.infra import job_runs
 from worker.scheduler import periodic_actors, schedule_overview
 
 RECENT_RUNS = 5

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, quoted, utcnow
-from models.outbox import insert_row
+from models.infra.outbox import insert_row
 
 WEBHOOK_STATUSES = ("received", "processed", "ignored", "failed", "dead")
 SOURCES = ("webhook", "backfill")

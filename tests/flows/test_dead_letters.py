@@ -6,10 +6,10 @@ import dramatiq
 import pytest
 
 from flows import dead_letters as letters_flow
-from models import dead_letters as archive
 from models.base import utcnow
 from models.db import Session
 from models.errors import NotFound
+from models.infra import dead_letters as archive
 from worker.dead_letters import archive_row
 
 QUEUE = "flow_dlq_test"

@@ -11,9 +11,9 @@ from flows import order_emails, refunds, shipping
 from models.base import utcnow
 from models.db import Session
 from models.errors import InvalidTransition, NotFound
+from models.infra.outbox import OutboxMessage
 from models.orders.refunds import Refund
 from models.orders.tables import Order
-from models.outbox import OutboxMessage
 from tests.support import factories
 
 

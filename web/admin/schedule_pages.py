@@ -9,9 +9,9 @@ import pendulum
 from flask import flash, g, redirect, render_template, url_for
 
 from flows import schedules
-from models import job_runs
 from models.db import Session
 from models.errors import CartfleetError
+from models.infra import job_runs
 from web.admin import bp
 from web.admin.schedules import overview_json
 from worker.scheduler import previous_run

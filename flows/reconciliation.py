@@ -11,6 +11,7 @@ import uuid
 from typing import Any, Literal
 
 from sqlalchemy import tuple_
+from sqlalchemy.orm import Session as OrmSession
 
 from jobs.metrics import count_confirmation
 from models import inbox
@@ -75,7 +76,7 @@ def resolve(order_id: uuid.UUID, note: str) -> list[dict[str, Any]]:
     return errors
 
 
-def _error_summary(session) -> dict[str, Any]:
+def _error_summary(session: OrmSession) -> dict[str, Any]:
     """Affected orders, the 7-day trend, top failing products and top error reasons."""
     return {
         "affected_orders": report.affected_orders(session),

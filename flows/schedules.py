@@ -26,7 +26,7 @@ def overview() -> dict[str, Any]:
     return report
 
 
-def run_now(name: str) -> dramatiq.Message:
+def run_now(name: str) -> dramatiq.Message[Any]:
     """Enqueue the periodic job ``name`` now: a manual run, recorded without a tick.
 
     Sent straight to Redis: nothing is written to the database that could roll back.

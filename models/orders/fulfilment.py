@@ -158,7 +158,7 @@ def shipment_json(shipment: Shipment) -> dict[str, Any]:
     }
 
 
-def shipment(order: Order) -> dict[str, str] | None:
+def shipment(order: Order) -> dict[str, str | None] | None:
     """The order's (last) shipment as the API shows it; None before it has all shipped."""
     if order.shipped_at is None:
         return None

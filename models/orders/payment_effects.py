@@ -115,7 +115,7 @@ def _at(created: int) -> dt.datetime:
 # --- Status ---------------------------------------------------------------------------------
 
 
-def refund_status(order: Order) -> str | None:
+def refund_status(order: Order) -> OrderStatus | None:
     if order.refunded_cents <= 0:
         return None
     if order.refunded_cents >= order.total_cents:
@@ -130,7 +130,7 @@ def settle(
     kind: str,
     event_id: str | None,
     created: int,
-    proposed: str | None,
+    proposed: OrderStatus | None,
     captures: bool = False,
     facts: dict[str, Any] | None = None,
     **details: Any,

@@ -157,7 +157,7 @@ def mark_refund_failed(session: Session, *, refund_id: int, reason: str) -> bool
     if refund is None or refund.status != RefundStatus.PENDING:
         return False
     refund.status, refund.failure_reason = RefundStatus.FAILED, reason[:500]
-    order = session.get(Order, refund.order_id)
+    order = session.get_one(Order, refund.order_id)
     add_event(session, order, "refund_failed", refund_id=refund.id, reason=reason[:500])
     return True
 

@@ -4,6 +4,8 @@ dead letters one at a time or every one matching a queue/actor filter (after a c
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from flows import dead_letters as letters_flow
@@ -22,7 +24,7 @@ def _filters() -> dict[str, str]:
     return {k: request.form[k] for k in ("queue", "actor") if request.form.get(k, "").strip()}
 
 
-def _back(filters: dict[str, str]):
+def _back(filters: dict[str, Any]):
     return redirect(url_for("admin.page_dead_letters", **filters), 303)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     Connection,
     ForeignKey,
     Index,
@@ -239,7 +240,7 @@ def replay_ids(
 
     Events refused for a reason are final: replaying them would refuse them again.
     """
-    conditions = [
+    conditions: list[ColumnElement[bool]] = [
         WebhookEvent.id.in_(ids) if ids else WebhookEvent.status.in_(statuses),
         WebhookEvent.reason.is_(None),
     ]

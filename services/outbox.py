@@ -163,7 +163,7 @@ MESSAGE_COLUMNS = (
 
 
 def pending_row(stored: Row) -> Pending:
-    job = dramatiq.Message(
+    job: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=stored.queue_name,
         actor_name=stored.actor_name,
         args=tuple(stored.args),
@@ -218,7 +218,7 @@ def prune(*, older_than: dt.timedelta = SENT_RETENTION, batch_size: int = 5_000)
             .limit(batch_size)
             .scalar_subquery()
         )
-        return session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))).rowcount
+        return db.affected_rows(session, delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
 
 
 @event.listens_for(AppSession, "after_commit")

@@ -44,7 +44,7 @@ def _item(session: Session, cart: Cart, sku: str) -> CartItem | None:
     return session.scalar(select(CartItem).where(CartItem.cart_id == cart.id, CartItem.sku == sku))
 
 
-def _stock(session: Session, cart: Cart, policy: StockPolicy, *extra: str):
+def _stock(session: Session, cart: Cart, policy: StockPolicy, *extra: str) -> dict[str, int] | None:
     skus: Sequence[str] = [
         *session.scalars(select(CartItem.sku).where(CartItem.cart_id == cart.id)),
         *extra,

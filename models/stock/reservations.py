@@ -12,8 +12,9 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, String, and_, bindparam, func, insert, select, update
+from sqlalchemy import BindParameter, Select, String, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import db
@@ -42,7 +43,7 @@ class Reserved:
     allocation: Allocation | None = None
 
 
-def _candidates_query(country) -> Select:
+def _candidates_query(country: BindParameter[str] | None) -> Select[*tuple[Any, ...]]:
     return (
         select(
             StockLevel.sku,

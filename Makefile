@@ -53,6 +53,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The one way versions move: `lock` re-resolves what pyproject.toml changed, `upgrade`
 # takes every newest release the ranges allow; the suite decides whether they land.

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from flows import dead_letters as letters_flow
 from worker import bootstrap, dead_letters
 
 
@@ -17,13 +18,10 @@ def _filters(function):
 def _selected(message_ids: tuple[str, ...], queue: str | None, actor: str | None):
     """The waiting letters named (all matching the filters when none is named)."""
     bootstrap.start()
-    letters = dead_letters.list_dead_letters(queue=queue, actor=actor)
-    if not message_ids:
-        return letters
-    wanted = set(message_ids)
-    for message_id in sorted(wanted - {letter.message_id for letter in letters}):
+    selection = letters_flow.select(message_ids, queue=queue, actor=actor)
+    for message_id in selection.missing:
         click.echo(f"not found: {message_id}", err=True)
-    return [letter for letter in letters if letter.message_id in wanted]
+    return selection.letters
 
 
 @click.group()
@@ -57,7 +55,7 @@ def list_letters(queue: str | None, actor: str | None, limit: int | None, as_jso
 def requeue(message_ids: tuple[str, ...], queue: str | None, actor: str | None) -> None:
     """Put dead letters back on their queues with retries reset (all, or the ones named)."""
     letters = _selected(message_ids, queue, actor)
-    done = dead_letters.requeue([letter.message_id for letter in letters])
+    done = letters_flow.requeue([letter.message_id for letter in letters])
     click.echo(f"requeued {len(done)} message(s)")
 
 
@@ -70,5 +68,5 @@ def purge(message_ids: tuple[str, ...], queue: str | None, actor: str | None, ye
     letters = _selected(message_ids, queue, actor)
     if letters and not yes:
         click.confirm(f"Delete {len(letters)} dead letter(s) for good?", abort=True)
-    done = dead_letters.purge([letter.message_id for letter in letters])
+    done = letters_flow.purge([letter.message_id for letter in letters])
     click.echo(f"purged {len(done)} message(s)")

@@ -11,14 +11,15 @@ import uuid
 from typing import Any, Literal
 
 from sqlalchemy import tuple_
+from sqlalchemy.orm import Session as OrmSession
 
 from jobs.metrics import count_confirmation
 from models import inbox
 from models.base import utcnow
 from models.db import Session
 from models.errors import NotFound, NothingToResolve, NotRetryable
-from models.orders import reconciliation as confirmations
-from models.orders import reconciliation_report as report
+from models.orders import confirmation_report as report
+from models.orders import stock_confirmation as confirmations
 from models.orders.tables import Order
 
 State = Literal["all", "manual", "retrying"]
@@ -75,7 +76,7 @@ def resolve(order_id: uuid.UUID, note: str) -> list[dict[str, Any]]:
     return errors
 
 
-def _error_summary(session) -> dict[str, Any]:
+def _error_summary(session: OrmSession) -> dict[str, Any]:
     """Affected orders, the 7-day trend, top failing products and top error reasons."""
     return {
         "affected_orders": report.affected_orders(session),

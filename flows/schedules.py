@@ -6,9 +6,9 @@ from typing import Any
 
 import dramatiq
 
-from models import job_runs
 from models.db import Session
 from models.errors import NotFound
+from models.infra import job_runs
 from worker.scheduler import periodic_actors, schedule_overview
 
 RECENT_RUNS = 5
@@ -26,7 +26,7 @@ def overview() -> dict[str, Any]:
     return report
 
 
-def run_now(name: str) -> dramatiq.Message:
+def run_now(name: str) -> dramatiq.Message[Any]:
     """Enqueue the periodic job ``name`` now: a manual run, recorded without a tick.
 
     Sent straight to Redis: nothing is written to the database that could roll back.

@@ -25,9 +25,10 @@ from prometheus_client import Counter, Gauge
 
 from jobs.stripe_events import store_event
 from jobs.stripe_handlers import HANDLED_EVENT_TYPES
-from models import backfill_cursors, inbox
+from models import inbox
 from models.base import utcnow
 from models.db import Session
+from models.infra import backfill_cursors
 from services import stripe
 from services.alerts import send_alert
 from services.settings import get_settings

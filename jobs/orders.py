@@ -20,8 +20,8 @@ from jobs.metrics import count_confirmation
 from jobs.payments import cancel_payment_intent
 from models.base import utcnow
 from models.db import Session
-from models.orders import expiry, payment_reconciliation, reconciliation
-from models.orders.payment_reconciliation import Reconciliation
+from models.orders import expiry, stock_confirmation, stripe_sync
+from models.orders.stripe_sync import Reconciliation
 from models.orders.tables import Order
 from models.stock import reservations
 from services import outbox, stripe
@@ -45,7 +45,7 @@ def reconcile_order(order_id: uuid.UUID, intent_id: str) -> Reconciliation | Non
         logger.warning("PaymentIntent %s of order %s could not be retrieved", intent_id, order_id)
         return None
     with Session.begin() as session:
-        result = payment_reconciliation.apply_intent(session, order_id=order_id, intent=intent)
+        result = stripe_sync.apply_intent(session, order_id=order_id, intent=intent)
         if result.settlement is not None:
             stripe_handlers.follow_up(session, result.settlement)
         if result.mismatch is not None:
@@ -70,7 +70,7 @@ def reconcile_due(
     """Reconcile every order due (unpaid too long, or its hold about to end)."""
     settings, now = get_settings(), now or utcnow()
     with Session() as session:
-        due = payment_reconciliation.orders_to_reconcile(
+        due = stripe_sync.orders_to_reconcile(
             session,
             now=now,
             pending_after=dt.timedelta(minutes=settings.reconcile_pending_after_minutes),
@@ -107,12 +107,14 @@ def retry_reservation_confirmations() -> int:
     """
     now = utcnow()
     with Session() as session:
-        due = reconciliation.orders_due_for_confirmation_retry(session, now=now, limit=RETRY_BATCH)
+        due = stock_confirmation.orders_due_for_confirmation_retry(
+            session, now=now, limit=RETRY_BATCH
+        )
     attempted = 0
     for order_id in due:
         # One short transaction per order: confirming locks stock rows.
         with Session.begin() as session:
-            outcome = reconciliation.retry_confirmation(session, order_id=order_id, now=now)
+            outcome = stock_confirmation.retry_confirmation(session, order_id=order_id, now=now)
             order = session.get(Order, order_id)
             if outcome is not None:
                 count_confirmation(session, "confirmed" if outcome == "confirmed" else "failed")
@@ -147,7 +149,7 @@ def release_expired_reservations() -> int:
     """
     now = utcnow()
     with Session() as session:
-        expiring = payment_reconciliation.expiring_orders(session, now=now, limit=RECONCILE_BATCH)
+        expiring = stripe_sync.expiring_orders(session, now=now, limit=RECONCILE_BATCH)
     verified = {
         order_id
         for order_id, intent_id in expiring
@@ -158,7 +160,7 @@ def release_expired_reservations() -> int:
         # Those Stripe did not answer for, and any beyond this run's batch, wait a minute.
         unverified = [
             order_id
-            for order_id, _ in payment_reconciliation.expiring_orders(session, now=now, limit=None)
+            for order_id, _ in stripe_sync.expiring_orders(session, now=now, limit=None)
             if order_id not in verified
         ]
         if unverified:

@@ -4,19 +4,10 @@ Every table module is imported here so that ``Base.metadata`` is complete for
 Alembic and for code that only imports ``models``.
 """
 
-from models import (
-    audit,
-    backfill_cursors,
-    catalog,
-    dead_letters,
-    emails,
-    inbox,
-    job_runs,
-    outbox,
-    staff,
-)
+from models import audit, catalog, emails, inbox, staff
 from models.base import Base
 from models.carts import tables as cart_tables
+from models.infra import backfill_cursors, dead_letters, job_runs, outbox
 from models.orders import refunds as order_refunds
 from models.orders import tables as order_tables
 from models.orders import timeline as order_timeline

@@ -67,7 +67,7 @@ def search(
     target: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     """Entries matching every given filter, newest first."""
     query = select(AuditEntry)
     if actor:

@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -87,6 +88,10 @@ def upsert_product(
     return product
 
 
+# A listing statement: its columns depend on the options asked for.
+Listing = Select[*tuple[Any, ...]]
+
+
 class ProductSort(enum.StrEnum):
     """Listing orders; every one ends on sku, so the order is total and keyset paging exact."""
 
@@ -132,7 +137,7 @@ def _like_pattern(query: str) -> str:
     return f"%{escaped}%"
 
 
-def _ordered(statement: Select, sort: ProductSort, after: SortKey | None) -> Select:
+def _ordered(statement: Listing, sort: ProductSort, after: SortKey | None) -> Listing:
     # One index each (ix_products_name_sku, ix_products_price_cents_sku); "-price" reads
     # the price index backwards, so equal prices come in descending sku order there.
     first = Product.name if sort is ProductSort.NAME else Product.price_cents
@@ -165,7 +170,7 @@ def search_products(
     with_stock = with_stock or filters.in_stock is not None
     available = func.coalesce(available_units_of(Product.sku), 0)
     columns = [Product.sku, Product.name, Product.price_cents, Product.currency]
-    statement = select(*columns, available if with_stock else null()).limit(limit)
+    statement: Listing = select(*columns, available if with_stock else null()).limit(limit)
     if filters.query:
         pattern = _like_pattern(filters.query)
         statement = statement.where(

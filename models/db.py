@@ -6,9 +6,9 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, exc, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
@@ -157,3 +157,12 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def affected_rows(session: OrmSession, statement: Executable) -> int:
+    """Run an INSERT, UPDATE or DELETE; the number of rows it touched.
+
+    ``Session.execute`` is typed as returning any ``Result``; a DML statement's is a
+    ``CursorResult``, the one that has a row count.
+    """
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, utcnow
 from models.catalog import Product
+from models.db import affected_rows
 from models.orders.status import GOODS_OWED, PURCHASED
 from models.orders.tables import Order, OrderItem
 
@@ -174,7 +175,7 @@ def mark_dead(
             where=Email.status != "sent",
         )
     )
-    return session.execute(statement).rowcount == 1
+    return affected_rows(session, statement) == 1
 
 
 def also_bought(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     Connection,
     ForeignKey,
     Index,
@@ -23,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, quoted, utcnow
-from models.outbox import insert_row
+from models.infra.outbox import insert_row
 
 WEBHOOK_STATUSES = ("received", "processed", "ignored", "failed", "dead")
 SOURCES = ("webhook", "backfill")
@@ -239,7 +240,7 @@ def replay_ids(
 
     Events refused for a reason are final: replaying them would refuse them again.
     """
-    conditions = [
+    conditions: list[ColumnElement[bool]] = [
         WebhookEvent.id.in_(ids) if ids else WebhookEvent.status.in_(statuses),
         WebhookEvent.reason.is_(None),
     ]

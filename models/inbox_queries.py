@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import Select, select, text, tuple_
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ class EventFilter:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
-    def where(self, statement: Select) -> Select:
+    def where(self, statement: Select[Any]) -> Select[Any]:
         if self.status:
             statement = statement.where(WebhookEvent.status == self.status)
         if self.type:

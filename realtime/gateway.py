@@ -78,7 +78,11 @@ class Gateway:
 
     async def handler(self, connection: ServerConnection) -> None:
         """Hold one accepted connection until it closes; it only listens."""
-        cart_id = PATH.match(urlsplit(connection.request.path).path)["cart_id"]
+        # ``authorize`` ran at the handshake: the request is there and its path matched.
+        assert connection.request is not None
+        match = PATH.match(urlsplit(connection.request.path).path)
+        assert match is not None
+        cart_id = match["cart_id"]
         room = self.rooms.setdefault(cart_id, set())
         room.add(connection)
         try:

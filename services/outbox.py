@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from models import db
 from models.db import AppSession
-from models.outbox import OutboxMessage, insert_row
+from models.infra.outbox import OutboxMessage, insert_row
 from services import tracing
 from services.sent_marks import SentMarks
 
@@ -81,7 +81,7 @@ def message(actor: dramatiq.Actor, *args: Any, **kwargs: Any) -> dramatiq.Messag
 
 
 def row(job: dramatiq.Message, delay_ms: int | None = None) -> dict[str, Any]:
-    """The parameters of ``models.outbox.insert_row`` for ``job``."""
+    """The parameters of ``models.infra.outbox.insert_row`` for ``job``."""
     return {
         "message_id": uuid.UUID(job.message_id),
         "queue_name": job.queue_name,
@@ -163,7 +163,7 @@ MESSAGE_COLUMNS = (
 
 
 def pending_row(stored: Row) -> Pending:
-    job = dramatiq.Message(
+    job: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=stored.queue_name,
         actor_name=stored.actor_name,
         args=tuple(stored.args),
@@ -218,7 +218,7 @@ def prune(*, older_than: dt.timedelta = SENT_RETENTION, batch_size: int = 5_000)
             .limit(batch_size)
             .scalar_subquery()
         )
-        return session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))).rowcount
+        return db.affected_rows(session, delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
 
 
 @event.listens_for(AppSession, "after_commit")

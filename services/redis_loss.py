@@ -18,7 +18,7 @@ import dramatiq
 from sqlalchemy import Interval, bindparam, func, select
 
 from models import db
-from models.outbox import OutboxMessage
+from models.infra.outbox import OutboxMessage
 from services import outbox
 
 logger = logging.getLogger(__name__)

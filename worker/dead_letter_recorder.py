@@ -20,9 +20,9 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 from prometheus_client import Counter
 
-from models import dead_letters as archive
 from models.base import utcnow
 from models.db import Session
+from models.infra import dead_letters as archive
 from worker.dead_letters import archive_row, error_of, redis_keys
 
 logger = logging.getLogger(__name__)

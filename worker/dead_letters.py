@@ -26,9 +26,9 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from models import dead_letters as archive
 from models.base import utcnow
 from models.db import Session
+from models.infra import dead_letters as archive
 
 logger = logging.getLogger(__name__)
 

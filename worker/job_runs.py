@@ -17,8 +17,8 @@ import dramatiq
 import pendulum
 from dramatiq.middleware import Middleware, SkipMessage
 
-from models import job_runs
 from models.db import Session
+from models.infra import job_runs
 
 logger = logging.getLogger(__name__)
 

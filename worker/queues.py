@@ -17,8 +17,8 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from models import dead_letters as archive
 from models.db import Session
+from models.infra import dead_letters as archive
 from worker.dead_letters import redis_queues
 
 MAX_PAGE = 500

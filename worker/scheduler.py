@@ -22,8 +22,8 @@ import pendulum
 import periodiq
 import redis
 
-from models import job_runs
 from models.db import Session
+from models.infra import job_runs
 from worker.leader import LeaderLease, current_leader
 
 logger = logging.getLogger(__name__)

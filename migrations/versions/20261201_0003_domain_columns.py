@@ -17,6 +17,8 @@ Create Date: 2026-12-01 08:40:00
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -26,7 +28,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-COLUMNS = (
+COLUMNS: tuple[sa.Column[Any], ...] = (
     sa.Column("discount_code", sa.String(64)),
     sa.Column("reservation_expires_at", sa.DateTime(timezone=True)),
     sa.Column("confirmation_errors", postgresql.JSONB()),

@@ -3,7 +3,7 @@
 ``dead_letters`` keeps each message whose retries ran out past Redis's 7-day expiry.
 ``orders_with_reservation_errors`` is what the reconciliation page, the runbook's SQL
 and the Grafana panels read; cleared errors are a JSON ``null`` (or ``[]``), so the
-filter tests the type, as ``models.orders.reconciliation.has_confirmation_errors``.
+filter tests the type, as ``models.orders.stock_confirmation.has_confirmation_errors``.
 Alembic's autogenerate does not compare views, so tests/migrations checks its columns.
 
 Revision ID: 0005

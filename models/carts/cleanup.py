@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.carts.lifecycle import complete_cart
 from models.carts.tables import Cart, CartStatus
+from models.db import affected_rows
 from models.orders.status import CAPTURED
 from models.orders.tables import Order
 
@@ -126,9 +127,10 @@ def purge_carts_at(session: Session, *, addresses: list[str], cutoff: dt.datetim
     since it was chosen, or a row that moved, is left alone.
     """
     carts = Cart.__table__
-    return session.execute(
+    return affected_rows(
+        session,
         delete(carts).where(
             text("carts.ctid = ANY(CAST(:addresses AS tid[]))").bindparams(addresses=addresses),
             *_purgeable(carts, cutoff=cutoff),
-        )
-    ).rowcount
+        ),
+    )

@@ -18,6 +18,7 @@ from models.carts.lifecycle import lock_for_write, touch
 from models.carts.reads import CartView, StockPolicy, view
 from models.carts.tables import CART_TTL, MAX_QUANTITY, Cart, CartItem, CartStatus, new_cart_id
 from models.catalog import Product
+from models.db import affected_rows
 from models.errors import InvalidItem, NotFound, OutOfStock, StockUnavailable
 from models.stock import reader
 
@@ -43,7 +44,7 @@ def _item(session: Session, cart: Cart, sku: str) -> CartItem | None:
     return session.scalar(select(CartItem).where(CartItem.cart_id == cart.id, CartItem.sku == sku))
 
 
-def _stock(session: Session, cart: Cart, policy: StockPolicy, *extra: str):
+def _stock(session: Session, cart: Cart, policy: StockPolicy, *extra: str) -> dict[str, int] | None:
     skus: Sequence[str] = [
         *session.scalars(select(CartItem.sku).where(CartItem.cart_id == cart.id)),
         *extra,
@@ -133,9 +134,9 @@ def remove_item(
     expected_version: int | None = None,
 ) -> CartView:
     cart = lock_for_write(session, cart_id, expected_version=expected_version)
-    removed = session.execute(
-        delete(CartItem).where(CartItem.cart_id == cart.id, CartItem.sku == sku)
-    ).rowcount
+    removed = affected_rows(
+        session, delete(CartItem).where(CartItem.cart_id == cart.id, CartItem.sku == sku)
+    )
     if not removed:
         raise NotFound(f"{sku} is not in the cart.")
     touch(cart)

@@ -117,7 +117,7 @@ _CART_ITEMS = CartItem.__table__
 _CART_EVENTS = CartEvent.__table__
 
 
-def _lock_statement(*, skip_locked: bool) -> Select:
+def _lock_statement(*, skip_locked: bool) -> Select[str, uuid.UUID | None]:
     return (
         select(_CARTS.c.status, _CARTS.c.order_id, _CARTS.c.version)
         .where(_CARTS.c.id == bindparam("cart_id"))

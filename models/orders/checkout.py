@@ -235,7 +235,7 @@ def _raise_if_short(shortfalls: list[Shortfall]) -> None:
 
 
 def attach_payment_intent(
-    session: Session, *, order_id: uuid.UUID, payment_intent_id: str, client_secret: str
+    session: Session, *, order_id: uuid.UUID, payment_intent_id: str, client_secret: str | None
 ) -> Order:
     """Store the order's PaymentIntent (the same one on a repeat: Stripe's idempotency)."""
     order = session.get(Order, order_id, with_for_update=True, populate_existing=True)

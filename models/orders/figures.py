@@ -41,7 +41,8 @@ def window_figures(session: Session, *, since: dt.datetime) -> dict[str, Any]:
 
 
 def awaiting_payment(session: Session) -> int:
-    return session.scalar(select(func.count()).where(Order.status == OrderStatus.PENDING_PAYMENT))
+    statement = select(func.count()).where(Order.status == OrderStatus.PENDING_PAYMENT)
+    return session.scalar(statement) or 0
 
 
 def orders_per_hour(

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.errors import InvalidTransition, NotFound
-from models.orders.status import SHIPPABLE, OrderStatus, transition
+from models.orders.rules import may_ship
+from models.orders.status import OrderStatus, transition
 from models.orders.tables import Order, Shipment, ShipmentStatus
 from models.orders.timeline import add_event
 from models.warehouses.routing import Allocation
@@ -39,7 +40,7 @@ def _lock_shippable(session: Session, order_id: uuid.UUID) -> Order:
     order = session.get(Order, order_id, with_for_update=True, populate_existing=True)
     if order is None:
         raise NotFound("No such order.")
-    if order.status not in SHIPPABLE:
+    if not may_ship(order.status):
         raise InvalidTransition(
             f"Only a paid order can be shipped; this one is {order.status}.",
             current_status=order.status,
@@ -157,7 +158,7 @@ def shipment_json(shipment: Shipment) -> dict[str, Any]:
     }
 
 
-def shipment(order: Order) -> dict[str, str] | None:
+def shipment(order: Order) -> dict[str, str | None] | None:
     """The order's (last) shipment as the API shows it; None before it has all shipped."""
     if order.shipped_at is None:
         return None

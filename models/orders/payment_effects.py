@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from models.carts.lifecycle import complete_cart_quickly
 from models.errors import OrderNotFound
 from models.orders.checkout import release_checkout
-from models.orders.reconciliation import confirm_reservations, record_confirmation_errors
 from models.orders.status import CAPTURED, OrderStatus, transition
+from models.orders.stock_confirmation import confirm_reservations, record_confirmation_errors
 from models.orders.tables import Order
 from models.orders.timeline import add_event
 from models.stock import reservations
@@ -115,7 +115,7 @@ def _at(created: int) -> dt.datetime:
 # --- Status ---------------------------------------------------------------------------------
 
 
-def refund_status(order: Order) -> str | None:
+def refund_status(order: Order) -> OrderStatus | None:
     if order.refunded_cents <= 0:
         return None
     if order.refunded_cents >= order.total_cents:
@@ -130,7 +130,7 @@ def settle(
     kind: str,
     event_id: str | None,
     created: int,
-    proposed: str | None,
+    proposed: OrderStatus | None,
     captures: bool = False,
     facts: dict[str, Any] | None = None,
     **details: Any,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.base import Base, created_at, quoted
 from models.errors import AmountOutOfRange, InvalidTransition, NotFound
 from models.orders.payment_effects import Settlement, payment_facts, refund_status, settle
-from models.orders.status import OrderStatus
+from models.orders.rules import REFUNDABLE
 from models.orders.tables import Order
 from models.orders.timeline import add_event
 
@@ -36,12 +36,6 @@ class RefundStatus(enum.StrEnum):
 
 
 REASONS = ("requested_by_customer", "duplicate", "fraudulent")
-REFUNDABLE = (
-    OrderStatus.PAID,
-    OrderStatus.PARTIALLY_SHIPPED,
-    OrderStatus.SHIPPED,
-    OrderStatus.PARTIALLY_REFUNDED,
-)
 FINAL = (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.CANCELED)
 # Who made a refund found at Stripe with no row of ours (Stripe's dashboard).
 STRIPE_ACTOR = "stripe"
@@ -163,7 +157,7 @@ def mark_refund_failed(session: Session, *, refund_id: int, reason: str) -> bool
     if refund is None or refund.status != RefundStatus.PENDING:
         return False
     refund.status, refund.failure_reason = RefundStatus.FAILED, reason[:500]
-    order = session.get(Order, refund.order_id)
+    order = session.get_one(Order, refund.order_id)
     add_event(session, order, "refund_failed", refund_id=refund.id, reason=reason[:500])
     return True
 

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from models.carts.tables import Cart
+from models.db import affected_rows
 from models.recovery.tables import RecoveryStep, StepStatus, Suppression
 
 
@@ -23,11 +24,12 @@ def record_consent(session: Session, *, cart: Cart, consent: bool, now: dt.datet
 def unsubscribe(session: Session, *, address_hash: str, now: dt.datetime) -> bool:
     """Suppress the address for good; returns whether it was new (a repeat is harmless)."""
     return (
-        session.execute(
+        affected_rows(
+            session,
             insert(Suppression)
             .values(email_hash=address_hash, created_at=now)
-            .on_conflict_do_nothing(index_elements=[Suppression.email_hash])
-        ).rowcount
+            .on_conflict_do_nothing(index_elements=[Suppression.email_hash]),
+        )
         == 1
     )
 

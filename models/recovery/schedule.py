@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.carts import lifecycle
 from models.carts.tables import Cart, CartItem, CartStatus
+from models.db import affected_rows
 from models.orders.status import CAPTURED, OrderStatus
 from models.orders.tables import Order
 from models.recovery.tables import RecoveryStep, StepName, StepStatus
@@ -246,9 +247,10 @@ def cancel_pending(session: Session, *, cart_id: str, now: dt.datetime) -> int:
     Waits for a send in progress (it holds its step row), so a reminder either went out
     before the order existed or never goes out.
     """
-    return session.execute(
+    return affected_rows(
+        session,
         update(RecoveryStep)
         .where(RecoveryStep.cart_id == cart_id, RecoveryStep.status == StepStatus.PENDING)
         .values(status=StepStatus.CANCELED, reason="ordered", canceled_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )

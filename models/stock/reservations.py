@@ -12,11 +12,13 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, String, and_, bindparam, func, insert, select, update
+from sqlalchemy import BindParameter, Select, String, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import db
+from models.db import affected_rows
 from models.stock.availability import Shortfall, free_units, held_by_row, serves
 from models.stock.tables import Reservation, ReservationStatus, StockLevel
 from models.warehouses import geo, routing
@@ -41,7 +43,7 @@ class Reserved:
     allocation: Allocation | None = None
 
 
-def _candidates_query(country) -> Select:
+def _candidates_query(country: BindParameter[str] | None) -> Select[*tuple[Any, ...]]:
     return (
         select(
             StockLevel.sku,
@@ -232,12 +234,12 @@ def confirm(session: Session, *, order_id: uuid.UUID) -> list[dict[str, object]]
 
 def release(session: Session, *, order_id: uuid.UUID) -> int:
     """Release the order's active reservations; returns how many were released."""
-    result = session.execute(
+    return affected_rows(
+        session,
         update(Reservation)
         .where(Reservation.order_id == order_id, Reservation.status == ReservationStatus.ACTIVE)
-        .values(status=ReservationStatus.RELEASED)
+        .values(status=ReservationStatus.RELEASED),
     )
-    return result.rowcount
 
 
 def release_expired(session: Session, *, now: dt.datetime, limit: int = 1000) -> int:
@@ -250,17 +252,19 @@ def release_expired(session: Session, *, now: dt.datetime, limit: int = 1000) ->
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    return session.execute(
+    return affected_rows(
+        session,
         update(Reservation)
         .where(Reservation.id.in_(expired))
         .values(status=ReservationStatus.RELEASED)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
 
 
 def extend(session: Session, *, order_ids: Iterable[uuid.UUID], until: dt.datetime) -> int:
     """Keep the orders' active holds until ``until`` (no stock row lock: nothing is freed)."""
-    return session.execute(
+    return affected_rows(
+        session,
         update(Reservation)
         .where(
             Reservation.order_id.in_(list(order_ids)),
@@ -268,5 +272,5 @@ def extend(session: Session, *, order_ids: Iterable[uuid.UUID], until: dt.dateti
             Reservation.expires_at < until,
         )
         .values(expires_at=until)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )

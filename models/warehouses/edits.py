@@ -53,13 +53,14 @@ def create(session: Session, *, code: str, name: str, country: str, **fields: An
 
 def live_reservations(session: Session, code: str) -> int:
     """Units held by live reservations in the warehouse."""
-    return session.scalar(
+    held = session.scalar(
         select(func.coalesce(func.sum(Reservation.quantity), 0)).where(
             Reservation.warehouse == code,
             Reservation.status == ReservationStatus.ACTIVE,
             Reservation.expires_at > func.now(),
         )
     )
+    return held or 0
 
 
 def update(session: Session, *, code: str, changes: Mapping[str, Any]) -> Warehouse:

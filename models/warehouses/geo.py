@@ -35,7 +35,7 @@ def postal_code_place(country: str, postal_code: str) -> Place | None:
         return None
     code = postal_code.strip()[:5]
     try:
-        matches = zipcodes.matching(code)
+        matches = zipcodes.matching(code)  # type: ignore[no-untyped-call]  # untyped library
     except (TypeError, ValueError):
         return None
     if not matches:

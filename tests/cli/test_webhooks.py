@@ -18,7 +18,7 @@ from cli.webhooks import parse_since
 from models.base import utcnow
 from models.db import Session
 from models.inbox import WebhookEvent
-from models.outbox import OutboxMessage
+from models.infra.outbox import OutboxMessage
 from tests.support import factories, stripe_events
 from worker import dead_letters
 

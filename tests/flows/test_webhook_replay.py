@@ -7,7 +7,7 @@ from sqlalchemy import select
 from flows import webhook_replay
 from models.db import Session
 from models.inbox_queries import EventFilter
-from models.outbox import OutboxMessage
+from models.infra.outbox import OutboxMessage
 from tests.support import factories, stripe_events
 
 

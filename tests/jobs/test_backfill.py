@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from cli import main as cartfleet
 from jobs import backfill
-from models import backfill_cursors
 from models.base import utcnow
 from models.db import Session
 from models.inbox import WebhookEvent
+from models.infra import backfill_cursors
 from models.orders.timeline import OrderEvent
 from models.stock.tables import StockLevel
 from services import stripe

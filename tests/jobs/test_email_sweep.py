@@ -10,7 +10,7 @@ from jobs.email_sweep import resend_lost_confirmations
 from models.base import utcnow
 from models.db import Session
 from models.emails import Email
-from models.outbox import OutboxMessage
+from models.infra.outbox import OutboxMessage
 from tests.support import factories
 
 

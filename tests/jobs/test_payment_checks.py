@@ -10,9 +10,9 @@ from models import inbox
 from models.carts.tables import Cart
 from models.db import Session
 from models.inbox import WebhookEvent
+from models.infra.outbox import OutboxMessage
 from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
-from models.outbox import OutboxMessage
 from models.stock.tables import StockLevel
 from services.settings import get_settings
 from tests.support import stripe_events

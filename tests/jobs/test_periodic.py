@@ -15,7 +15,7 @@ from jobs.outbox import prune_outbox, relay_outbox
 from models.base import utcnow
 from models.carts.tables import Cart
 from models.db import Session
-from models.job_runs import JobRun
+from models.infra.job_runs import JobRun
 from models.orders.tables import Order
 from models.stock import reservations
 from models.stock.tables import StockLevel

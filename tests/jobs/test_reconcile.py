@@ -17,9 +17,9 @@ from jobs import orders
 from jobs.orders import reconcile_payment_intents, release_expired_reservations
 from models.base import utcnow
 from models.db import Session
+from models.infra.outbox import OutboxMessage
 from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
-from models.outbox import OutboxMessage
 from models.stock.tables import Reservation, StockLevel
 from services import stripe
 from tests.support.sandbox_fleet import pay, place_order, status

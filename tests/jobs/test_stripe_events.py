@@ -20,9 +20,9 @@ from models import inbox
 from models.base import utcnow
 from models.db import Session
 from models.inbox import WebhookEvent
+from models.infra.outbox import OutboxMessage
 from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
-from models.outbox import OutboxMessage
 from models.stock.tables import StockLevel
 from services import outbox
 from tests.support import factories, stripe_events

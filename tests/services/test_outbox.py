@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from jobs.outbox import relay_outbox
 from models.db import Session
+from models.infra.outbox import OutboxMessage
 from models.orders.tables import Order
-from models.outbox import OutboxMessage
 from services import outbox
 from services.sent_marks import SentMarks
 from tests.support.outages import database_outage, redis_outage

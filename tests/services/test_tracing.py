@@ -30,7 +30,7 @@ sentry_sdk.flush(timeout=10)
 UNPUSHED_JOB_SCRIPT = """
 import sentry_sdk
 from models import db
-from models.outbox import insert_row
+from models.infra.outbox import insert_row
 from tests.support import actors
 from web import create_app
 from services import outbox

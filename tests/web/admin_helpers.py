@@ -15,7 +15,7 @@ from devtools.stripe_sandbox import SandboxServer
 from models.base import utcnow
 from models.catalog import Product
 from models.db import Session
-from models.orders import reconciliation as confirmations
+from models.orders import stock_confirmation as confirmations
 from models.orders.tables import Order
 from models.staff import Role, create_user
 from models.stock import reservations

@@ -11,7 +11,7 @@ import pytest
 
 import worker.broker  # noqa: F401  (the actor below binds to the fleet's broker)
 from models.db import Session
-from models.dead_letters import DeadLetter
+from models.infra.dead_letters import DeadLetter
 from worker import dead_letters
 
 AUTH = {"Authorization": "Bearer test-admin-token"}

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from models.db import Session
+from models.infra.outbox import OutboxMessage
 from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
-from models.outbox import OutboxMessage
 from tests.support import factories
 
 AUTH = {"Authorization": "Bearer test-admin-token"}

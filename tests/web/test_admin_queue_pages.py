@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from models.audit import AuditEntry
 from models.db import Session
-from models.dead_letters import DeadLetter
+from models.infra.dead_letters import DeadLetter
 from tests.web.admin_helpers import dead_letter, logged_in
 
 TRACEBACK = "Traceback (most recent call last):\n  File \"jobs/emails.py\"\nKeyError: 'smtp'"

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from models.audit import AuditEntry
 from models.db import Session
-from models.job_runs import JobRun
+from models.infra.job_runs import JobRun
 from tests.web.admin_helpers import logged_in
 
 JOB = "cleanup_checked_out_carts"

@@ -6,7 +6,7 @@ import pendulum
 from sqlalchemy import select
 
 from models.db import Session
-from models.job_runs import JobRun
+from models.infra.job_runs import JobRun
 from tests.support.outages import redis_outage
 from worker.leader import LeaderLease
 

@@ -14,7 +14,7 @@ from models import db
 from models.base import utcnow
 from models.carts.tables import Cart, CartEvent, CartItem
 from models.db import Session
-from models.outbox import OutboxMessage
+from models.infra.outbox import OutboxMessage
 from services.settings import get_settings
 from tests.support import factories
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from models.db import Session
 from models.inbox import WebhookEvent
-from models.outbox import OutboxMessage
+from models.infra.outbox import OutboxMessage
 from tests.support import stripe_events
 from tests.support.outages import database_outage
 from web.webhooks import RECEIVED

@@ -15,7 +15,7 @@ from sqlalchemy import select
 import worker.broker  # noqa: F401  (actors below bind to the fleet's broker)
 from cli import main as cartfleet
 from models.db import Session
-from models.dead_letters import DeadLetter
+from models.infra.dead_letters import DeadLetter
 from tests.support.outages import database_outage
 from worker import dead_letters
 

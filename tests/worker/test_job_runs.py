@@ -13,7 +13,7 @@ from periodiq import PeriodiqMiddleware, cron
 from sqlalchemy import select
 
 from models.db import Session
-from models.job_runs import JobRun
+from models.infra.job_runs import JobRun
 from worker.job_runs import JobRunRecorder
 from worker.scheduler import periodic_actors
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from cli import main as cartfleet
 from models.base import utcnow
 from models.db import Session
-from models.dead_letters import record
+from models.infra.dead_letters import record
 from worker import queues
 from worker.broker import FLEET_QUEUES
 from worker.dead_letters import archive_row

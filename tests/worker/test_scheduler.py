@@ -24,7 +24,7 @@ from periodiq import cron
 
 from cli import main
 from models.db import Session
-from models.job_runs import JobRun
+from models.infra.job_runs import JobRun
 from tests.support.services import ROOT
 from worker.leader import LeaderLease, current_leader
 from worker.scheduler import TICK_KEY, LeaderScheduler, previous_run

@@ -13,8 +13,8 @@ from flask import render_template
 from models import inbox, inbox_queries
 from models.base import utcnow
 from models.db import Session
+from models.orders import confirmation_report as report
 from models.orders import figures
-from models.orders import reconciliation_report as report
 from web.admin import bp
 from web.admin.charts import bar_chart
 from web.admin.schedule_pages import with_problems

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from flows import dead_letters as letters_flow
 from web.admin import bp
-from web.errors import APIError
 from web.validation import Schema, parse_body, parse_query
 from worker import dead_letters
 
@@ -21,10 +21,6 @@ class BulkRequeue(Schema):
     actor: str | None = Field(None, max_length=128)
 
 
-def _gone(message_id: str) -> APIError:
-    return APIError(404, "not_found", f"No dead letter {message_id} waiting.")
-
-
 @bp.get("/api/dead-letters")
 def list_dead_letters():
     query = parse_query(DeadLetterQuery)
@@ -36,23 +32,20 @@ def list_dead_letters():
 
 @bp.post("/api/dead-letters/<message_id>/requeue")
 def requeue_dead_letter(message_id: str):
-    done = dead_letters.requeue([message_id])
-    if not done:
-        raise _gone(message_id)
-    return {"requeued": 1, "message_id": message_id, "queue": done[0].queue}
+    letter = letters_flow.requeue_one(message_id)
+    return {"requeued": 1, "message_id": message_id, "queue": letter.queue}
 
 
 @bp.post("/api/dead-letters/requeue")
 def requeue_dead_letters():
     body = parse_body(BulkRequeue)
-    done = dead_letters.requeue(queue=body.queue, actor=body.actor)
+    done = letters_flow.requeue(queue=body.queue, actor=body.actor)
     return {"requeued": len(done)}
 
 
 @bp.delete("/api/dead-letters/<message_id>")
 def delete_dead_letter(message_id: str):
-    if not dead_letters.purge([message_id]):
-        raise _gone(message_id)
+    letters_flow.purge_one(message_id)
     return {"deleted": 1, "message_id": message_id}
 
 

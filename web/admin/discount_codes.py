@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from flask import flash, redirect, render_template
+from flask import flash, redirect, render_template, url_for
 from pydantic import Field, StrictInt, StringConstraints, field_validator
 
 from models.carts import discounts
@@ -86,11 +86,11 @@ def page_discount_codes():
 def page_create_discount_code():
     with form_action():
         flash(f"Created {create(parse_form(NewCode, numbers=('percent',)))['code']}.", "ok")
-    return redirect("/admin/discount-codes", 303)
+    return redirect(url_for("admin.page_discount_codes"), 303)
 
 
 @bp.post("/discount-codes/<code>/disable")
 def page_disable_discount_code(code: str):
     with form_action():
         flash(f"Disabled {disable(code)['code']}.", "ok")
-    return redirect("/admin/discount-codes", 303)
+    return redirect(url_for("admin.page_discount_codes"), 303)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, session
+from flask import redirect, render_template, request, session, url_for
 
 from models.db import Session
 from models.staff import Actor, authenticate
@@ -42,7 +42,7 @@ def login():
     lockout.clear_account(email, address)
     start_session(actor)
     audit.write("login", actor=actor.email, user_id=actor.user_id, target=None, status=200)
-    return redirect("/admin/", 303)
+    return redirect(url_for("admin.page_index"), 303)
 
 
 @bp.post("/logout")
@@ -50,4 +50,4 @@ def logout():
     actor = current_actor()
     session.clear()
     audit.write("logout", actor=actor.label, user_id=actor.user_id, target=None, status=200)
-    return redirect("/admin/login", 303)
+    return redirect(url_for("admin.login_form"), 303)

@@ -122,7 +122,7 @@ def page_query(filters: OrderFilters) -> Select[tuple[Order]]:
     return statement.limit(filters.limit + 1)
 
 
-def count_query(filters: OrderFilters) -> Select[tuple[int]]:
+def count_query(filters: OrderFilters) -> Select[int]:
     return select(func.count()).select_from(Order).where(*conditions(filters))
 
 

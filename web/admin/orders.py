@@ -10,14 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
 
-from jobs.email import send_order_email
-from jobs.email_kinds import shipment_email_kind
+from flows import shipping
 from models import audit
 from models.db import Session
 from models.emails import Email
 from models.orders import fulfilment, refunds
 from models.orders.tables import Order
-from services import outbox
 from web.admin import bp, order_query
 from web.admin.order_query import OrderFilters
 from web.errors import APIError
@@ -168,35 +166,6 @@ def load_order_detail(order_id: str) -> dict[str, Any]:
         return order_detail(session, order)
 
 
-def ship(order_id: str, body: ShipBody) -> dict[str, Any]:
-    """Every pending shipment goes; a shipping notification per shipment, through the outbox."""
-    with Session.begin() as session:
-        order, shipped = fulfilment.ship(
-            session,
-            order_id=order_key(order_id),
-            carrier=body.carrier,
-            tracking_number=body.tracking_number,
-        )
-        kinds = [shipment_email_kind(s.id) for s in shipped] or ["shipping_notification"]
-        for kind in kinds:
-            outbox.enqueue(session, send_order_email, str(order.id), kind)
-        return order_detail(session, order)
-
-
-def ship_one(order_id: str, shipment_id: int, body: ShipBody) -> dict[str, Any]:
-    """One shipment goes (``partially_shipped`` until the last); its own notification."""
-    with Session.begin() as session:
-        order, shipment = fulfilment.ship_shipment(
-            session,
-            order_id=order_key(order_id),
-            shipment_id=shipment_id,
-            carrier=body.carrier,
-            tracking_number=body.tracking_number,
-        )
-        outbox.enqueue(session, send_order_email, str(order.id), shipment_email_kind(shipment.id))
-        return order_detail(session, order)
-
-
 @bp.get("/api/orders/<order_id>")
 def get_order(order_id: str):
     return load_order_detail(order_id)
@@ -204,11 +173,17 @@ def get_order(order_id: str):
 
 @bp.post("/api/orders/<order_id>/ship")
 def ship_order(order_id: str):
-    order_key(order_id)
-    return ship(order_id, parse_body(ShipBody))
+    key = order_key(order_id)
+    body = parse_body(ShipBody)
+    shipping.ship(key, carrier=body.carrier, tracking_number=body.tracking_number)
+    return load_order_detail(order_id)
 
 
 @bp.post("/api/orders/<order_id>/shipments/<int:shipment_id>/ship")
 def ship_shipment(order_id: str, shipment_id: int):
-    order_key(order_id)
-    return ship_one(order_id, shipment_id, parse_body(ShipBody))
+    key = order_key(order_id)
+    body = parse_body(ShipBody)
+    shipping.ship_shipment(
+        key, shipment_id, carrier=body.carrier, tracking_number=body.tracking_number
+    )
+    return load_order_detail(order_id)

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import flash, g, redirect, render_template, request
+from flask import flash, g, redirect, render_template, request, url_for
 
+from flows import order_emails, shipping
 from jobs.templates import money
 from models.db import Session
+from models.orders import rules
 from models.orders.status import OrderStatus
 from models.staff import Role
 from web.admin import audit, bp, order_query, refunds
 from web.admin.auth import current_actor
 from web.admin.forms import form_action, parse_form
 from web.admin.order_query import OrderFilters
-from web.admin.orders import ShipBody, load_order_detail, order_summary, ship, ship_one
+from web.admin.orders import ShipBody, load_order_detail, order_key, order_summary
 from web.validation import parse_query
 
 __all__ = ["bp"]
@@ -36,14 +37,16 @@ def _money(cents: int | None, currency: str = "usd") -> str:
 
 @bp.app_context_processor
 def _page_context() -> dict[str, Any]:
-    return {"actor": g.get("actor") if request.blueprint == "admin" else None}
+    if request.blueprint != "admin":
+        return {"actor": None}
+    return {"actor": g.get("actor"), "order_rules": rules}
 
 
 def _act(order_id: str, action: Callable[[], str]):
     """Run a form's action; its message (or the refusal's) is shown on the order page."""
     with form_action():
         flash(action(), "ok")
-    return redirect(f"/admin/orders/{order_id}", 303)
+    return redirect(url_for("admin.page_order", order_id=order_id), 303)
 
 
 @bp.get("/orders")
@@ -57,7 +60,7 @@ def page_orders():
     next_url = None
     if more:
         next_cursor = order_query.next_cursor(filters, page[-1])
-        next_url = "/admin/orders?" + urlencode({**query, "cursor": next_cursor})
+        next_url = url_for("admin.page_orders", **query, cursor=next_cursor)
     return render_template(
         "admin/orders.html",
         orders=[order_summary(order) for order in page],
@@ -66,8 +69,8 @@ def page_orders():
         statuses=list(OrderStatus),
         sorts=list(order_query.SORTS),
         next_url=next_url,
-        csv_url="/admin/api/orders.csv?" + urlencode(query),
-        csv_lines_url="/admin/api/orders.csv?" + urlencode({**query, "lines": "true"}),
+        csv_url=url_for("admin.export_orders", **query),
+        csv_lines_url=url_for("admin.export_orders", **query, lines="true"),
     )
 
 
@@ -85,7 +88,10 @@ def page_order(order_id: str):
 @bp.post("/orders/<order_id>/ship")
 def page_ship_order(order_id: str):
     def action() -> str:
-        ship(order_id, parse_form(ShipBody))
+        body = parse_form(ShipBody)
+        shipping.ship(
+            order_key(order_id), carrier=body.carrier, tracking_number=body.tracking_number
+        )
         return "Marked shipped; the shipping email is on its way."
 
     return _act(order_id, action)
@@ -94,8 +100,14 @@ def page_ship_order(order_id: str):
 @bp.post("/orders/<order_id>/shipments/<int:shipment_id>/ship")
 def page_ship_shipment(order_id: str, shipment_id: int):
     def action() -> str:
-        order = ship_one(order_id, shipment_id, parse_form(ShipBody))
-        return f"Shipment sent; the order is {order['status'].replace('_', ' ')}."
+        body = parse_form(ShipBody)
+        order = shipping.ship_shipment(
+            order_key(order_id),
+            shipment_id,
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+        )
+        return f"Shipment sent; the order is {rules.label(order.status)}."
 
     return _act(order_id, action)
 
@@ -105,7 +117,7 @@ def page_refund_order(order_id: str):
     def action() -> str:
         body = parse_form(refunds.RefundBody, numbers=("amount_cents",))
         refund = refunds.request_refund(order_id, body)
-        amount = money(refund["amount_cents"], refund["currency"])
+        amount = money(refund.amount_cents, refund.currency)
         return f"Refund of {amount} requested; its status follows Stripe."
 
     return _act(order_id, action)
@@ -114,7 +126,7 @@ def page_refund_order(order_id: str):
 @bp.post("/orders/<order_id>/emails/confirmation")
 def page_resend_confirmation_email(order_id: str):
     def action() -> str:
-        refunds.resend_confirmation(order_id)
+        order_emails.resend_confirmation(order_key(order_id))
         return "The confirmation email will be sent again."
 
     return _act(order_id, action)

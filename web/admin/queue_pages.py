@@ -4,13 +4,14 @@ dead letters one at a time or every one matching a queue/actor filter (after a c
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from typing import Any
 
-from flask import abort, flash, redirect, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 
+from flows import dead_letters as letters_flow
 from web.admin import bp
 from web.admin.dead_letters import DeadLetterQuery
-from web.admin.forms import refuse
+from web.admin.forms import form_action
 from web.admin.queues import MessagesQuery
 from web.validation import parse_query
 from worker import dead_letters, queues
@@ -23,8 +24,8 @@ def _filters() -> dict[str, str]:
     return {k: request.form[k] for k in ("queue", "actor") if request.form.get(k, "").strip()}
 
 
-def _back(filters: dict[str, str]):
-    return redirect("/admin/dead-letters?" + urlencode(filters), 303)
+def _back(filters: dict[str, Any]):
+    return redirect(url_for("admin.page_dead_letters", **filters), 303)
 
 
 @bp.get("/queues")
@@ -66,41 +67,43 @@ def page_confirm_dead_letters():
     message_id = request.args.get("message_id", "")
     filters = {k: v for k, v in request.args.items() if k in ("queue", "actor") and v}
     if do == "delete" and message_id:
-        fields, action = {}, f"/admin/dead-letters/{message_id}/delete"
+        fields = {}
+        action = url_for("admin.page_delete_dead_letter", message_id=message_id)
         text = f"Delete the dead letter {message_id} for good?"
     elif do == "requeue":
         count = len(dead_letters.list_dead_letters(**filters))
-        fields, action = filters, "/admin/dead-letters/requeue"
+        fields, action = filters, url_for("admin.page_requeue_dead_letters")
         text = f"Requeue {count} dead letter(s) matching {filters or 'no filter (all)'}?"
     else:
         abort(404)
     return render_template(
-        "admin/confirm.html", text=text, action=action, fields=fields, back="/admin/dead-letters"
+        "admin/confirm.html",
+        text=text,
+        action=action,
+        fields=fields,
+        back=url_for("admin.page_dead_letters"),
     )
 
 
 @bp.post("/dead-letters/<message_id>/requeue")
 def page_requeue_dead_letter(message_id: str):
-    done = dead_letters.requeue([message_id])
-    if done:
-        flash(f"Requeued {message_id} on {done[0].queue}.", "ok")
-    else:
-        refuse(f"No dead letter {message_id} waiting.", status=404)
+    with form_action():
+        letter = letters_flow.requeue_one(message_id)
+        flash(f"Requeued {message_id} on {letter.queue}.", "ok")
     return _back(_filters())
 
 
 @bp.post("/dead-letters/requeue")
 def page_requeue_dead_letters():
     filters = _filters()
-    done = dead_letters.requeue(**filters)
+    done = letters_flow.requeue(**filters)
     flash(f"Requeued {len(done)} dead letter(s).", "ok")
     return _back(filters)
 
 
 @bp.post("/dead-letters/<message_id>/delete")
 def page_delete_dead_letter(message_id: str):
-    if dead_letters.purge([message_id]):
+    with form_action():
+        letters_flow.purge_one(message_id)
         flash(f"Deleted {message_id}.", "ok")
-    else:
-        refuse(f"No dead letter {message_id} waiting.", status=404)
     return _back({})

@@ -4,9 +4,8 @@ trend, top products and reasons, events not applied; retry now or resolve with a
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
 
-from flask import flash, g, redirect, render_template, request
+from flask import flash, g, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
 from flows import reconciliation
@@ -27,7 +26,8 @@ OUTCOMES = {
 
 def _back():
     state = request.form.get("state", "")
-    return redirect("/admin/reconciliation?" + urlencode({"state": state} if state else {}), 303)
+    query = {"state": state} if state else {}
+    return redirect(url_for("admin.page_reconciliation", **query), 303)
 
 
 @bp.get("/reconciliation")

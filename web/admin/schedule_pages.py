@@ -6,12 +6,12 @@ import datetime as dt
 
 import dramatiq
 import pendulum
-from flask import flash, g, redirect, render_template
+from flask import flash, g, redirect, render_template, url_for
 
 from flows import schedules
-from models import job_runs
 from models.db import Session
 from models.errors import CartfleetError
+from models.infra import job_runs
 from web.admin import bp
 from web.admin.schedules import overview_json
 from worker.scheduler import previous_run
@@ -54,4 +54,4 @@ def page_run_schedule(name: str):
     except CartfleetError as error:
         flash(error.message, "error")
         g.audit_status = error.status
-    return redirect("/admin/schedules", 303)
+    return redirect(url_for("admin.page_schedules"), 303)

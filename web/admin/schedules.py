@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flows import schedules as flow
-from models import job_runs
+from models.infra import job_runs
 from web.admin import bp
 
 

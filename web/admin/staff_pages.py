@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request
+from flask import flash, redirect, render_template, request, url_for
 
 from models import staff
 from models.db import Session
@@ -33,7 +33,7 @@ def page_create_user():
         with Session.begin() as session:
             staff.create_user(session, email=body.email, password=body.password, role=body.role)
         flash(f"Created {body.role} {body.email}.", "ok")
-    return redirect("/admin/staff", 303)
+    return redirect(url_for("admin.page_staff"), 303)
 
 
 @bp.post("/staff/<int:user_id>")
@@ -54,4 +54,4 @@ def page_update_user(user_id: int):
                 user.disabled = change.disabled
             email = user.email
         flash(f"Updated {email}.", "ok")
-    return redirect("/admin/staff", 303)
+    return redirect(url_for("admin.page_staff"), 303)

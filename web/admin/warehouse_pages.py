@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, redirect, render_template, request
+from flask import flash, redirect, render_template, request, url_for
 
 from models.db import Session
 from models.stock import grid
@@ -64,7 +64,7 @@ def page_create_warehouse():
         created = warehouses.create(warehouses.NewWarehouse.model_validate(_form()))
         return f"Warehouse {created['code']} created."
 
-    return _act("/admin/warehouses", action)
+    return _act(url_for("admin.page_warehouses"), action)
 
 
 @bp.get("/warehouses/<warehouse>")
@@ -87,7 +87,7 @@ def page_update_warehouse(warehouse: str):
         warehouses.update(warehouse, warehouses.WarehouseChanges.model_validate(changes))
         return f"Warehouse {warehouse} saved."
 
-    return _act(f"/admin/warehouses/{warehouse}", action)
+    return _act(url_for("admin.page_warehouse", warehouse=warehouse), action)
 
 
 @bp.post("/warehouses/<warehouse>/deactivate")
@@ -96,7 +96,7 @@ def page_deactivate_warehouse(warehouse: str):
         warehouses.update(warehouse, warehouses.WarehouseChanges(active=False))
         return f"Warehouse {warehouse} deactivated: it no longer sells or ships."
 
-    return _act("/admin/warehouses", action)
+    return _act(url_for("admin.page_warehouses"), action)
 
 
 @bp.post("/warehouses/<warehouse>/activate")
@@ -105,7 +105,7 @@ def page_activate_warehouse(warehouse: str):
         warehouses.update(warehouse, warehouses.WarehouseChanges(active=True))
         return f"Warehouse {warehouse} active again."
 
-    return _act("/admin/warehouses", action)
+    return _act(url_for("admin.page_warehouses"), action)
 
 
 @bp.get("/stock")
@@ -134,7 +134,7 @@ def page_adjust_stock():
         level = warehouses.adjust(warehouses.Adjustment.model_validate(_form()))
         return f"{level['sku']} in {level['warehouse']}: {level['on_hand']} on hand."
 
-    return _act("/admin/stock", action)
+    return _act(url_for("admin.page_stock"), action)
 
 
 @bp.post("/stock/transfers")
@@ -147,4 +147,4 @@ def page_transfer_stock():
             f"{destination['warehouse']} now {destination['on_hand']}."
         )
 
-    return _act("/admin/stock", action)
+    return _act(url_for("admin.page_stock"), action)

@@ -7,9 +7,8 @@ A replay goes through ``flows.webhook_replay``, as the API's and the CLI's do.
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 
-from flask import abort, flash, g, redirect, render_template, request
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
 from flows import webhook_replay
@@ -42,14 +41,14 @@ def page_webhooks():
     if len(rows) > PAGE:
         last = page[-1]
         cursor = cursors.encode_event(last.received_at, last.id)
-        next_url = "/admin/webhooks?" + urlencode({**shown, "cursor": cursor})
+        next_url = url_for("admin.page_webhooks", **shown, cursor=cursor)
     return render_template(
         "admin/webhooks.html",
         events=page,
         filters=shown,
         statuses=inbox.WEBHOOK_STATUSES,
         next_url=next_url,
-        replay_url="/admin/webhooks/replay?" + urlencode(shown),
+        replay_url=url_for("admin.page_confirm_replay_webhooks", **shown),
     )
 
 
@@ -63,9 +62,9 @@ def page_confirm_replay_webhooks():
         "admin/confirm.html",
         text=f"Replay {count} event(s) (received, failed or dead) matching "
         f"{_shown(request.args) or 'no filter (all)'}?",
-        action="/admin/webhooks/replay",
+        action=url_for("admin.page_replay_webhooks"),
         fields=_shown(request.args),
-        back="/admin/webhooks?" + urlencode(_shown(request.args)),
+        back=url_for("admin.page_webhooks", **_shown(request.args)),
     )
 
 
@@ -77,11 +76,11 @@ def page_replay_webhooks():
     except ValidationError:
         flash("Check the filter: status, type, from and to.", "error")
         g.audit_status = 422
-        return redirect("/admin/webhooks", 303)
+        return redirect(url_for("admin.page_webhooks"), 303)
     with Session.begin() as session:
         ids = webhook_replay.replay_matching(session, where=where)
     flash(f"Replaying {len(ids)} event(s).", "ok")
-    return redirect("/admin/webhooks?" + urlencode(shown), 303)
+    return redirect(url_for("admin.page_webhooks", **shown), 303)
 
 
 @bp.get("/webhooks/<event_id>")
@@ -109,4 +108,4 @@ def page_replay_webhook(event_id: str):
     else:
         flash(f"No replayable event {event_id} (unknown, or refused for good).", "error")
         g.audit_status = 404
-    return redirect(f"/admin/webhooks/{event_id}", 303)
+    return redirect(url_for("admin.page_webhook", event_id=event_id), 303)

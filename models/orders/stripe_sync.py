@@ -1,4 +1,4 @@
-"""Orders still awaiting payment, checked against their PaymentIntent as Stripe has it.
+"""Orders still awaiting payment brought in line with their PaymentIntent as Stripe has it.
 
 A webhook that never arrives must not leave a paying buyer's order unpaid or, worse,
 canceled when its hold runs out. What Stripe says is applied through the webhook's own

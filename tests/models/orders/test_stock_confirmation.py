@@ -6,7 +6,7 @@ import datetime as dt
 
 from models.base import utcnow
 from models.db import Session
-from models.orders import reconciliation
+from models.orders import stock_confirmation as confirmations
 from models.orders.tables import Order
 from models.stock import reservations
 from models.stock.tables import StockLevel
@@ -28,7 +28,7 @@ def paid_order_with_errors(session, *, quantity=2, on_hand=1, created_at=None) -
     assert errors
     # As the payment left it: errors kept, first retry five minutes on.
     order.confirmation_errors = errors
-    order.next_confirmation_at = utcnow() + reconciliation.RETRY_BACKOFF[0]
+    order.next_confirmation_at = utcnow() + confirmations.RETRY_BACKOFF[0]
     session.flush()
     return order
 
@@ -44,9 +44,9 @@ def test_retry_is_due_five_minutes_after_the_error(skus):
     now = utcnow()
 
     with Session() as session:
-        assert reconciliation.orders_due_for_confirmation_retry(session, now=now) == []
+        assert confirmations.orders_due_for_confirmation_retry(session, now=now) == []
         later = now + dt.timedelta(minutes=5, seconds=1)
-        assert reconciliation.orders_due_for_confirmation_retry(session, now=later) == [order_id]
+        assert confirmations.orders_due_for_confirmation_retry(session, now=later) == [order_id]
 
 
 def test_failed_retry_backs_off_then_success_removes_the_error(skus):
@@ -55,19 +55,19 @@ def test_failed_retry_backs_off_then_success_removes_the_error(skus):
     now = utcnow() + dt.timedelta(minutes=6)
 
     with Session.begin() as session:
-        assert reconciliation.retry_confirmation(session, order_id=order_id, now=now) == "retrying"
+        assert confirmations.retry_confirmation(session, order_id=order_id, now=now) == "retrying"
     with Session() as session:
         order = session.get(Order, order_id)
         assert order.confirmation_attempts == 1
         assert order.next_confirmation_at == now + dt.timedelta(minutes=15)
-        assert reconciliation.orders_due_for_confirmation_retry(session, now=now) == []
+        assert confirmations.orders_due_for_confirmation_retry(session, now=now) == []
         due_at = now + dt.timedelta(minutes=15)
-        assert reconciliation.orders_due_for_confirmation_retry(session, now=due_at) == [order_id]
+        assert confirmations.orders_due_for_confirmation_retry(session, now=due_at) == [order_id]
 
     with Session.begin() as session:
         session.get(StockLevel, ("SKU-1", "main")).on_hand = 5  # restocked
     with Session.begin() as session:
-        outcome = reconciliation.retry_confirmation(
+        outcome = confirmations.retry_confirmation(
             session, order_id=order_id, now=now + dt.timedelta(minutes=15)
         )
 
@@ -85,21 +85,21 @@ def test_failed_retry_backs_off_then_success_removes_the_error(skus):
             "reservation_confirmation_retry",
         ]
         later = now + dt.timedelta(days=2)
-        assert reconciliation.orders_due_for_confirmation_retry(session, now=later) == []
+        assert confirmations.orders_due_for_confirmation_retry(session, now=later) == []
 
 
 def test_five_failed_attempts_mark_the_order_for_manual_reconciliation(skus):
     with Session.begin() as session:
         order_id = paid_order_with_errors(session).id
     now = utcnow()
-    gaps = [dt.timedelta(minutes=5), *reconciliation.RETRY_BACKOFF[1:]]
+    gaps = [dt.timedelta(minutes=5), *confirmations.RETRY_BACKOFF[1:]]
     outcomes = []
     for gap in gaps:
         now += gap + dt.timedelta(seconds=1)
         with Session() as session:
-            assert reconciliation.orders_due_for_confirmation_retry(session, now=now) == [order_id]
+            assert confirmations.orders_due_for_confirmation_retry(session, now=now) == [order_id]
         with Session.begin() as session:
-            outcomes.append(reconciliation.retry_confirmation(session, order_id=order_id, now=now))
+            outcomes.append(confirmations.retry_confirmation(session, order_id=order_id, now=now))
 
     assert outcomes == ["retrying"] * 4 + ["manual"]
     with Session() as session:
@@ -108,7 +108,7 @@ def test_five_failed_attempts_mark_the_order_for_manual_reconciliation(skus):
         assert order.confirmation_attempts == 5
         assert order.confirmation_errors
         far = now + dt.timedelta(days=3)
-        assert reconciliation.orders_due_for_confirmation_retry(session, now=far) == []
+        assert confirmations.orders_due_for_confirmation_retry(session, now=far) == []
         kinds = [event.kind for event in order.events]
         assert kinds.count("reservation_confirmation_failed") == 5
         assert kinds.count("reservation_confirmation_retry") == 5
@@ -122,7 +122,7 @@ def test_orders_older_than_a_day_are_not_picked_up(skus):
 
     with Session() as session:
         later = utcnow() + dt.timedelta(hours=1)
-        assert reconciliation.orders_due_for_confirmation_retry(session, now=later) == []
+        assert confirmations.orders_due_for_confirmation_retry(session, now=later) == []
 
 
 def test_orders_without_errors_or_not_paid_are_not_retried(skus):
@@ -135,7 +135,7 @@ def test_orders_without_errors_or_not_paid_are_not_retried(skus):
 
     with Session() as session:
         later = utcnow() + dt.timedelta(hours=1)
-        assert reconciliation.orders_due_for_confirmation_retry(session, now=later) == []
+        assert confirmations.orders_due_for_confirmation_retry(session, now=later) == []
 
 
 def test_confirmation_errors_are_recorded_then_cleared(skus):
@@ -144,10 +144,10 @@ def test_confirmation_errors_are_recorded_then_cleared(skus):
     errors = [{"sku": "SKU-A", "warehouse": "main", "quantity": 2, "available": 0}]
     with Session.begin() as session:
         row = session.get(Order, order.id)
-        reconciliation.record_confirmation_errors(session, order=row, errors=errors)
+        confirmations.record_confirmation_errors(session, order=row, errors=errors)
     with Session.begin() as session:
         row = session.get(Order, order.id)
         assert row.confirmation_errors == errors
-        reconciliation.record_confirmation_errors(session, order=row, errors=[])
+        confirmations.record_confirmation_errors(session, order=row, errors=[])
     with Session() as session:
         assert session.get(Order, order.id).confirmation_errors is None

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -41,7 +41,7 @@ class Confirmation:
     errors_recorded_now: bool  # the order had no errors before this attempt
 
 
-def has_confirmation_errors():
+def has_confirmation_errors() -> ColumnElement[bool]:
     """SQL: the order carries reservation-confirmation errors (a non-empty array).
 
     The type is tested rather than trusting NULL alone: a JSON ``null`` or a non-array
@@ -85,7 +85,7 @@ def confirm_reservations(session: Session, *, order: Order) -> Confirmation:
     return Confirmation(errors, recorded_now)
 
 
-def with_confirmation_errors() -> Select:
+def with_confirmation_errors() -> Select[Order]:
     """Orders whose reservations could not all be confirmed (the reconciliation list)."""
     return select(Order).where(has_confirmation_errors())
 
@@ -131,6 +131,7 @@ def retry_confirmation(session: Session, *, order_id: uuid.UUID, now: dt.datetim
     # and its timeline the same way whoever confirms.
     errors = confirm_reservations(session, order=order).errors
     order.last_confirmation_at = now
+    data: dict[str, Any]
     if not errors:
         order.confirmation_attempts, order.next_confirmation_at = 0, None
         outcome, data = "confirmed", {"attempt": attempts}

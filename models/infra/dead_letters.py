@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Index, String, Text, func, select, text
+from sqlalchemy import ColumnElement, Index, Select, String, Text, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -59,7 +59,7 @@ class DeadLetter(Base):
         }
 
 
-def _is_waiting():
+def _is_waiting() -> ColumnElement[bool]:
     return DeadLetter.requeued_at.is_(None) & DeadLetter.purged_at.is_(None)
 
 
@@ -91,7 +91,7 @@ def record(session: Session, letters: Sequence[dict[str, Any]]) -> None:
     )
 
 
-def _matching(queue: str | None, actor: str | None):
+def _matching(queue: str | None, actor: str | None) -> Select[DeadLetter]:
     statement = select(DeadLetter).where(_is_waiting())
     if queue:
         statement = statement.where(DeadLetter.queue == queue)

@@ -57,7 +57,7 @@ ORDER BY day
 
 def affected_orders(session: Session) -> int:
     """Orders with reservation-confirmation errors not resolved yet."""
-    return session.scalar(_AFFECTED)
+    return int(session.scalar(_AFFECTED) or 0)
 
 
 def top_failing_products(session: Session, *, limit: int = 5) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from web import (
     openapi,
     orders,
     products,
+    recommendations,
     recovery,
     request_metrics,
     storefront,
@@ -40,7 +41,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     errors.register_error_handlers(app)
-    blueprints = (health, webhooks, products, carts, checkout, orders, recovery, admin, openapi)
+    blueprints = (health, webhooks, products, recommendations, carts, checkout, orders, recovery)
+    blueprints += (admin, openapi)
     blueprints += (storefront,) if get_settings().demo_storefront else ()
     for module in blueprints:
         app.register_blueprint(module.bp)

@@ -84,7 +84,7 @@ def test_a_second_run_writes_the_same_table_and_drops_what_no_longer_holds():
     with Session.begin() as session:
         session.execute(text("UPDATE orders SET status = 'refunded' WHERE status = 'paid'"))
     job.rebuild(BuildSettings(min_support=2))
-    assert {sku: _neighbours(sku) for sku in "ABCD"} == dict.fromkeys("ABCD", [])
+    assert all(_neighbours(sku) == [] for sku in "ABCD")
     with Session() as session:
         assert dict(session.execute(select(ProductSales.sku, ProductSales.orders)).all()) == {
             "B": 2

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 import redis
-from dramatiq.errors import ConnectionError as BrokerConnectionError
+from dramatiq.errors import BrokerConnectionError
 from flask import Response, after_this_request, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 

@@ -19,19 +19,21 @@ VIEW_RETENTION = dt.timedelta(days=30)
 HISTORY_VIEWS = 20
 HISTORY_ORDERS = 5
 
+_VIEWS = ProductView.__table__
+# Core on the tables, built once (as models/carts/events.py): each record is one execution.
 _RECORD = (
-    insert(ProductView)
+    insert(_VIEWS)
     .from_select(
         ["visitor_id", "email", "sku", "viewed_at", "source_id"],
         select(
-            bindparam("visitor_id", type_=ProductView.visitor_id.type),
-            bindparam("email", type_=ProductView.email.type),
-            Product.sku,
-            bindparam("viewed_at", type_=ProductView.viewed_at.type),
-            bindparam("source_id", type_=ProductView.source_id.type),
-        ).where(Product.sku == bindparam("sku")),
+            bindparam("visitor_id", type_=_VIEWS.c.visitor_id.type),
+            bindparam("email", type_=_VIEWS.c.email.type),
+            Product.__table__.c.sku,
+            bindparam("viewed_at", type_=_VIEWS.c.viewed_at.type),
+            bindparam("source_id", type_=_VIEWS.c.source_id.type),
+        ).where(Product.__table__.c.sku == bindparam("sku")),
     )
-    .on_conflict_do_nothing(index_elements=[ProductView.source_id])
+    .on_conflict_do_nothing(index_elements=[_VIEWS.c.source_id])
 )
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import threading
 
+import pendulum
 from sqlalchemy import select, text
 
+from jobs import carts
 from jobs import recommendations as job
 from models import db
+from models.base import utcnow
 from models.db import Session
+from models.job_runs import JobRun
+from models.recommendations import views
 from models.recommendations.build import BuildSettings, try_lock, unlock
-from models.recommendations.tables import ProductNeighbour, ProductSales
+from models.recommendations.tables import ProductNeighbour, ProductSales, ProductView
 from tests.support import factories
 
 
@@ -122,3 +128,37 @@ def test_the_connection_goes_back_clean():
         )
         locks = connection.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
     assert (temp, locks) == (0, 0)
+
+
+def test_a_tick_runs_once_and_is_recorded_in_job_runs(drain_queues):
+    _history()
+    tick = pendulum.now("UTC").start_of("minute").isoformat()
+
+    for _ in range(2):  # the same tick delivered twice (two schedulers)
+        job.rebuild_recommendations.send_with_options(scheduled_at=tick)
+    drain_queues()
+
+    with Session() as session:
+        runs = session.scalars(select(JobRun).where(JobRun.job == job.REBUILD_JOB)).all()
+    assert [(run.outcome, run.items_processed) for run in runs] == [("success", 3)]
+    assert [row[0] for row in _neighbours("A")] == ["C", "B"]
+
+
+def test_the_session_purge_deletes_views_past_their_retention(drain_queues):
+    _history()
+    now = utcnow()
+    with Session.begin() as session:
+        for days, source in ((31, "old-1"), (45, "old-2"), (2, "fresh")):
+            views.record(
+                session,
+                visitor_id="v1",
+                sku="A",
+                email=None,
+                viewed_at=now - dt.timedelta(days=days),
+                source_id=source,
+            )
+
+    assert carts.purge_views(batch_size=1) == 2
+
+    with Session() as session:
+        assert session.scalars(select(ProductView.source_id)).all() == ["fresh"]

@@ -80,7 +80,7 @@ def rebuild(settings: build.BuildSettings | None = None) -> RebuildResult:
 @dramatiq.actor(
     actor_name=REBUILD_JOB,
     queue_name="maintenance",
-    periodic=cron("30 3 * * *"),
+    periodic=cron("0 4 * * *"),
     max_retries=0,  # a missed night is caught up when the scheduler starts
     time_limit=900_000,
 )

@@ -141,7 +141,8 @@ def _shipment_row(session: OrmSession, order: Order, kind: str) -> Shipment | No
 
 def _also_bought(session: OrmSession, order: Order) -> list[Product]:
     """The storefront's "customers also bought" for the order's items (one source)."""
-    found = serving.also_bought(session, [item.sku for item in order.items], limit=ALSO_BOUGHT)
+    skus = [item.sku for item in order.items]
+    found = serving.also_bought(session, skus, exclude=skus, limit=ALSO_BOUGHT)
     return [item.product for item in found]
 
 

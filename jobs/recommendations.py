@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import dramatiq
 from periodiq import cron
-from sqlalchemy import text
 
 from models import db
 from models.base import utcnow
@@ -42,17 +41,17 @@ def rebuild(settings: build.BuildSettings | None = None) -> RebuildResult:
     started = time.monotonic()
     built_at = utcnow()
     with db.engine().connect() as connection:
-        connection.execute(text("SET statement_timeout = 0"))  # the staging scans everything
+        build.configure_session(connection)
         locked = build.try_lock(connection)
         connection.commit()
         if not locked:
-            connection.execute(text("RESET statement_timeout"))
+            build.reset_session(connection)
             connection.commit()
             logger.info("Another recommendations rebuild is running; this one stops")
             return RebuildResult(ran=False)
         try:
             with connection.begin():
-                products = build.stage_baskets(connection, min_support=settings.min_support)
+                products = build.stage_pairs(connection, min_support=settings.min_support)
             with connection.begin():
                 build.write_sales(connection, built_at=built_at)
             written = 0
@@ -70,7 +69,7 @@ def rebuild(settings: build.BuildSettings | None = None) -> RebuildResult:
             connection.rollback()
             build.drop_staging(connection)
             build.unlock(connection)
-            connection.execute(text("RESET statement_timeout"))
+            build.reset_session(connection)
             connection.commit()
     result = RebuildResult(True, products, written, anchors, time.monotonic() - started)
     logger.info("Recommendations rebuilt: %s", result)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from models.catalog import Product
 from models.db import Session
-from models.recommendations import serving, views
+from models.recommendations import serving
 from models.recommendations.serving import Recommended
 from web import visitor
 from web.errors import APIError
@@ -55,7 +55,7 @@ def product_recommendations(sku: str):
     with Session() as session:
         if session.scalar(select(Product.sku).where(Product.sku == sku)) is None:
             raise APIError(404, "not_found", f"No such product: {sku}.")
-        found = serving.also_bought(session, [sku], limit=query.limit)
+        found = serving.also_bought(session, [sku], exclude=[sku], limit=query.limit)
     return {"items": _items(found)}
 
 
@@ -65,7 +65,7 @@ def cart_recommendations(cart_id: str):
     query = parse_query(RecommendationQuery)
     with Session() as session:
         basis = _cart_or_404(session, cart_id)
-        found = serving.also_bought(session, basis.skus, limit=query.limit)
+        found = serving.also_bought(session, basis.skus, exclude=basis.skus, limit=query.limit)
         found = serving.topped_up(session, found, exclude=basis.skus, limit=query.limit)
     return {"items": _items(found)}
 
@@ -85,10 +85,11 @@ def visitor_recommendations():
             email = basis.email or email
             if known is not None and basis.email and basis.email != known.email:
                 visitor.remember(visitor.Visitor(known.id, basis.email))
-        history = views.history_skus(session, visitor_id=known.id if known else None, email=email)
-        found = serving.also_bought(
-            session, [*history, *in_cart], exclude=in_cart, limit=query.limit
+        found, source = serving.personal(
+            session,
+            visitor_id=known.id if known else None,
+            email=email,
+            in_cart=in_cart,
+            limit=query.limit,
         )
-        source = "personal" if found else "bestsellers"
-        found = serving.topped_up(session, found, exclude=in_cart, limit=query.limit)
     return {"items": _items(found), "source": source}

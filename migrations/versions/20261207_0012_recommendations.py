@@ -35,8 +35,8 @@ def _at(column: str) -> sa.Column:
 def upgrade() -> None:
     op.create_table(
         "product_neighbours",
-        _product("sku", primary_key=True),
-        _product("neighbour_sku", primary_key=True),
+        sa.Column("sku", sa.String(64), primary_key=True),
+        sa.Column("neighbour_sku", sa.String(64), primary_key=True),
         sa.Column("rank", sa.SmallInteger(), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("co_purchases", sa.Integer(), nullable=False),

@@ -34,6 +34,23 @@ class BuildSettings:
     batch_size: int = 2_000
 
 
+# The rebuild's own session settings: no statement timeout (the staging reads every
+# order line), memory enough for the pair counts of a batch to stay off disk, and no
+# JIT (compiling each batch's plan costs more than it saves on these simple scans).
+SESSION_SETTINGS = {"statement_timeout": "0", "work_mem": "128MB", "jit": "off"}
+
+
+def configure_session(connection: Connection) -> None:
+    for name, value in SESSION_SETTINGS.items():
+        connection.execute(text(f"SET {name} = '{value}'"))
+
+
+def reset_session(connection: Connection) -> None:
+    """Back to the pool's settings (the connection is reused by other work)."""
+    for name in SESSION_SETTINGS:
+        connection.execute(text(f"RESET {name}"))
+
+
 def try_lock(connection: Connection) -> bool:
     """Take the rebuild's session lock on ``connection``; False when another run holds it."""
     return bool(
@@ -45,12 +62,13 @@ def unlock(connection: Connection) -> None:
     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": REBUILD_LOCK_KEY})
 
 
-def stage_baskets(connection: Connection, *, min_support: int) -> int:
-    """Create the temporary basket tables from paid orders; returns the products bought.
+def stage_pairs(connection: Connection, *, min_support: int) -> int:
+    """Create the temporary tables of products bought and pairs; returns the products.
 
-    ``rec_items``: each product bought, numbered, with ``n`` (orders holding it).
-    ``rec_baskets``: (order, product) for products with ``n >= min_support`` in orders
-    holding two or more of them: only those can form a pair with enough support.
+    ``rec_items``: each product in a paid order, numbered, with ``n`` (orders holding it).
+    ``rec_pairs``: each pair (a < b) bought together in at least ``min_support`` orders,
+    with ``co``, that count; only products with ``n >= min_support`` can form one. Each
+    pair is counted once, in one pass over the baskets.
     """
     drop_staging(connection)
     connection.execute(
@@ -72,25 +90,32 @@ def stage_baskets(connection: Connection, *, min_support: int) -> int:
     connection.execute(
         text(
             "CREATE TEMP TABLE rec_baskets AS"
-            " WITH kept AS ("
-            "   SELECT l.order_id, i.item FROM rec_lines l JOIN rec_items i USING (sku)"
-            "   WHERE i.n >= :min_support)"
-            " SELECT order_id, item FROM kept WHERE order_id IN ("
-            "   SELECT order_id FROM kept GROUP BY order_id HAVING count(*) > 1)"
+            " SELECT l.order_id, i.item FROM rec_lines l JOIN rec_items i USING (sku)"
+            " WHERE i.n >= :min_support"
         ),
         {"min_support": min_support},
     )
     connection.execute(text("DROP TABLE rec_lines"))
-    connection.execute(text("CREATE INDEX ON rec_baskets (item, order_id)"))
-    connection.execute(text("CREATE INDEX ON rec_baskets (order_id, item)"))
+    connection.execute(
+        text(
+            "CREATE TEMP TABLE rec_pairs AS"
+            " SELECT a.item AS a, b.item AS b, count(*)::int AS co"
+            " FROM rec_baskets a JOIN rec_baskets b ON b.order_id = a.order_id AND a.item < b.item"
+            " GROUP BY a.item, b.item HAVING count(*) >= :min_support"
+        ),
+        {"min_support": min_support},
+    )
+    connection.execute(text("DROP TABLE rec_baskets"))
+    connection.execute(text("CREATE INDEX ON rec_pairs (a)"))
+    connection.execute(text("CREATE INDEX ON rec_pairs (b)"))
     connection.execute(text("ANALYZE rec_items"))
-    connection.execute(text("ANALYZE rec_baskets"))
+    connection.execute(text("ANALYZE rec_pairs"))
     return connection.scalar(text("SELECT count(*) FROM rec_items"))
 
 
 def drop_staging(connection: Connection) -> None:
     """Drop the temporary tables (the connection goes back to a pool afterwards)."""
-    for table in ("rec_lines", "rec_baskets", "rec_items"):
+    for table in ("rec_lines", "rec_baskets", "rec_pairs", "rec_items"):
         connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
 
 
@@ -119,10 +144,9 @@ _REPLACE = text(
 )
 _INSERT = text(
     "WITH pairs AS ("
-    "  SELECT a.item AS a, b.item AS b, count(*)::int AS co"
-    "  FROM rec_baskets a JOIN rec_baskets b ON b.order_id = a.order_id AND b.item <> a.item"
-    "  WHERE a.item BETWEEN :first AND :last"
-    "  GROUP BY a.item, b.item HAVING count(*) >= :min_support"
+    "  SELECT a, b, co FROM rec_pairs WHERE a BETWEEN :first AND :last"
+    "  UNION ALL"
+    "  SELECT b, a, co FROM rec_pairs WHERE b BETWEEN :first AND :last"
     "), scored AS ("
     "  SELECT ia.sku AS sku, ib.sku AS neighbour_sku, p.co,"
     "    p.co / sqrt(ia.n::float8 * ib.n) AS score"
@@ -133,10 +157,7 @@ _INSERT = text(
     "  FROM scored"
     ")"
     " INSERT INTO product_neighbours (sku, neighbour_sku, rank, score, co_purchases, built_at)"
-    " SELECT r.sku, r.neighbour_sku, r.rank, r.score, r.co, :built_at FROM ranked r"
-    " WHERE r.rank <= :top_n"
-    " AND EXISTS (SELECT 1 FROM products p WHERE p.sku = r.sku)"
-    " AND EXISTS (SELECT 1 FROM products p WHERE p.sku = r.neighbour_sku)"
+    " SELECT sku, neighbour_sku, rank, score, co, :built_at FROM ranked WHERE rank <= :top_n"
 ).bindparams(bindparam("built_at"))
 
 
@@ -155,7 +176,6 @@ def build_batch(
         {
             "first": first,
             "last": last,
-            "min_support": settings.min_support,
             "top_n": settings.top_n,
             "built_at": built_at,
         },
@@ -163,10 +183,13 @@ def build_batch(
 
 
 def drop_stale(connection: Connection, *, built_at: dt.datetime) -> int:
-    """Delete neighbours this run did not write (products no longer bought together)."""
-    return connection.execute(
+    """Delete neighbours this run did not write (products no longer bought together),
+    and refresh the planner's statistics of the rewritten tables for the lookups."""
+    dropped = connection.execute(
         text("DELETE FROM product_neighbours WHERE built_at < :built_at"), {"built_at": built_at}
     ).rowcount
+    connection.execute(text("ANALYZE product_neighbours, product_sales"))
+    return dropped
 
 
 def anchor_count(connection: Connection) -> int:

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from models.carts.tables import Cart, CartItem
 from models.catalog import Product
+from models.recommendations import views
 from models.recommendations.tables import ProductNeighbour, ProductSales, RecommendationExclusion
 from models.stock.availability import available_units_of, units
+
+BESTSELLER_CANDIDATES = 200
 
 
 @dataclass(frozen=True)
@@ -40,46 +43,59 @@ def eligible(exclude: Iterable[str]) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _with_stock(statement: Select, session: Session) -> list[Recommended]:
-    rows = session.execute(statement.add_columns(available_units_of(Product.sku)))
-    return [Recommended(product, units(available)) for product, available in rows]
+def _eligible_in_order(
+    session: Session, ranked: Iterable[str], *, skipped: set[str], limit: int
+) -> list[Recommended]:
+    """The first ``limit`` of ``ranked`` that are eligible, read a few at a time by key.
+
+    Two steps rather than one join: the products are read by primary key for a short
+    list of candidates, so the plan never scans the catalogue, whatever its size.
+    """
+    found: list[Recommended] = []
+    pending = [sku for sku in dict.fromkeys(ranked) if sku not in skipped]
+    chunk = max(2 * limit, 8)
+    for start in range(0, len(pending), chunk):
+        wanted = pending[start : start + chunk]
+        rows = session.execute(
+            select(Product, available_units_of(Product.sku)).where(
+                Product.sku.in_(wanted), *eligible(())
+            )
+        )
+        by_sku = {product.sku: Recommended(product, units(free)) for product, free in rows}
+        found += [by_sku[sku] for sku in wanted if sku in by_sku]
+        if len(found) >= limit:
+            break
+    return found[:limit]
 
 
 def also_bought(
     session: Session, skus: Sequence[str], *, exclude: Iterable[str] = (), limit: int
 ) -> list[Recommended]:
-    """The neighbours of ``skus``, best summed score first; nothing outside ``eligible``."""
+    """The neighbours of ``skus``, best summed score first; nothing outside ``eligible``
+    nor in ``exclude``. ``skus`` themselves may come back (as a neighbour of another):
+    each caller says what must not (the product itself, the cart's items)."""
     if not skus:
         return []
-    scores = (
-        select(
-            ProductNeighbour.neighbour_sku.label("sku"),
-            func.sum(ProductNeighbour.score).label("score"),
-        )
+    ranked = session.scalars(
+        select(ProductNeighbour.neighbour_sku)
         .where(ProductNeighbour.sku.in_(sorted(set(skus))))
         .group_by(ProductNeighbour.neighbour_sku)
-        .subquery()
-    )
-    statement = (
-        select(Product)
-        .join(scores, scores.c.sku == Product.sku)
-        .where(*eligible([*skus, *exclude]))
-        .order_by(scores.c.score.desc(), Product.sku)
-        .limit(limit)
-    )
-    return _with_stock(statement, session)
+        .order_by(func.sum(ProductNeighbour.score).desc(), ProductNeighbour.neighbour_sku)
+    ).all()
+    return _eligible_in_order(session, ranked, skipped=set(exclude), limit=limit)
 
 
 def bestsellers(session: Session, *, exclude: Iterable[str] = (), limit: int) -> list[Recommended]:
     """The products in most paid orders as of the last rebuild; nothing outside ``eligible``."""
-    statement = (
-        select(Product)
-        .join(ProductSales, ProductSales.sku == Product.sku)
-        .where(*eligible(exclude))
-        .order_by(ProductSales.orders.desc(), Product.sku.desc())
-        .limit(limit)
-    )
-    return _with_stock(statement, session)
+    skipped = set(exclude)
+    # Enough candidates for the exclusions and some products out of stock; few shops
+    # have more than that of their bestsellers unavailable at once.
+    ranked = session.scalars(
+        select(ProductSales.sku)
+        .order_by(ProductSales.orders.desc(), ProductSales.sku.desc())
+        .limit(len(skipped) + BESTSELLER_CANDIDATES)
+    ).all()
+    return _eligible_in_order(session, ranked, skipped=skipped, limit=limit)
 
 
 def topped_up(
@@ -94,6 +110,24 @@ def topped_up(
         limit=limit - len(found),
     )
     return found + more
+
+
+def personal(
+    session: Session,
+    *,
+    visitor_id: str | None,
+    email: str | None,
+    in_cart: Sequence[str],
+    limit: int,
+) -> tuple[list[Recommended], str]:
+    """A visitor's picks and their source: the neighbours of what they viewed and bought
+    lately and of their cart (``"personal"``), topped up with bestsellers; bestsellers
+    alone (``"bestsellers"``) without any. A product bought before may come back (people
+    buy again); one in the cart never does."""
+    history = views.history_skus(session, visitor_id=visitor_id, email=email)
+    found = also_bought(session, [*history, *in_cart], exclude=in_cart, limit=limit)
+    source = "personal" if found else "bestsellers"
+    return topped_up(session, found, exclude=in_cart, limit=limit), source
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,11 @@ class ProductNeighbour(Base):
 
     __tablename__ = "product_neighbours"
 
-    sku: Mapped[str] = mapped_column(
-        ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True
-    )
-    neighbour_sku: Mapped[str] = mapped_column(
-        ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign keys: their checks were a sixth of the rebuild's time, and nothing needs
+    # them: the rebuild only writes products that order lines (which have the key) name,
+    # serving reads products by key, and the next rebuild drops a row for one gone.
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    neighbour_sku: Mapped[str] = mapped_column(String(64), primary_key=True)
     rank: Mapped[int] = mapped_column(SmallInteger)
     score: Mapped[float]
     co_purchases: Mapped[int]

@@ -77,6 +77,7 @@ OPERATIONS: dict[str, Operation] = {
         "The visitor's picks (signed visitor cookie or cart), else bestsellers",
         {200: shapes.VisitorRecommendations},
         query=recommendations.VisitorQuery,
+        errors=(404,),  # an unknown ``cart``
     ),
     "carts.create_cart": Operation("Create a cart", {201: shapes.Cart}, body=carts.NewCart),
     "carts.get_cart": Operation("A cart, re-priced and stock-checked", {200: shapes.Cart}),

@@ -12,6 +12,7 @@ from jobs import (
     orders,
     outbox,
     payments,
+    recommendations,
     recovery,
     stripe_events,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "orders",
     "outbox",
     "payments",
+    "recommendations",
     "recovery",
     "stripe_events",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from models.base import utcnow
 from models.carts import cleanup, events
 from models.db import Session
+from models.recommendations import views
 from services import outbox
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ CLEANUP_BATCH = 100
 PURGE_BATCH_CARTS = 1_000  # carts per delete transaction (4,000 rows with 3 items each)
 PURGE_CHUNK_CARTS = 250_000  # candidates gathered, then deleted in physical order
 PURGE_READ_CARTS = 25_000  # candidates per read transaction
+PURGE_BATCH_VIEWS = 5_000
 PURGE_BUDGET_S = 240  # of its 300 s limit; what is left is handed to a follow-up run
 
 
@@ -175,7 +177,21 @@ def purge_batches(*, batch_size: int | None = None, budget_s: float | None = Non
     time_limit=300_000,
 )
 def purge_expired_sessions() -> int:
-    """Delete carts (items and events too) expired over 7 days ago, unless an order has them."""
+    """Delete carts (items and events too) expired over 7 days ago, unless an order has them,
+    and product views past their retention."""
     purged = sum(purge_batches())
     logger.info("Purged %d expired cart(s)", purged)
-    return purged
+    return purged + purge_views()
+
+
+def purge_views(*, batch_size: int = PURGE_BATCH_VIEWS) -> int:
+    """Delete product views older than their retention, one short transaction per batch."""
+    cutoff = utcnow() - views.VIEW_RETENTION
+    purged = 0
+    while True:
+        with Session.begin() as session:
+            deleted = views.purge_batch(session, cutoff=cutoff, limit=batch_size)
+        purged += deleted
+        if deleted < batch_size:
+            logger.info("Purged %d product view(s)", purged)
+            return purged

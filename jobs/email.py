@@ -28,10 +28,12 @@ from jobs.email_kinds import REFUND_KIND, refund_of, shipment_id_of, template_of
 from jobs.templates import Rendered, render
 from models import emails
 from models.base import utcnow
+from models.catalog import Product
 from models.db import Session
 from models.orders import fulfilment
 from models.orders.status import OrderStatus
 from models.orders.tables import Order, Shipment
+from models.recommendations import serving
 from services import mailer
 from services.settings import get_settings
 from worker.dead_letters import final_error
@@ -51,6 +53,7 @@ TRACKING_URLS = {
 # The send's time limit bounds the SMTP conversation; a claimed attempt older than its
 # lease (the limit, and a margin for clocks) was left by a sender that died.
 SEND_TIME_LIMIT_MS = 60_000
+ALSO_BOUGHT = 3  # products in the confirmation's "customers also bought"
 SEND_LEASE = dt.timedelta(milliseconds=SEND_TIME_LIMIT_MS + 30_000)
 
 
@@ -136,6 +139,13 @@ def _shipment_row(session: OrmSession, order: Order, kind: str) -> Shipment | No
     return shipment if shipment is not None and shipment.order_id == order.id else None
 
 
+def _also_bought(session: OrmSession, order: Order) -> list[Product]:
+    """The storefront's "customers also bought" for the order's items (one source)."""
+    skus = [item.sku for item in order.items]
+    found = serving.also_bought(session, skus, exclude=skus, limit=ALSO_BOUGHT)
+    return [item.product for item in found]
+
+
 def email_context(session: OrmSession, order: Order, kind: str) -> dict[str, Any]:
     """Everything the ``kind`` templates show for ``order``."""
     settings = get_settings()
@@ -156,7 +166,7 @@ def email_context(session: OrmSession, order: Order, kind: str) -> dict[str, Any
                 "currency": product.currency,
                 "url": f"{storefront}/products/{quote(product.sku, safe='')}",
             }
-            for product in emails.also_bought(session, order_id=order.id, currency=order.currency)
+            for product in _also_bought(session, order)
         ]
     return {
         "store_name": _store_name(),

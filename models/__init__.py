@@ -11,6 +11,7 @@ from models.infra import backfill_cursors, dead_letters, job_runs, outbox
 from models.orders import refunds as order_refunds
 from models.orders import tables as order_tables
 from models.orders import timeline as order_timeline
+from models.recommendations import tables as recommendation_tables
 from models.recovery import tables as recovery_tables
 from models.stock import tables as stock_tables
 from models.warehouses import tables as warehouse_tables
@@ -29,6 +30,7 @@ __all__ = [
     "order_tables",
     "order_timeline",
     "outbox",
+    "recommendation_tables",
     "recovery_tables",
     "staff",
     "stock_tables",

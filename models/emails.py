@@ -20,10 +20,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, utcnow
-from models.catalog import Product
 from models.db import affected_rows
-from models.orders.status import GOODS_OWED, PURCHASED
-from models.orders.tables import Order, OrderItem
+from models.orders.status import GOODS_OWED
+from models.orders.tables import Order
 
 SENDING = "sending"  # an attempt claimed and committed, its outcome not yet recorded
 
@@ -176,36 +175,6 @@ def mark_dead(
         )
     )
     return affected_rows(session, statement) == 1
-
-
-def also_bought(
-    session: Session, *, order_id: uuid.UUID, currency: str, limit: int = 3
-) -> list[Product]:
-    """Products most often bought together with this order's items, in paid or shipped
-    orders, excluding what the order already holds (one query)."""
-    own_skus = select(OrderItem.sku).where(OrderItem.order_id == order_id)
-    companion_orders = (
-        select(OrderItem.order_id)
-        .where(OrderItem.sku.in_(own_skus), OrderItem.order_id != order_id)
-        .distinct()
-    )
-    together = func.count(OrderItem.order_id.distinct())
-    return list(
-        session.scalars(
-            select(Product)
-            .join(OrderItem, OrderItem.sku == Product.sku)
-            .join(Order, Order.id == OrderItem.order_id)
-            .where(
-                Order.status.in_(PURCHASED),
-                OrderItem.order_id.in_(companion_orders),
-                OrderItem.sku.not_in(own_skus),
-                Product.currency == currency,
-            )
-            .group_by(Product.sku)
-            .order_by(together.desc(), Product.sku)
-            .limit(limit)
-        )
-    )
 
 
 def lost_confirmations(

@@ -20,6 +20,7 @@ from web import (
     openapi,
     orders,
     products,
+    recommendations,
     recovery,
     request_metrics,
     storefront,
@@ -42,8 +43,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     errors.register_error_handlers(app)
-    blueprints = (health, webhooks, products, carts, cart_batch, live, checkout, orders)
-    blueprints += (recovery, admin, openapi)
+    blueprints = (health, webhooks, products, recommendations, carts, cart_batch, live)
+    blueprints += (checkout, orders, recovery, admin, openapi)
     blueprints += (storefront,) if get_settings().demo_storefront else ()
     for module in blueprints:
         app.register_blueprint(module.bp)

@@ -37,7 +37,7 @@ from models.errors import StockUnavailable
 from models.stock import reader
 from models.stock.reader import checked_available_units
 from services.settings import get_settings
-from web import cursors
+from web import cursors, visitor
 from web.errors import APIError
 from web.serializers import product_json
 from web.validation import parse_query
@@ -125,5 +125,6 @@ def get_product(sku: str):
         product = session.get(Product, sku)
         if product is None:
             raise APIError(404, "not_found", f"No such product: {sku}.")
+    visitor.record_view(sku)
     available = checked_available_units([sku], timeout_ms=get_settings().stock_query_timeout_ms)
     return product_json(product, None if available is None else available[sku])

@@ -29,6 +29,7 @@ SCHEDULES = {
     "reconcile_payment_intents": ("*/2 * * * *", 120_000),
     "backfill_stripe_events": ("*/10 * * * *", 300_000),
     "resend_lost_confirmations": ("*/5 * * * *", 60_000),
+    "rebuild_recommendations": ("0 4 * * *", 900_000),
 }
 
 

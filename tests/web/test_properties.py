@@ -198,6 +198,23 @@ def test_products(client, catalog, method, segment, query):
 
 @PROPERTY
 @given(
+    known=st.booleans(),
+    segment=segments,
+    limit=texts,
+    cookie=texts,
+    query=queries,
+)
+def test_recommendations(client, catalog, known, segment, limit, cookie, query):
+    client.set_cookie("cf_visitor", quote(cookie.encode("utf-8", "surrogatepass")))
+    limit = quote(limit.encode("utf-8", "surrogatepass"), safe="")
+    sku, cart = ("A", catalog["cart"]) if known else (segment, segment)
+    check(client, "GET", f"/api/products/{sku}/recommendations?limit={limit}&{query}")
+    check(client, "GET", f"/api/carts/{cart}/recommendations?limit={limit}")
+    check(client, "GET", f"/api/recommendations?cart={cart}&limit={limit}&{query}")
+
+
+@PROPERTY
+@given(
     cursor=st.one_of(
         texts.map(lambda value: value.encode("utf-8", "surrogatepass")), st.binary(max_size=30)
     ).map(lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=")),

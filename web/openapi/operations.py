@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from web import cart_batch, carts, checkout, products
+from web import cart_batch, carts, checkout, products, recommendations
 from web.admin import (
     analytics,
     audit,
@@ -29,6 +29,7 @@ from web.admin import (
     webhooks,
 )
 from web.admin import products as admin_products
+from web.admin import recommendations as admin_recommendations
 from web.openapi import shapes
 
 CSV = "text/csv"
@@ -64,6 +65,22 @@ OPERATIONS: dict[str, Operation] = {
         query=products.ProductQuery,
     ),
     "products.get_product": Operation("One product, with stock", {200: shapes.Product}),
+    "recommendations.product_recommendations": Operation(
+        "Customers also bought: in-stock products bought with this one",
+        {200: shapes.RecommendationList},
+        query=recommendations.RecommendationQuery,
+    ),
+    "recommendations.cart_recommendations": Operation(
+        "Upsells for a cart: products bought with its items, then bestsellers",
+        {200: shapes.RecommendationList},
+        query=recommendations.RecommendationQuery,
+    ),
+    "recommendations.visitor_recommendations": Operation(
+        "The visitor's picks (signed visitor cookie or cart), else bestsellers",
+        {200: shapes.VisitorRecommendations},
+        query=recommendations.VisitorQuery,
+        errors=(404,),  # an unknown ``cart``
+    ),
     "carts.create_cart": Operation("Create a cart", {201: shapes.Cart}, body=carts.NewCart),
     "carts.get_cart": Operation("A cart, re-priced and stock-checked", {200: shapes.Cart}),
     "carts.add_item": _cart_write("Add a quantity of a product", carts.AddItem),
@@ -202,6 +219,18 @@ OPERATIONS: dict[str, Operation] = {
         "Periodic jobs, their runs, the scheduler leader", {200: shapes.ScheduleList}
     ),
     "admin.run_schedule": Operation("Run a periodic job now", {202: shapes.ScheduledRun}),
+    "admin.product_recommendations": Operation(
+        "A product's recommendation neighbours with scores, its exclusion, the last rebuild",
+        {200: shapes.ProductRecommendationReport},
+    ),
+    "admin.exclude_from_recommendations": Operation(
+        "Keep a product out of recommendations, or let it back",
+        {200: shapes.ProductRecommendationReport},
+        body=admin_recommendations.ExclusionBody,
+    ),
+    "admin.recompute_recommendations": Operation(
+        "Rebuild the recommendation neighbours now", {202: shapes.ScheduledRun}
+    ),
     "admin.webhooks_health": Operation(
         "Health of the Stripe webhook inbox", {200: shapes.WebhookHealthOpen}
     ),

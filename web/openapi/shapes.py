@@ -60,6 +60,15 @@ class ProductPage(Shape):
     next_cursor: str | None
 
 
+class RecommendationList(Shape):
+    items: list[Product]
+
+
+class VisitorRecommendations(Shape):
+    items: list[Product]
+    source: Literal["personal", "bestsellers"]
+
+
 class CartItem(Shape):
     sku: str
     name: str
@@ -376,6 +385,31 @@ class ScheduledRun(Shape):
     job: str
     queue: str
     message_id: str
+
+
+class RecommendationNeighbour(Shape):
+    sku: str
+    name: str
+    rank: int
+    score: float
+    co_purchases: int
+    excluded: bool
+
+
+class RecommendationRun(Shape):
+    scheduled_for: Timestamp | None
+    started_at: Timestamp
+    duration_s: float | None
+    outcome: str
+    items_processed: int
+    error: str | None
+
+
+class ProductRecommendationReport(Shape):
+    sku: str
+    excluded: bool
+    neighbours: list[RecommendationNeighbour]
+    last_run: RecommendationRun | None
 
 
 class WebhookHealthOpen(Open):

@@ -1,0 +1,1 @@
+"""Recommendations: item-to-item neighbours built from paid orders, product views, serving."""

@@ -1,0 +1,95 @@
+"""Recommendation routes (API.md): customers also bought, cart upsells, the visitor's picks.
+
+Each reads the neighbours the nightly rebuild stored (models/recommendations/serving.py)
+and answers products in API.md's product shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from flask import Blueprint
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+
+from models.catalog import Product
+from models.db import Session
+from models.recommendations import serving
+from models.recommendations.serving import Recommended
+from web import visitor
+from web.errors import APIError
+from web.serializers import product_json
+from web.validation import parse_query
+
+bp = Blueprint("recommendations", __name__)
+
+DEFAULT_LIMIT = 4
+MAX_LIMIT = 20
+
+
+class RecommendationQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+
+class VisitorQuery(RecommendationQuery):
+    cart: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+def _items(found: list[Recommended]) -> list[dict]:
+    return [product_json(item.product, item.available) for item in found]
+
+
+def _cart_or_404(session, cart_id: str) -> serving.CartBasis:
+    basis = serving.cart_basis(session, cart_id)
+    if basis is None:
+        raise APIError(404, "not_found", f"No such cart: {cart_id}.")
+    return basis
+
+
+@bp.get("/api/products/<sku>/recommendations")
+def product_recommendations(sku: str):
+    """Customers also bought: the product's neighbours."""
+    query = parse_query(RecommendationQuery)
+    with Session() as session:
+        if session.scalar(select(Product.sku).where(Product.sku == sku)) is None:
+            raise APIError(404, "not_found", f"No such product: {sku}.")
+        found = serving.also_bought(session, [sku], exclude=[sku], limit=query.limit)
+    return {"items": _items(found)}
+
+
+@bp.get("/api/carts/<cart_id>/recommendations")
+def cart_recommendations(cart_id: str):
+    """Upsells: neighbours of the cart's items, then bestsellers; never what it holds."""
+    query = parse_query(RecommendationQuery)
+    with Session() as session:
+        basis = _cart_or_404(session, cart_id)
+        found = serving.also_bought(session, basis.skus, exclude=basis.skus, limit=query.limit)
+        found = serving.topped_up(session, found, exclude=basis.skus, limit=query.limit)
+    return {"items": _items(found)}
+
+
+@bp.get("/api/recommendations")
+def visitor_recommendations():
+    """The visitor's picks: neighbours of their recent views and purchases, else
+    bestsellers. The visitor is the signed cookie's, or a cart's (``?cart=``) email."""
+    query = parse_query(VisitorQuery)
+    known = visitor.current()
+    email = known.email if known else None
+    in_cart: list[str] = []
+    with Session() as session:
+        if query.cart is not None:
+            basis = _cart_or_404(session, query.cart)
+            in_cart = basis.skus
+            email = basis.email or email
+            if known is not None and basis.email and basis.email != known.email:
+                visitor.remember(visitor.Visitor(known.id, basis.email))
+        found, source = serving.personal(
+            session,
+            visitor_id=known.id if known else None,
+            email=email,
+            in_cart=in_cart,
+            limit=query.limit,
+        )
+    return {"items": _items(found), "source": source}

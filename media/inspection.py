@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from models.errors import InvalidImage
+
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 
@@ -26,10 +28,6 @@ FORMATS = {
     "WEBP": (".webp",),
     "AVIF": (".avif",),
 }
-
-
-class InvalidImage(ValueError):
-    """An upload that is not an image the store can take; the message says why."""
 
 
 @dataclass(frozen=True)

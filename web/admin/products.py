@@ -4,7 +4,7 @@ warehouse."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
@@ -62,8 +62,7 @@ def list_products():
     return product_page(parse_query(ProductListQuery))
 
 
-@bp.put("/api/products/<sku>")
-def put_product(sku: str):
+def check_sku(sku: str) -> None:
     if not 1 <= len(sku) <= MAX_SKU_LENGTH or sku != sku.strip():
         raise APIError(
             422,
@@ -71,7 +70,11 @@ def put_product(sku: str):
             "The request is invalid.",
             errors=[{"field": "sku", "message": f"1 to {MAX_SKU_LENGTH} characters, no padding"}],
         )
-    body = parse_body(ProductBody)
+
+
+def save_product(sku: str, body: ProductBody) -> dict[str, Any]:
+    """Create or update ``sku`` (the API's PUT and the edit page's form); the admin shape."""
+    check_sku(sku)
     with Session.begin() as session:
         product = upsert_product(
             session,
@@ -93,3 +96,9 @@ def put_product(sku: str):
         response["active"] = product.active
         response["stock"] = on_hand_by_warehouse(session, sku)
     return response
+
+
+@bp.put("/api/products/<sku>")
+def put_product(sku: str):
+    check_sku(sku)
+    return save_product(sku, parse_body(ProductBody))

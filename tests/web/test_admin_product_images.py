@@ -7,6 +7,8 @@ import io
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from media import storage as media_storage
@@ -200,3 +202,28 @@ def test_uploads_and_refusals_are_audited(client):
         ("delete_product_image", "ok", "sku:MUG"),
     ]
     assert entries[0].details["image_id"] == image_id
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    data=st.binary(max_size=3000) | st.sampled_from([photo()[:900], photo()[:-10], png_bomb()]),
+    filename=st.text(max_size=40),
+    alt=st.text(max_size=600),
+)
+def test_no_upload_yields_a_server_error_and_a_refusal_keeps_nothing(client, data, filename, alt):
+    before, count = set(stored_files()), images()
+    response = client.post(
+        URL,
+        data={"file": (io.BytesIO(data), filename), "alt": alt},
+        headers=AUTH,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code in (202, 422), response.get_data()[:300]
+    if response.status_code == 422:
+        assert response.json["error"] in ("invalid_image", "validation_error")
+        assert set(stored_files()) == before and images() == count

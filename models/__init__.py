@@ -4,7 +4,7 @@ Every table module is imported here so that ``Base.metadata`` is complete for
 Alembic and for code that only imports ``models``.
 """
 
-from models import audit, catalog, emails, inbox, staff
+from models import audit, catalog, emails, inbox, product_images, staff
 from models.base import Base
 from models.carts import tables as cart_tables
 from models.infra import backfill_cursors, dead_letters, job_runs, outbox
@@ -30,6 +30,7 @@ __all__ = [
     "order_tables",
     "order_timeline",
     "outbox",
+    "product_images",
     "recommendation_tables",
     "recovery_tables",
     "staff",

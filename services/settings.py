@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     realtime_url: str = "ws://localhost:5001"
     live_token_seconds: int = Field(300, ge=10, le=3600)
     store_address: str = "Cartfleet Store, 1 Market Street, Springfield 12345, US"
+    # Product images: originals and renditions (a directory; docs/media.md).
+    media_root: str = "var/media"
+    # Where shoppers fetch renditions: the web's own /media/ (served only when
+    # SERVE_MEDIA is on) or a CDN in front of the same files.
+    media_url: str = "/media/"
+    serve_media: bool = True
 
     @field_validator("stripe_webhook_secret", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from flask import Flask
 from services.settings import get_settings
 from web import (
     admin,
+    body_limits,
     cart_batch,
     carts,
     checkout,
@@ -17,6 +18,7 @@ from web import (
     guards,
     health,
     live,
+    media,
     openapi,
     orders,
     products,
@@ -28,8 +30,6 @@ from web import (
 )
 from worker import bootstrap
 
-MAX_BODY_BYTES = 1024 * 1024
-
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``config`` overrides Flask settings (tests)."""
@@ -37,7 +37,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     # No app-wide /static: the storefront's files are served only when it is enabled.
     app = Flask(__name__, static_folder=None)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.config.update(JSON_SORT_KEYS=False)
+    body_limits.install(app)
     app.json.sort_keys = False
     if config:
         app.config.update(config)
@@ -46,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     blueprints = (health, webhooks, products, recommendations, carts, cart_batch, live)
     blueprints += (checkout, orders, recovery, admin, openapi)
     blueprints += (storefront,) if get_settings().demo_storefront else ()
+    blueprints += (media,) if get_settings().serve_media else ()
     for module in blueprints:
         app.register_blueprint(module.bp)
     # After the blueprints, so the admin token check (an app-wide hook) comes first.

@@ -11,11 +11,14 @@ from typing import Annotated
 from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.orm import Session as OrmSession
 
 from models.catalog import Product
 from models.db import Session
+from models.product_images import ready_images_by_sku
 from models.recommendations import serving
 from models.recommendations.serving import Recommended
+from services.settings import get_settings
 from web import visitor
 from web.errors import APIError
 from web.serializers import product_json
@@ -37,8 +40,14 @@ class VisitorQuery(RecommendationQuery):
     cart: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
-def _items(found: list[Recommended]) -> list[dict]:
-    return [product_json(item.product, item.available) for item in found]
+def _items(session: OrmSession, found: list[Recommended]) -> list[dict]:
+    """API.md's product shape, ready images included."""
+    images = ready_images_by_sku(session, [item.product.sku for item in found])
+    media_url = get_settings().media_url
+    return [
+        product_json(item.product, item.available, images[item.product.sku], media_url=media_url)
+        for item in found
+    ]
 
 
 def _cart_or_404(session, cart_id: str) -> serving.CartBasis:
@@ -56,7 +65,7 @@ def product_recommendations(sku: str):
         if session.scalar(select(Product.sku).where(Product.sku == sku)) is None:
             raise APIError(404, "not_found", f"No such product: {sku}.")
         found = serving.also_bought(session, [sku], exclude=[sku], limit=query.limit)
-    return {"items": _items(found)}
+        return {"items": _items(session, found)}
 
 
 @bp.get("/api/carts/<cart_id>/recommendations")
@@ -67,7 +76,7 @@ def cart_recommendations(cart_id: str):
         basis = _cart_or_404(session, cart_id)
         found = serving.also_bought(session, basis.skus, exclude=basis.skus, limit=query.limit)
         found = serving.topped_up(session, found, exclude=basis.skus, limit=query.limit)
-    return {"items": _items(found)}
+        return {"items": _items(session, found)}
 
 
 @bp.get("/api/recommendations")
@@ -92,4 +101,4 @@ def visitor_recommendations():
             in_cart=in_cart,
             limit=query.limit,
         )
-    return {"items": _items(found), "source": source}
+        return {"items": _items(session, found), "source": source}

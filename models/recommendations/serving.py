@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, union
 from sqlalchemy.orm import Session
 
-from models.carts.tables import Cart, CartItem
+from models.carts.tables import Cart, CartItem, SavedItem
 from models.catalog import Product
 from models.recommendations import views
 from models.recommendations.tables import ProductNeighbour, ProductSales, RecommendationExclusion
@@ -30,8 +30,10 @@ class Recommended:
 
 def eligible(exclude: Iterable[str]) -> list[ColumnElement[bool]]:
     """Conditions on ``Product`` for a recommendation: never a product staff excluded,
-    one out of stock, or one of ``exclude`` (the product itself, the cart's items)."""
+    an inactive one, one out of stock, or one of ``exclude`` (the product itself, the
+    cart's items and saved items)."""
     conditions = [
+        Product.active.is_(True),
         ~select(RecommendationExclusion.sku)
         .where(RecommendationExclusion.sku == Product.sku)
         .exists(),
@@ -137,11 +139,14 @@ class CartBasis:
 
 
 def cart_basis(session: Session, cart_id: str) -> CartBasis | None:
-    """A cart's email and items, what its recommendations start from (None: no cart)."""
+    """A cart's email and the skus it holds, in it or saved for later: what its
+    recommendations start from and never offer (None: no cart)."""
     email = session.execute(select(Cart.email).where(Cart.id == cart_id)).first()
     if email is None:
         return None
-    skus = session.scalars(
-        select(CartItem.sku).where(CartItem.cart_id == cart_id).order_by(CartItem.sku)
-    )
+    held = union(
+        select(CartItem.sku).where(CartItem.cart_id == cart_id),
+        select(SavedItem.sku).where(SavedItem.cart_id == cart_id),
+    ).subquery()
+    skus = session.scalars(select(held.c.sku).order_by(held.c.sku))
     return CartBasis(email[0], list(skus))

@@ -126,7 +126,12 @@ def test_the_connection_goes_back_clean():
         temp = connection.scalar(
             text("SELECT count(*) FROM pg_class WHERE relname IN ('rec_items', 'rec_baskets')")
         )
-        locks = connection.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
+        locks = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
     assert (temp, locks) == (0, 0)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Annotated
+from typing import Annotated, Any
 
 from flask import Blueprint
 from pydantic import (
@@ -119,11 +119,16 @@ def list_products():
     return {"items": [dataclasses.asdict(product) for product in page], "next_cursor": next_cursor}
 
 
-@bp.get("/api/products/<sku>")
-def get_product(sku: str):
+def product_document(sku: str) -> dict[str, Any]:
+    """The JSON of ``GET /api/products/{sku}``; the storefront's product page renders it too."""
     with Session.begin() as session:
         product = session.get(Product, sku)
         if product is None:
             raise APIError(404, "not_found", f"No such product: {sku}.")
     available = checked_available_units([sku], timeout_ms=get_settings().stock_query_timeout_ms)
     return product_json(product, None if available is None else available[sku])
+
+
+@bp.get("/api/products/<sku>")
+def get_product(sku: str):
+    return product_document(sku)

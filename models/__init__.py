@@ -13,6 +13,7 @@ from models import (
     inbox,
     job_runs,
     outbox,
+    product_images,
     staff,
 )
 from models.base import Base
@@ -38,6 +39,7 @@ __all__ = [
     "order_tables",
     "order_timeline",
     "outbox",
+    "product_images",
     "recovery_tables",
     "staff",
     "stock_tables",

@@ -13,10 +13,12 @@ from sqlalchemy import (
     Index,
     Select,
     String,
+    Text,
     func,
     null,
     or_,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -33,6 +35,8 @@ class Product(Base):
 
     sku: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     price_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="usd")
     created_at: Mapped[dt.datetime] = created_at()
@@ -57,9 +61,14 @@ def upsert_product(
     name: str,
     price_cents: int,
     currency: str = "usd",
+    description: str | None = None,
+    active: bool | None = None,
     stock: Mapping[str, int] | None = None,
 ) -> Product:
     """Create or update a product; ``stock`` sets on-hand units per warehouse code.
+
+    ``description`` and ``active`` left None keep what the product has (a new one: empty,
+    active).
 
     Raises ``UnknownWarehouse`` (nothing written) for a code no warehouse has.
     """
@@ -70,10 +79,21 @@ def upsert_product(
         raise UnknownWarehouse(f"stock.{unknown[0]}", "no warehouse has this code")
     product = session.get(Product, sku, with_for_update=True)
     if product is None:
-        product = Product(sku=sku, name=name, price_cents=price_cents, currency=currency)
+        product = Product(
+            sku=sku,
+            name=name,
+            price_cents=price_cents,
+            currency=currency,
+            description="",
+            active=True,
+        )
         session.add(product)
     else:
         product.name, product.price_cents, product.currency = name, price_cents, currency
+    if description is not None:
+        product.description = description
+    if active is not None:
+        product.active = active
     for warehouse, on_hand in sorted((stock or {}).items()):
         session.execute(
             insert(StockLevel)
@@ -114,6 +134,7 @@ class ListedProduct:
 
     sku: str
     name: str
+    description: str
     price_cents: int
     currency: str
     available: int | None
@@ -153,7 +174,7 @@ def search_products(
     limit: int = 20,
     with_stock: bool = True,
 ) -> list[ListedProduct]:
-    """Products matching ``filters`` in ``sort`` order, after the key ``after`` (keyset paging).
+    """Active products matching ``filters`` in ``sort`` order, after the key ``after``.
 
     With ``with_stock`` each row carries its available units, read by the one availability
     rule in the same statement; an ``in_stock`` filter reads them in any case, in SQL.
@@ -164,8 +185,12 @@ def search_products(
     filters = filters or ProductFilters()
     with_stock = with_stock or filters.in_stock is not None
     available = func.coalesce(available_units_of(Product.sku), 0)
-    columns = [Product.sku, Product.name, Product.price_cents, Product.currency]
-    statement = select(*columns, available if with_stock else null()).limit(limit)
+    columns = [Product.sku, Product.name, Product.description, Product.price_cents]
+    statement = (
+        select(*columns, Product.currency, available if with_stock else null())
+        .where(Product.active)
+        .limit(limit)
+    )
     if filters.query:
         pattern = _like_pattern(filters.query)
         statement = statement.where(
@@ -179,8 +204,8 @@ def search_products(
         statement = statement.where(available > 0 if filters.in_stock else available <= 0)
     rows = session.execute(_ordered(statement, sort, after))
     return [
-        ListedProduct(sku, name, price, currency, units(free) if with_stock else None)
-        for sku, name, price, currency, free in rows
+        ListedProduct(sku, name, description, price, currency, units(free) if with_stock else None)
+        for sku, name, description, price, currency, free in rows
     ]
 
 

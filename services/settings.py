@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     # Signs recovery links and unsubscribe tokens; generated per process when unset locally.
     recovery_secret: str = ""
     store_address: str = "Cartfleet Store, 1 Market Street, Springfield 12345, US"
+    # Product images: originals and renditions (a directory; docs/media.md).
+    media_root: str = "var/media"
+    # Where shoppers fetch renditions: the web's own /media/ (served only when
+    # SERVE_MEDIA is on) or a CDN in front of the same files.
+    media_url: str = "/media/"
+    serve_media: bool = True
 
     @field_validator("stripe_webhook_secret", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ os.environ.update(
     STRIPE_API_KEY="sk_test_cartfleet",
     STRIPE_WEBHOOK_SECRET="whsec_test_primary,whsec_test_rotated",
     MAIL_DIR=os.path.join(_TMP, "mail"),
+    MEDIA_ROOT=os.path.join(_TMP, "media"),
     SENTRY_DSN="",
     SMTP_URL="",
     ALERT_WEBHOOK_URL="",

@@ -15,6 +15,7 @@ from web import (
     errors,
     guards,
     health,
+    media,
     openapi,
     orders,
     products,
@@ -42,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register_error_handlers(app)
     blueprints = (health, webhooks, products, carts, checkout, orders, recovery, admin, openapi)
     blueprints += (storefront,) if get_settings().demo_storefront else ()
+    blueprints += (media,) if get_settings().serve_media else ()
     for module in blueprints:
         app.register_blueprint(module.bp)
     # After the blueprints, so the admin token check (an app-wide hook) comes first.

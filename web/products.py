@@ -34,12 +34,13 @@ from models.catalog import (
 )
 from models.db import Session
 from models.errors import StockUnavailable
+from models.product_images import ready_images_by_sku
 from models.stock import reader
 from models.stock.reader import checked_available_units
 from services.settings import get_settings
 from web import cursors
 from web.errors import APIError
-from web.serializers import product_json
+from web.serializers import image_json, product_json
 from web.validation import parse_query
 
 bp = Blueprint("products", __name__)
@@ -115,18 +116,33 @@ def list_products():
     next_cursor = None
     if len(found) > query.limit:
         next_cursor = cursors.encode_product(query.sort, sort_key(page[-1], query.sort))
-    # A listed product's fields are API.md's product shape.
-    return {"items": [dataclasses.asdict(product) for product in page], "next_cursor": next_cursor}
+    media_url = get_settings().media_url
+    with Session.begin() as session:
+        images = ready_images_by_sku(session, [product.sku for product in page])
+        # A listed product's fields are API.md's product shape.
+        items = [
+            dataclasses.asdict(product)
+            | {"images": [image_json(image, media_url) for image in images[product.sku]]}
+            for product in page
+        ]
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def product_document(sku: str) -> dict[str, Any]:
     """The JSON of ``GET /api/products/{sku}``; the storefront's product page renders it too."""
     with Session.begin() as session:
         product = session.get(Product, sku)
-        if product is None:
+        if product is None or not product.active:
             raise APIError(404, "not_found", f"No such product: {sku}.")
-    available = checked_available_units([sku], timeout_ms=get_settings().stock_query_timeout_ms)
-    return product_json(product, None if available is None else available[sku])
+        images = ready_images_by_sku(session, [sku])[sku]
+    settings = get_settings()
+    available = checked_available_units([sku], timeout_ms=settings.stock_query_timeout_ms)
+    return product_json(
+        product,
+        None if available is None else available[sku],
+        images,
+        media_url=settings.media_url,
+    )
 
 
 @bp.get("/api/products/<sku>")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from models.carts.reads import CartView
 from models.catalog import Product
 from models.orders.checkout import Checkout
 from models.orders.tables import Order, OrderItem
+from models.product_images import ProductImage
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -46,14 +48,50 @@ def cart_json(view: CartView) -> dict[str, Any]:
     }
 
 
-def product_json(product: Product, available: int | None) -> dict[str, Any]:
-    """``available`` is None when stock could not be verified."""
+# The image's ``url``: the widest JPEG up to this width (every browser shows JPEG; the
+# srcset offers the rest).
+DEFAULT_IMAGE_WIDTH = 1280
+
+
+def image_json(image: ProductImage, media_url: str) -> dict[str, Any]:
+    """A ready image in the storefront's shape; URLs are ``media_url`` + the file's path."""
+    base = media_url.rstrip("/") + "/"
+    renditions = sorted(image.renditions, key=lambda r: (r["width"], r["format"]))
+    jpegs = [r for r in renditions if r["format"] == "jpeg"]
+    default = [r for r in jpegs if r["width"] <= DEFAULT_IMAGE_WIDTH][-1:] or jpegs[:1]
+    return {
+        "url": base + default[0]["path"] if default else None,
+        "width": image.width,
+        "height": image.height,
+        "alt": image.alt,
+        "placeholder": image.placeholder,
+        "srcset": [
+            {
+                "url": base + r["path"],
+                "width": r["width"],
+                "format": r["format"],
+            }
+            for r in renditions
+        ],
+    }
+
+
+def product_json(
+    product: Product,
+    available: int | None,
+    images: Sequence[ProductImage] = (),
+    *,
+    media_url: str = "/media/",
+) -> dict[str, Any]:
+    """``available`` is None when stock could not be verified; ``images`` are ready ones."""
     return {
         "sku": product.sku,
         "name": product.name,
+        "description": product.description,
         "price_cents": product.price_cents,
         "currency": product.currency,
         "available": available,
+        "images": [image_json(image, media_url) for image in images],
     }
 
 

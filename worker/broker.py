@@ -56,7 +56,7 @@ REDIS_SOCKET_TIMEOUT_S = 5
 # Every queue an actor of the fleet uses (tests check the actors against it). Declared
 # when the broker is built, so a process that loads no actors (a stock Dramatiq
 # dashboard mounted on this broker, the CLI) still sees them all.
-FLEET_QUEUES = ("carts", "email", "maintenance", "payments", "recovery", "webhooks")
+FLEET_QUEUES = ("carts", "email", "maintenance", "media", "payments", "recovery", "webhooks")
 
 
 def redis_client(url: str) -> redis.Redis:

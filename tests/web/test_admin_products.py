@@ -24,22 +24,40 @@ def test_upsert_creates_then_updates(client):
     assert response.json == {
         "sku": "MUG",
         "name": "Mug",
+        "description": "",
         "price_cents": 1200,
         "currency": "usd",
         "available": 7,
+        "images": [],
+        "active": True,
         "stock": {"east": 3, "west": 4},
     }
 
-    body = {"name": "Big mug", "price_cents": 1500, "stock": {"east": 0}}
+    body = {
+        "name": "Big mug",
+        "price_cents": 1500,
+        "description": "Holds more.",
+        "stock": {"east": 0},
+    }
     response = client.put("/admin/api/products/MUG", json=body, headers=AUTH)
     assert response.json["stock"] == {"east": 0, "west": 4}
     assert client.get("/api/products/MUG").json == {
         "sku": "MUG",
         "name": "Big mug",
+        "description": "Holds more.",
         "price_cents": 1500,
         "currency": "usd",
         "available": 4,
+        "images": [],
     }
+
+
+def test_an_inactive_product_leaves_the_storefront(client):
+    client.put("/admin/api/products/MUG", json=BODY, headers=AUTH)
+    response = client.put("/admin/api/products/MUG", json={**BODY, "active": False}, headers=AUTH)
+    assert response.json["active"] is False
+    assert client.get("/api/products/MUG").status_code == 404
+    assert client.get("/api/products").json["items"] == []
 
 
 @pytest.mark.parametrize(

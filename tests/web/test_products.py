@@ -27,9 +27,11 @@ def test_list_pages_with_a_cursor(client):
     assert first["items"][0] == {
         "sku": "SKU-0",
         "name": "Product SKU-0",
+        "description": "",
         "price_cents": 100,
         "currency": "usd",
         "available": 10,
+        "images": [],
     }
 
 

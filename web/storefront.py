@@ -78,8 +78,14 @@ def _page_headers(response: Response) -> Response:
     connect = ["'self'", _origin(_stripe_api_base())]
     if get_settings().sentry_browser_dsn:
         connect.append(_origin(get_settings().sentry_browser_dsn))
+    # Images from this origin, a placeholder's data URI, and MEDIA_URL's origin when the
+    # renditions are on a CDN.
+    images = ["'self'", "data:"]
+    if urlsplit(get_settings().media_url).netloc:
+        images.append(_origin(get_settings().media_url))
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {' '.join(images)}; "
         f"connect-src {' '.join(connect)}; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )

@@ -83,3 +83,56 @@ def test_a_product_without_images_has_no_picture_and_no_preload(storefront):
     html = storefront.get("/products/TEE-3").get_data(as_text=True)
     assert "<picture>" not in html
     assert 'rel="preload"' not in html
+
+
+def given_ready_image(sku: str, size: tuple[int, int] = (1500, 1000)) -> None:
+    from jobs.media import make_renditions
+    from tests.support.images import photo, uploaded
+
+    make_renditions.fn(uploaded(photo(size), sku=sku))
+
+
+def test_the_first_image_is_in_the_html_eager_and_preloaded(storefront):
+    given_product("MUG-1", "Blue mug")
+    given_ready_image("MUG-1")
+    html = storefront.get("/products/MUG-1").get_data(as_text=True)
+    image = page_product(html)["images"][0]
+
+    def srcset(fmt: str) -> str:
+        return ", ".join(f"{c['url']} {c['width']}w" for c in image["srcset"] if c["format"] == fmt)
+
+    assert [c["width"] for c in image["srcset"] if c["format"] == "avif"] == [320, 640, 960, 1280]
+    picture = html[html.index("<picture>") : html.index("</picture>")]
+    assert f'<source type="image/avif" srcset="{srcset("avif")}"' in picture
+    assert f'<source type="image/webp" srcset="{srcset("webp")}"' in picture
+    assert picture.index("image/avif") < picture.index("image/webp") < picture.index("<img")
+    assert f'<img src="{image["url"]}" srcset="{srcset("jpeg")}"' in picture
+    assert 'width="1500" height="1000"' in picture
+    assert 'loading="eager" fetchpriority="high"' in picture
+    assert 'loading="lazy"' not in picture
+    assert f'data-placeholder="{image["placeholder"]}"' in picture
+    # The preload asks for what the <picture> takes first, with the same sizes.
+    head = html[: html.index("</head>")]
+    assert f'imagesrcset="{srcset("avif")}"' in head
+    assert 'rel="preload" as="image" type="image/avif" fetchpriority="high"' in head
+    assert head.index('rel="preload"') < head.index("storefront.css")
+    sizes = re.search(r'imagesizes="([^"]+)"', head).group(1)
+    assert f'sizes="{sizes}"' in picture
+
+
+def test_the_first_image_s_files_are_served(storefront):
+    given_product("MUG-2", "Red mug")
+    given_ready_image("MUG-2", (700, 500))
+    image = page_product(storefront.get("/products/MUG-2").get_data(as_text=True))["images"][0]
+    for candidate in [{"url": image["url"]}, *image["srcset"]]:
+        response = storefront.get(candidate["url"])
+        assert response.status_code == 200, candidate["url"]
+        assert response.mimetype.startswith("image/")
+
+
+def test_images_on_a_cdn_are_allowed_by_the_pages_policy(storefront, monkeypatch):
+    assert "img-src 'self' data:;" in storefront.get("/").headers["Content-Security-Policy"]
+    monkeypatch.setenv("MEDIA_URL", "https://cdn.example.com/shop/media/")
+    get_settings.cache_clear()
+    policy = storefront.get("/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://cdn.example.com;" in policy

@@ -13,7 +13,7 @@ function card(product, cartId) {
     el("p", { class: "price" }, money(product.price_cents, product.currency)));
 }
 
-// cartId: a function, read once the answer is in (the page may have made a cart meanwhile).
+// cartId: a function, since the page may make its cart after the slot is filled.
 export async function alsoBought(sku, cartId) {
   const slot = $("#also-bought");
   let items;
@@ -26,4 +26,9 @@ export async function alsoBought(sku, cartId) {
   if (!Array.isArray(items) || items.length === 0) return;
   slot.querySelector("ul").replaceChildren(...items.map((product) => card(product, cartId())));
   slot.hidden = false;
+  // A cart made after the cards were: their links take it on the way out.
+  slot.addEventListener("click", (event) => {
+    const link = event.target.closest("a");
+    if (link && cartId()) link.href = productPath(link.closest(".product").dataset.sku, cartId());
+  });
 }

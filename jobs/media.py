@@ -12,6 +12,7 @@ errors retry, and when retries run out the image is marked ``failed`` with the l
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -26,6 +27,9 @@ from worker.dead_letters import final_error
 logger = logging.getLogger(__name__)
 
 RENDER_TIME_LIMIT_MS = 300_000
+# Renders at once in one worker process: a 50-megapixel PNG decodes to about 200 MB, and
+# a worker runs many threads; the others wait here (their time limit still runs).
+RENDER_SLOTS = threading.BoundedSemaphore(2)
 
 
 def _image_id(value: Any) -> uuid.UUID | None:
@@ -86,7 +90,8 @@ def make_renditions(image_id: str) -> None:
                 return  # deleted, original and all, since it was read above
         raise
     try:
-        rendered = render(original)
+        with RENDER_SLOTS:
+            rendered = render(original)
     except UnreadableImage as error:
         with Session.begin() as session:
             record_failed(session, parsed, error=str(error))

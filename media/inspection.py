@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from models.errors import InvalidImage
+
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 
@@ -26,10 +28,6 @@ FORMATS = {
     "WEBP": (".webp",),
     "AVIF": (".avif",),
 }
-
-
-class InvalidImage(ValueError):
-    """An upload that is not an image the store can take; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def inspect_upload(data: bytes, filename: str) -> Inspected:
                 image_format, (width, height) = image.format, image.size
     except Image.DecompressionBombError:
         raise InvalidImage(f"the image is over {MAX_PIXELS // 1_000_000} megapixels") from None
-    except (OSError, SyntaxError, ValueError):
+    except Exception:  # decoders of hostile bytes fail in many ways; each means "not an image"
         raise InvalidImage("the file is not a JPEG, PNG, WebP or AVIF image") from None
     if width * height > MAX_PIXELS:
         raise InvalidImage(
@@ -93,6 +91,6 @@ def inspect_upload(data: bytes, filename: str) -> Inspected:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             _decode_fully(data, image_format)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except Exception as error:  # as above: any decoder failure means a damaged file
         raise InvalidImage(f"the image is truncated or corrupt ({error})") from None
     return Inspected(image_format, width, height)

@@ -100,7 +100,7 @@ def _decode(original: bytes) -> tuple[Image.Image, tuple[int, int]]:
             image.load()
     except UnreadableImage:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as error:
+    except Exception as error:  # any decoder failure: the same bytes will fail again
         raise UnreadableImage(f"the original cannot be decoded: {error}") from None
     oriented = ImageOps.exif_transpose(image) or image
     return _to_srgb(oriented), size

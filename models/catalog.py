@@ -217,3 +217,41 @@ def on_hand_by_warehouse(session: Session, sku: str) -> dict[str, int]:
             .order_by(StockLevel.warehouse)
         ).all()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StaffProduct:
+    """A row of the staff's product list: inactive products too, with their image count."""
+
+    sku: str
+    name: str
+    price_cents: int
+    currency: str
+    active: bool
+    images: int
+
+
+def staff_products(
+    session: Session, *, query: str | None, after_sku: str | None, limit: int
+) -> list[StaffProduct]:
+    """Products whose sku or name contains ``query``, in sku order after ``after_sku``."""
+    from models.product_images import ProductImage
+
+    images = (
+        select(func.count())
+        .where(ProductImage.sku == Product.sku)
+        .correlate(Product)
+        .scalar_subquery()
+    )
+    statement = select(
+        Product.sku, Product.name, Product.price_cents, Product.currency, Product.active, images
+    )
+    if query:
+        pattern = _like_pattern(query)
+        statement = statement.where(
+            or_(Product.sku.ilike(pattern, escape="\\"), Product.name.ilike(pattern, escape="\\"))
+        )
+    if after_sku is not None:
+        statement = statement.where(Product.sku > after_sku)
+    rows = session.execute(statement.order_by(Product.sku).limit(limit))
+    return [StaffProduct(*row) for row in rows]

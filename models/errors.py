@@ -139,3 +139,21 @@ class WarehouseBusy(CartfleetError):
 
 class EmailTaken(CartfleetError):
     code, status = "email_taken", 409
+
+
+# --- Product images ---------------------------------------------------------------------------
+
+
+class InvalidImage(CartfleetError):
+    """An upload the store cannot take; ``reason`` says why (nothing was stored)."""
+
+    code, status = "invalid_image", 422
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The image was refused: {reason}.", reason=reason)
+
+
+class MediaUnavailable(CartfleetError):
+    """The media store could not be written: try again (nothing was kept)."""
+
+    code, status = "unavailable", 503

@@ -10,6 +10,7 @@ from flask import Flask
 from services.settings import get_settings
 from web import (
     admin,
+    body_limits,
     carts,
     checkout,
     errors,
@@ -26,8 +27,6 @@ from web import (
 )
 from worker import bootstrap
 
-MAX_BODY_BYTES = 1024 * 1024
-
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``config`` overrides Flask settings (tests)."""
@@ -35,7 +34,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     # No app-wide /static: the storefront's files are served only when it is enabled.
     app = Flask(__name__, static_folder=None)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.config.update(JSON_SORT_KEYS=False)
+    body_limits.install(app)
     app.json.sort_keys = False
     if config:
         app.config.update(config)

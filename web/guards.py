@@ -84,7 +84,7 @@ def register_guards(app: Flask) -> None:
 
     @app.before_request
     def _guard_request() -> None:
-        _buffer_unsized_body(app.config.get("MAX_CONTENT_LENGTH"))
+        _buffer_unsized_body(request.max_content_length)
         _refuse_nul()
 
     app.after_request(_secure_headers)

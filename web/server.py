@@ -15,6 +15,7 @@ byte in a header, a body over the limit) are JSON in the shape of API.md.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -28,9 +29,10 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
+from web.body_limits import MAX_BODY_BYTES, UPLOAD_BODY_BYTES, UPLOAD_PATH
+
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024  # the app's MAX_CONTENT_LENGTH (web/__init__.py)
 MAX_HEADER_BYTES = 32 * 1024  # request line and every header field together
 
 # waitress's error classes by status; a transfer coding it does not implement (its 501)
@@ -62,11 +64,19 @@ class JSONErrorTask(ErrorTask):
 
 
 class TimedRequestParser(HTTPRequestParser):
-    """Remembers when the request's first bytes arrived (see ``Server.maintenance``)."""
+    """Remembers when the request's first bytes arrived (see ``Server.maintenance``), and
+    lets an image upload's body grow past the 1 MiB every other request keeps to."""
 
     def __init__(self, adj: Adjustments) -> None:
         super().__init__(adj)
         self.started = time.monotonic()
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        if self.command == "POST" and UPLOAD_PATH.fullmatch(self.path):
+            # waitress compares the body with adj.max_request_body_size as it arrives.
+            self.adj = copy.copy(self.adj)
+            self.adj.max_request_body_size = UPLOAD_BODY_BYTES + 1
 
 
 class Channel(HTTPChannel):

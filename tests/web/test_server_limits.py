@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from models.carts.tables import Cart
 from models.db import Session
 from tests.support import factories, stripe_events
+from tests.support.images import photo
 from tests.support.web_server import HOST, raw_request, read_response, running_web
 
 MIB = 1024 * 1024
@@ -146,6 +147,29 @@ def test_a_body_of_exactly_one_mebibyte_reaches_the_app(web):
         f"{web.url}/api/carts", data=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 201
+
+
+def test_only_the_image_upload_route_takes_a_larger_body(web):
+    with Session.begin() as session:
+        factories.product(session, "BIG-UPLOAD")
+    png = photo((64, 64), image_format="PNG")
+    padded = png + b"\0" * (3 * MIB - len(png))
+    response = requests.post(
+        f"{web.url}/admin/api/products/BIG-UPLOAD/images",
+        files={"file": ("big.png", padded)},
+        headers={"Authorization": "Bearer test-admin-token"},
+    )
+    assert response.status_code == 202, response.text
+    head = (
+        "POST /admin/api/products/BIG-UPLOAD/images HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {30 * MIB}\r\n\r\n"
+    ).encode()
+    assert_json_error(raw_request(web.port, head), 413, "payload_too_large")
+    head = (
+        "POST /admin/api/products/BIG-UPLOAD HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {2 * MIB}\r\n\r\n"
+    ).encode()
+    assert_json_error(raw_request(web.port, head), 413, "payload_too_large")
 
 
 # --- 3: errors the server answers itself ------------------------------------------------

@@ -59,6 +59,8 @@ def common_errors(rule: Rule, operation: Operation) -> set[int]:
     statuses = {503, *operation.errors}
     if operation.body is not None:
         statuses |= {400, 413, 415, 422}
+    if operation.form is not None:
+        statuses |= {400, 413, 422}
     if operation.query is not None:
         statuses.add(422)
     if rule.arguments:
@@ -180,6 +182,11 @@ def _operation(
         document["requestBody"] = {
             "required": True,
             "content": {JSON: {"schema": refs[operation.body, "validation"]}},
+        }
+    if operation.form is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": operation.form}},
         }
     if admin:
         document["security"] = [{"bearer": []}]

@@ -9,6 +9,7 @@ test_openapi.py`` names any route without one (and any entry without a route).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -28,6 +29,7 @@ from web.admin import (
     warehouses,
     webhooks,
 )
+from web.admin import product_images as admin_images
 from web.admin import products as admin_products
 from web.openapi import shapes
 
@@ -47,6 +49,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     # Cart writes honour ``If-Match: "<version>"`` (409 ``version_conflict`` when stale).
     if_match: bool = False
+    # A multipart/form-data body, as a JSON schema (file uploads).
+    form: dict[str, Any] | None = None
 
 
 def _cart_write(summary: str, body: type[BaseModel] | None = None) -> Operation:
@@ -81,6 +85,34 @@ OPERATIONS: dict[str, Operation] = {
         "Create or update a product and its stock per warehouse",
         {200: shapes.AdminProduct},
         body=admin_products.ProductBody,
+    ),
+    "admin.list_products": Operation(
+        "Products for staff (inactive ones too), by sku",
+        {200: shapes.AdminProductPage},
+        query=admin_products.ProductListQuery,
+    ),
+    "admin.upload_product_image": Operation(
+        "Upload an image (up to 20 MiB); its renditions are made by a job",
+        {202: shapes.ImageAccepted},
+        form={
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                "alt": {"type": "string", "maxLength": admin_images.MAX_ALT_LENGTH},
+            },
+        },
+    ),
+    "admin.list_product_images": Operation(
+        "A product's images with their status and renditions", {200: shapes.AdminImageList}
+    ),
+    "admin.edit_product_image": Operation(
+        "Set an image's alt text or move it to a position",
+        {200: shapes.AdminImage},
+        body=admin_images.ImageChanges,
+    ),
+    "admin.delete_product_image": Operation(
+        "Delete an image and its files", {200: shapes.ImageDeleted}
     ),
     "admin.list_orders": Operation(
         "Orders, filtered and paged", {200: shapes.OrderPage}, query=order_query.OrderFilters

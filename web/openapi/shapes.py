@@ -47,12 +47,29 @@ class Error(Open):
 # --- Storefront --------------------------------------------------------------------------
 
 
+class ImageSource(Shape):
+    url: str
+    width: int
+    format: str
+
+
+class Image(Shape):
+    url: str | None
+    width: int | None
+    height: int | None
+    alt: str
+    placeholder: str | None
+    srcset: list[ImageSource]
+
+
 class Product(Shape):
     sku: str
     name: str
+    description: str
     price_cents: int
     currency: str
     available: int | None
+    images: list[Image]
 
 
 class ProductPage(Shape):
@@ -130,13 +147,55 @@ class CheckoutResult(Shape):
 # --- Admin -------------------------------------------------------------------------------
 
 
-class AdminProduct(Shape):
+class AdminProduct(Product):
+    active: bool
+    stock: dict[str, int]
+
+
+class AdminProductRow(Shape):
     sku: str
     name: str
     price_cents: int
     currency: str
-    available: int | None
-    stock: dict[str, int]
+    active: bool
+    images: int
+
+
+class AdminProductPage(Shape):
+    items: list[AdminProductRow]
+    next_cursor: str | None
+
+
+class ImageAccepted(Shape):
+    image_id: str
+    status: str
+
+
+class Rendition(Shape):
+    url: str
+    width: int
+    height: int
+    format: str
+
+
+class AdminImage(Shape):
+    image_id: str
+    status: str
+    error: str | None
+    position: int
+    alt: str
+    width: int | None
+    height: int | None
+    renditions: list[Rendition]
+
+
+class AdminImageList(Shape):
+    items: list[AdminImage]
+
+
+class ImageDeleted(Shape):
+    deleted: int
+    image_id: str
 
 
 class OrderSummary(Shape):

@@ -219,3 +219,46 @@ def test_an_error_answer_leaves_the_also_bought_slot_hidden(shop, page):
     page.wait_for_load_state("networkidle")
     expect(page.locator("#also-bought")).to_be_hidden()
     expect(page.locator("#error")).to_be_hidden()
+
+
+def test_an_image_uploaded_in_the_admin_reaches_the_storefront_with_its_srcset(
+    shop, page, worker, drain_queues, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from tests.web.admin_helpers import make_user
+    from tests.web.browser import log_in
+
+    make_user("ops@example.com", "operator")
+    with Session.begin() as session:
+        factories.product(session, "TEE", price_cents=2500, stock={"main": 7})
+        session.get(Product, "TEE").name = "Green tee"
+    upload = tmp_path / "tee.jpg"
+    upload.write_bytes(photo((1400, 1050), color=(60, 160, 80)))
+
+    log_in(page, shop.url, "ops@example.com")
+    page.goto(f"{shop.url}/admin/products/TEE")
+    page.set_input_files("#image-upload input[type=file]", str(upload))
+    page.fill("#image-upload input[name=alt]", "A green tee, folded")
+    page.click("#image-upload button[type=submit]")
+    expect(page.locator(".flash")).to_contain_text("1 image(s) uploaded")
+
+    drain_queues(timeout=120)  # the media job, on the worker
+    page.reload()
+    expect(page.locator(".image-row .status")).to_have_text("ready")
+
+    page.goto(f"{shop.url}/products/TEE")
+    main = page.locator("#main-image img")
+    expect(main).to_have_js_property("complete", True)
+    expect(main).to_have_attribute("alt", "A green tee, folded")
+    expect(main).to_have_attribute("width", "1400")
+    avif = page.locator("#main-image source[type='image/avif']").get_attribute("srcset")
+    assert [entry.split()[1] for entry in avif.split(", ")] == ["320w", "640w", "960w", "1280w"]
+    assert main.evaluate("img => img.currentSrc").endswith(".avif")
+
+    page.goto(f"{shop.url}/")
+    card = page.locator(".product", has_text="Green tee")
+    webp = card.locator("source[type='image/webp']").get_attribute("srcset")
+    assert webp.count("w, ") == 3 and webp.endswith("1280w")
+    expect(card.locator("img")).to_have_js_property("complete", True)
+    assert card.locator("img").evaluate("img => img.naturalWidth") > 0

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from models.catalog import Product
 from models.db import Session
@@ -136,3 +139,31 @@ def test_images_on_a_cdn_are_allowed_by_the_pages_policy(storefront, monkeypatch
     get_settings.cache_clear()
     policy = storefront.get("/").headers["Content-Security-Policy"]
     assert "img-src 'self' data: https://cdn.example.com;" in policy
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
+@given(
+    sku=st.text(max_size=80)
+    | st.sampled_from(["\x00", "a\x00b", "\ud800", "%00", "..", "TEE-1/../x", "TEE-1"]),
+    query=st.text(max_size=40),
+)
+def test_no_sku_or_query_makes_the_page_fail(storefront, sku, query):
+    given_product_once("TEE-1")
+    path = quote(sku.encode("utf-8", "surrogatepass"), safe="")
+    response = storefront.get(
+        f"/products/{path}?cart={quote(query.encode('utf-8', 'surrogatepass'))}"
+    )
+    assert response.status_code in (200, 404, 405), (sku, response.status_code)
+    if response.status_code == 200:
+        assert page_product(response.get_data(as_text=True))["sku"] == "TEE-1"
+
+
+def given_product_once(sku: str) -> None:
+    with Session.begin() as session:
+        if session.get(Product, sku) is None:
+            factories.product(session, sku)

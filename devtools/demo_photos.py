@@ -10,9 +10,11 @@ the image pipeline has real work to do. Cached under ``var/demo-photos/``.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import requests
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 WIDTH, HEIGHT = 3600, 2700
@@ -181,8 +183,6 @@ def photo(sku: str, cache: Path = CACHE) -> Path:
 
 def _catalogue(base_url: str, headers: dict[str, str]) -> list[str]:
     """Every sku of the catalogue (``GET /admin/api/products``, page by page)."""
-    import requests
-
     skus, cursor = [], None
     while True:
         params = {"cursor": cursor} if cursor else {}
@@ -199,10 +199,6 @@ def _catalogue(base_url: str, headers: dict[str, str]) -> list[str]:
 def upload_when_ready(base_url: str, admin_token: str, wait_s: float = 120) -> None:
     """Once the web answers, the photos of the demo products that have none (``make run``
     calls this in a thread beside the fleet; a failure is printed, never fatal)."""
-    import time
-
-    import requests
-
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -228,8 +224,6 @@ def upload_missing(base_url: str, admin_token: str, skus: list[str]) -> list[str
     """Upload the photo of each of ``skus`` that has no image yet, as the admin's upload
     does (``POST /admin/api/products/{sku}/images``): the web stores the original and
     the worker's ``media`` job makes the renditions. Returns the skus uploaded."""
-    import requests
-
     headers = {"Authorization": f"Bearer {admin_token}"}
     uploaded = []
     for sku in skus:

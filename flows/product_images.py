@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+from sqlalchemy.orm import Session as OrmSession
+
 from jobs.media import make_renditions
 from media import storage as media_storage
 from media.inspection import inspect_upload
@@ -24,7 +26,7 @@ from services import outbox
 logger = logging.getLogger(__name__)
 
 
-def _product_or_404(session, sku: str) -> Product:
+def _product_or_404(session: OrmSession, sku: str) -> Product:
     product = session.get(Product, sku)
     if product is None:
         raise NotFound(f"No such product: {sku}.")
@@ -65,7 +67,7 @@ def upload_image(*, sku: str, data: bytes, filename: str, alt: str) -> ProductIm
     return image
 
 
-def image_of(session, sku: str, image_id: str, *, lock: bool = False) -> ProductImage:
+def image_of(session: OrmSession, sku: str, image_id: str, *, lock: bool = False) -> ProductImage:
     """The image ``image_id`` of ``sku``, or ``NotFound``."""
     try:
         parsed = uuid.UUID(image_id)

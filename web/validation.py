@@ -62,6 +62,14 @@ def _unstorable(text: str) -> str | None:
     return None
 
 
+def storable(value: str) -> str:
+    """A pydantic after-validator for text from forms, which skip the JSON reader's check."""
+    problem = _unstorable(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def _check_strings(document: object) -> None:
     """Every key and string value must be storable text; iterative, like ``_depth``."""
     pending: list[tuple[tuple[str, ...], object]] = [((), document)]

@@ -14,7 +14,9 @@ from media import storage as media_storage
 from media.renditions import UnreadableImage
 from models.db import Session
 from models.product_images import ImageStatus, ProductImage
+from tests.support import factories
 from tests.support.images import has_gps, photo, uploaded
+from worker import dead_letters
 
 
 def image_row(image_id: str) -> ProductImage:
@@ -138,3 +140,30 @@ def test_an_image_deleted_while_rendering_leaves_no_files(broker, monkeypatch):
     make_renditions.fn(image_id)
 
     assert not (media_storage.storage().root / media_storage.renditions_prefix(image_id)).exists()
+
+
+def test_an_upload_is_rendered_by_a_worker_through_the_outbox(client, drain_queues):
+    with Session.begin() as session:
+        factories.product(session, "CUP")
+    response = client.post(
+        "/admin/api/products/CUP/images",
+        data={"file": (io.BytesIO(photo((700, 500))), "cup.jpg")},
+        headers={"Authorization": "Bearer test-admin-token"},
+        content_type="multipart/form-data",
+    )
+
+    drain_queues(timeout=120)
+
+    image = image_row(response.json["image_id"])
+    assert image.status == ImageStatus.READY and len(image.renditions) == 6
+
+
+def test_an_undecodable_original_dead_letters_on_the_media_queue(broker, drain_queues):
+    image_id = uploaded(photo((700, 500))[:400])
+
+    make_renditions.send(image_id)
+    drain_queues(timeout=60)
+
+    assert image_row(image_id).status == ImageStatus.FAILED
+    [letter] = dead_letters.list_dead_letters(queue="media", actor="make_renditions")
+    assert "cannot be decoded" in letter.error

@@ -227,3 +227,9 @@ def test_no_upload_yields_a_server_error_and_a_refusal_keeps_nothing(client, dat
     if response.status_code == 422:
         assert response.json["error"] in ("invalid_image", "validation_error")
         assert set(stored_files()) == before and images() == count
+
+
+def test_nul_in_the_alt_text_is_refused(client):
+    response = upload(client, photo(), alt="a\x00b")
+    assert response.status_code == 422 and response.json["errors"][0]["field"] == "alt"
+    assert images() == 0

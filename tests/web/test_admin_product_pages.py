@@ -153,3 +153,23 @@ def test_a_viewer_cannot_act_and_forms_need_the_csrf_token(client):
     )
     assert denied.status_code == 403
     assert [str(i.id) for i in image_rows()] == [image_id]
+
+
+def test_nul_in_a_form_field_is_refused_not_stored(client):
+    token = logged_in(client, "operator")
+    page = client.post(
+        "/admin/products/MUG",
+        data={"name": "Mug", "description": "a\x00b", "price_cents": "5", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "Check the form: description" in page.get_data(as_text=True)
+    image_id = uploaded(photo())
+    client.post(f"/admin/products/MUG/images/{image_id}", data={"alt": "\x00", "csrf_token": token})
+    assert image_rows()[0].alt == ""
+    page = client.post(
+        "/admin/products/MUG/images",
+        data={"file": [(io.BytesIO(photo()), "a.jpg")], "alt": "\x00", "csrf_token": token},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "Check the form: alt" in page.get_data(as_text=True) and len(image_rows()) == 1

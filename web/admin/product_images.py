@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from flask import g, request
-from pydantic import Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, Field, StrictInt, StringConstraints, ValidationError
 
 from flows import product_images as flow
 from media.inspection import MAX_UPLOAD_BYTES
@@ -21,12 +21,20 @@ from services.settings import get_settings
 from web.admin import bp
 from web.body_limits import takes_uploads
 from web.errors import APIError
-from web.validation import Schema, parse_body
+from web.validation import Schema, parse_body, storable, validation_error
 
 __all__ = ["bp"]
 
 MAX_ALT_LENGTH = 500
-Alt = Annotated[str, StringConstraints(max_length=MAX_ALT_LENGTH)]
+
+
+Alt = Annotated[str, StringConstraints(max_length=MAX_ALT_LENGTH), AfterValidator(storable)]
+
+
+class UploadForm(Schema):
+    """The multipart fields beside ``file``."""
+
+    alt: Alt = ""
 
 
 class ImageChanges(Schema):
@@ -56,24 +64,21 @@ def admin_image_json(image: ProductImage) -> dict[str, Any]:
     }
 
 
-def _field_error(field: str, message: str) -> APIError:
-    return APIError(
-        422,
-        "validation_error",
-        "The request is invalid.",
-        errors=[{"field": field, "message": message}],
-    )
-
-
 def read_upload() -> tuple[bytes, str, str]:
     """The posted ``file`` (its bytes, its name) and ``alt``; 422 when either is unfit."""
+    try:
+        form = UploadForm.model_validate({k: v for k, v in request.form.items() if k == "alt"})
+    except ValidationError as error:
+        raise validation_error(error) from None
     upload = request.files.get("file")
     if upload is None:
-        raise _field_error("file", "a file is required (multipart/form-data)")
-    alt = request.form.get("alt", "")
-    if len(alt) > MAX_ALT_LENGTH:
-        raise _field_error("alt", f"at most {MAX_ALT_LENGTH} characters")
-    return upload.stream.read(MAX_UPLOAD_BYTES + 1), upload.filename or "", alt
+        raise APIError(
+            422,
+            "validation_error",
+            "The request body is invalid.",
+            errors=[{"field": "file", "message": "a file is required (multipart/form-data)"}],
+        )
+    return upload.stream.read(MAX_UPLOAD_BYTES + 1), upload.filename or "", form.alt
 
 
 @bp.post("/api/products/<sku>/images")

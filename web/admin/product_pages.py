@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import flash, g, redirect, render_template, request
+from pydantic import ValidationError
 
 from flows import product_images as flow
 from media.inspection import MAX_UPLOAD_BYTES
@@ -23,7 +24,7 @@ from models.product_images import edit_image, images_of
 from models.warehouses import edits
 from web.admin import bp
 from web.admin.forms import form_action, refuse
-from web.admin.product_images import ImageChanges, admin_image_json
+from web.admin.product_images import ImageChanges, UploadForm, admin_image_json
 from web.admin.products import ProductBody, ProductListQuery, check_sku, product_page, save_product
 from web.body_limits import takes_uploads
 from web.errors import APIError
@@ -112,7 +113,11 @@ def page_save_product(sku: str):
 @takes_uploads
 def page_upload_product_images(sku: str):
     files = [f for f in request.files.getlist("file") if f.filename]
-    alt = request.form.get("alt", "").strip()[:500]
+    try:
+        alt = UploadForm.model_validate({"alt": request.form.get("alt", "")}).alt
+    except ValidationError:
+        refuse("Check the form: alt (at most 500 characters, no NUL).", status=422)
+        return redirect(f"/admin/products/{sku}", 303)
     if not files:
         refuse("Choose one or more image files to upload.", status=422)
     kept, refused = [], []

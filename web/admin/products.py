@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from models.catalog import on_hand_by_warehouse, staff_products, upsert_product
 from models.db import Session
@@ -18,7 +18,7 @@ from web import cursors
 from web.admin import bp
 from web.errors import APIError
 from web.serializers import product_json
-from web.validation import Schema, parse_body, parse_query
+from web.validation import Schema, parse_body, parse_query, storable
 
 __all__ = ["bp"]
 
@@ -28,10 +28,15 @@ Warehouse = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class ProductBody(Schema):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable)]
     price_cents: StrictInt = Field(ge=0, le=MAX_CHARGE_CENTS)
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)] = "usd"
-    description: Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)] | None = None
+    description: (
+        Annotated[
+            str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(storable)
+        ]
+        | None
+    ) = None
     active: StrictBool | None = None
     stock: dict[Warehouse, Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]] = {}
 

@@ -15,11 +15,12 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import click
 
-from devtools import embedded, fleet
+from devtools import demo_photos, embedded, fleet
 from services.settings import DEV_ENV_FILE
 
 VAR = Path("var")
@@ -142,6 +143,13 @@ def dev(port: int) -> None:
         if sandbox_url:
             processes["stripe"] = fleet.sandbox_command(sandbox_url, port, env)
         click.echo(fleet.banner(env, port, sandbox_url, login=login))
+        # The demo catalogue's photos go through the admin's upload and the media job,
+        # as a shop's own would, once the web answers.
+        threading.Thread(
+            target=demo_photos.upload_when_ready,
+            args=(f"http://127.0.0.1:{port}", env["ADMIN_TOKEN"]),
+            daemon=True,
+        ).start()
         returncode = fleet.run(processes, env, sandbox_url=sandbox_url, port=port)
     finally:
         with contextlib.suppress(FileNotFoundError):

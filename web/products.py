@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Annotated
+from typing import Annotated, Any
 
 from flask import Blueprint
 from pydantic import (
@@ -128,8 +128,8 @@ def list_products():
     return {"items": items, "next_cursor": next_cursor}
 
 
-@bp.get("/api/products/<sku>")
-def get_product(sku: str):
+def product_document(sku: str) -> dict[str, Any]:
+    """The JSON of ``GET /api/products/{sku}``; the storefront's product page renders it too."""
     with Session.begin() as session:
         product = session.get(Product, sku)
         if product is None or not product.active:
@@ -144,3 +144,8 @@ def get_product(sku: str):
         images,
         media_url=settings.media_url,
     )
+
+
+@bp.get("/api/products/<sku>")
+def get_product(sku: str):
+    return product_document(sku)

@@ -1,9 +1,12 @@
 """The demo storefront (docs/storefront.md): HTML shells whose script uses the public JSON API.
 
 Registered only when ``DEMO_STOREFRONT`` is true (on under ``make run``, off by default).
-The server renders no API data: each page carries what its script needs in ``data-``
-attributes, and web/static/storefront.js fetches the rest and builds the DOM with text
-nodes only. The pay form confirms the PaymentIntent against ``STRIPE_API_BASE`` with
+Each page carries what its script needs in ``data-`` attributes, and
+web/static/storefront.js fetches the rest and builds the DOM with text nodes only. The
+one exception is the product page: its first image is the page's largest paint, so the
+server renders the product from ``GET /api/products/{sku}``'s own document
+(web.products.product_document), escaped by Jinja, for the browser to fetch the image
+before any script runs. The pay form confirms the PaymentIntent against ``STRIPE_API_BASE`` with
 the client secret and the publishable key, as Stripe.js does against Stripe.
 """
 
@@ -16,6 +19,8 @@ from flask import Blueprint, Response, render_template
 
 from services import observability
 from services.settings import get_settings
+from web.errors import APIError
+from web.products import product_document
 
 bp = Blueprint(
     "storefront",
@@ -50,7 +55,7 @@ def _browser_sentry() -> dict[str, str] | None:
     }
 
 
-def _page(template: str, **context: str) -> str:
+def _page(template: str, **context: object) -> str:
     return render_template(
         f"storefront/{template}",
         stripe_api_base=_stripe_api_base(),
@@ -74,8 +79,14 @@ def _page_headers(response: Response) -> Response:
     connect = ["'self'", _origin(_stripe_api_base()), _origin(get_settings().realtime_url)]
     if get_settings().sentry_browser_dsn:
         connect.append(_origin(get_settings().sentry_browser_dsn))
+    # Images from this origin, a placeholder's data URI, and MEDIA_URL's origin when the
+    # renditions are on a CDN.
+    images = ["'self'", "data:"]
+    if urlsplit(get_settings().media_url).netloc:
+        images.append(_origin(get_settings().media_url))
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {' '.join(images)}; "
         f"connect-src {' '.join(connect)}; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
@@ -86,6 +97,17 @@ def _page_headers(response: Response) -> Response:
 @bp.get("/")
 def products_page():
     return _page("products.html")
+
+
+@bp.get("/products/<sku>")
+def product_page(sku: str):
+    try:
+        product = product_document(sku)
+    except APIError as error:
+        if error.status != 404:
+            raise
+        return _page("product.html", sku=sku, product=None), 404
+    return _page("product.html", sku=sku, product=product)
 
 
 @bp.get("/cart/<cart_id>")

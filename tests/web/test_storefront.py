@@ -8,7 +8,17 @@ import pytest
 from services.settings import get_settings
 
 PAGES = ("/", "/cart/cart-abc", "/orders/7d0c9d3e-0000-4000-8000-000000000000")
-SCRIPTS = ("storefront.js", "products.js", "cart.js", "pay.js", "order.js", "storefront.css")
+SCRIPTS = (
+    "storefront.js",
+    "products.js",
+    "product.js",
+    "pictures.js",
+    "recommendations.js",
+    "cart.js",
+    "pay.js",
+    "order.js",
+    "storefront.css",
+)
 
 
 @pytest.fixture

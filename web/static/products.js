@@ -1,4 +1,5 @@
 // The products page: search and filters over GET /api/products, stock refreshed live.
+import { cardPicture, productPath } from "./pictures.js";
 import { $, api, el, money, newCart, params, setCart, show, showError } from "./storefront.js";
 
 function productsPage() {
@@ -59,7 +60,8 @@ function productsPage() {
     }
   }
 
-  function card(product) {
+  // eager: the listing's first image, the page's largest paint; the others load lazily.
+  function card(product, eager) {
     const quantity = el("input", { type: "number", name: "quantity", min: 1, max: 99, value: 1,
       "aria-label": `Quantity of ${product.name}` });
     const button = el("button", { type: "submit" }, "Add to cart");
@@ -70,7 +72,8 @@ function productsPage() {
       add(product, Number(quantity.value));
     };
     return el("li", { class: "product", "data-sku": product.sku },
-      el("h3", {}, product.name),
+      cardPicture(product, { eager, cartId }),
+      el("h3", {}, el("a", { href: productPath(product.sku, cartId) }, product.name)),
       el("p", { class: "muted" }, product.sku),
       el("p", { class: "price" }, money(product.price_cents, product.currency)),
       label,
@@ -88,8 +91,8 @@ function productsPage() {
         list.replaceChildren();
         stock.clear();
       }
-      for (const product of page.items) {
-        list.append(card(product));
+      for (const [index, product] of page.items.entries()) {
+        list.append(card(product, reset && index === 0));
         setStock(product.sku, product.available);
       }
       cursor = page.next_cursor;
@@ -119,6 +122,11 @@ function productsPage() {
     load(true);
   });
   more.addEventListener("click", () => load(false));
+  // A cart made after the cards were: their product links take it on the way out.
+  list.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href^='/products/']");
+    if (link && cartId) link.href = productPath(link.closest(".product").dataset.sku, cartId);
+  });
   load(true);
   setInterval(refreshStock, 5000);
 }

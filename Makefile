@@ -22,32 +22,38 @@ $(STAMP): uv.lock pyproject.toml devtools/pyproject.toml
 run: $(STAMP)
 	$(BIN)/cartfleet dev --port $(PORT)
 
+# Test runs keep their bytecode (and pytest's assertion-rewritten test modules) under
+# var/pycache even where the environment sets PYTHONDONTWRITEBYTECODE: without it every
+# pytest process, and every process a test starts, compiles its imports anew (seconds each).
+PYTEST = PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/var/pycache $(BIN)/pytest
+
 # The fast suite: unit and integration tests against the real PostgreSQL and Redis, in
-# four pytest-xdist processes (each its own database and Redis db): most of a test's time
-# is spent waiting on the servers, so four share two cores well.
-TEST_PROCESSES ?= 4
+# three pytest-xdist processes (each its own database and Redis db): the tests are mostly
+# CPU-bound now, and each process pays for its own collection, but some wait on threads
+# and timeouts, which a third process fills on two cores.
+TEST_PROCESSES ?= 3
 test: $(STAMP)
-	$(BIN)/pytest -n $(TEST_PROCESSES) -m "not ($(SLOW_MARKS))" $(PYTEST_ARGS)
+	$(PYTEST) -n $(TEST_PROCESSES) -m "not ($(SLOW_MARKS))" $(PYTEST_ARGS)
 
 test-browser: $(STAMP)
-	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+	$(PYTEST) -m browser $(PYTEST_ARGS)
 
 # Tests that start processes of their own (workers killed mid-job, schedulers taking
 # over, Sentry from child processes), the guides' commands against gunicorn, and the
 # production wheel installed on its own.
 test-slow: $(STAMP)
-	$(BIN)/pytest -m "slow and not browser" $(PYTEST_ARGS)
+	$(PYTEST) -m "slow and not browser" $(PYTEST_ARGS)
 
 # The fault-injection suite (short mode): every scenario boots a whole fleet.
 test-faults: $(STAMP)
-	$(BIN)/pytest -m faults $(PYTEST_ARGS)
+	$(PYTEST) -m faults $(PYTEST_ARGS)
 
 # Everything CI runs, in its order.
 check: lint lock-check test test-slow test-browser test-api test-faults
 
 # Schemathesis against /api/openapi.json (slow; left out of `make test` by its marker).
 test-api: $(STAMP)
-	$(BIN)/pytest -m api_contract tests/web/test_openapi_contract.py $(PYTEST_ARGS)
+	$(PYTEST) -m api_contract tests/web/test_openapi_contract.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

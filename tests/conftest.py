@@ -34,9 +34,9 @@ import contextlib
 
 import pytest
 from alembic import command
-from sqlalchemy import text
 
 from migrations import alembic_config
+from tests.support.cleanup import DatabaseReset
 from tests.support.workers import drain, running_worker
 
 # The Sentry receiver fixtures, for the worker and services tests alike.
@@ -49,6 +49,22 @@ def pytest_sessionfinish(session, exitstatus):
     with contextlib.suppress(RuntimeError):
         db.engine().dispose()
     services.release(_services)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """argon2id at its lowest cost: the production parameters spend ~0.2 s of CPU on every
+    hash and login, and the admin tests make and log in a user each (as Django's test
+    settings swap in a fast hasher). Hashes are argon2id all the same."""
+    from argon2 import PasswordHasher
+
+    from models import staff
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(staff, "_hasher", hasher)
+        patch.setattr(staff, "_DUMMY_HASH", hasher.hash("not a password"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -82,8 +98,19 @@ def broker(schema):
     return broker
 
 
+@pytest.fixture(scope="session")
+def _database_reset(schema) -> DatabaseReset:
+    import models
+
+    reset = DatabaseReset(models.Base.metadata.sorted_tables)
+    # The migrations' default warehouse is replaced by one whose row version it knows.
+    with schema.connect() as connection:
+        reset(connection)
+    return reset
+
+
 @pytest.fixture(autouse=True)
-def clean_state(schema):
+def clean_state(_database_reset):
     """Every test starts from empty tables (but the default warehouse, as the migrations
     leave it) and an empty Redis db."""
     from services import redis_loss
@@ -91,16 +118,10 @@ def clean_state(schema):
 
     redis_loss.mark_complete()  # like a running fleet: Redis holds what was pushed so far
     yield
-    import models
     from models import db
 
-    tables = ", ".join(f'"{table.name}"' for table in reversed(models.Base.metadata.sorted_tables))
-    truncate = text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    default = text(
-        "INSERT INTO warehouses (code, name, country) VALUES ('main', 'Main warehouse', 'US')"
-    )
     # A test may have had the server drop the pool's connections.
-    db.with_connection(db.autocommit_engine(), lambda c: (c.execute(truncate), c.execute(default)))
+    db.with_connection(db.engine(), _database_reset)
     broker.client.flushdb()
 
 

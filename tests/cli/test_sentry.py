@@ -48,6 +48,7 @@ def test_sends_a_backend_error_and_points_at_the_storefront_page(receiver, sentr
     assert "open http://shop.test:5000/?sentry_test=1 in a browser" in done.stdout
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_says_what_the_storefront_lacks_without_a_browser_dsn(receiver, sentry_env):
     done = cartfleet("sentry", "test", SENTRY_BROWSER_DSN="")
 
@@ -55,6 +56,7 @@ def test_says_what_the_storefront_lacks_without_a_browser_dsn(receiver, sentry_e
     assert "Storefront: the pages report nothing: set SENTRY_BROWSER_DSN" in done.stdout
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_refuses_without_a_dsn():
     done = cartfleet("sentry", "test", SENTRY_DSN="")
 

@@ -46,6 +46,7 @@ def error_event(receiver, text: str) -> dict:
     return receiver.wait_for_items("event", lambda e: "exception" in e and mentions(e))[0]
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_exception_in_a_request_reaches_sentry_with_its_release(receiver, sentry_env):
     text = f"web boom {uuid.uuid4().hex}"
 
@@ -93,6 +94,7 @@ sentry_sdk.flush(timeout=10)
 """
 
 
+@pytest.mark.slow  # a process of its own: make test-slow
 def test_a_shoppers_address_body_and_cookies_never_reach_sentry(receiver, sentry_env):
     text = f"private boom {uuid.uuid4().hex}"
 

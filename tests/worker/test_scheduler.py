@@ -250,6 +250,14 @@ def test_previous_run_of_a_cron():
         2026, 11, 20, 3, 30, tz="UTC"
     )
     assert previous_run(cron("*/15 * * * *"), now) == now.replace(second=0)
+    assert previous_run(cron("* * * * *"), now) == now.replace(second=0)
+    # Due every 10 minutes, but only in the 2 o'clock hour: none in the last 8 periods.
+    assert previous_run(cron("*/10 2 * * *"), now) == pendulum.datetime(
+        2026, 11, 21, 2, 50, tz="UTC"
+    )
+    assert previous_run(cron("0 2 * * *"), now.replace(month=1, day=1, hour=1)) == (
+        pendulum.datetime(2025, 12, 31, 2, tz="UTC")
+    )
 
 
 # --- the real processes and the CLI ----------------------------------------------------------

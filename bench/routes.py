@@ -42,10 +42,20 @@ import time
 import uuid
 from pathlib import Path
 
-from harness import HOST, ROOT, children, closed_loop, cpu_seconds, gunicorn, stop, wait_ready
+from harness import (
+    HOST,
+    ROOT,
+    children,
+    closed_loop,
+    cpu_seconds,
+    fleet_env,
+    gunicorn,
+    stop,
+    wait_ready,
+)
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
-SECRET = "whsec_bench"
+SECRET = "whsec_bench"  # the webhook secret harness.fleet_env gives the app
 TARGET_RATIO = 2.0
 SKUS = 40
 CHECKOUT_BODY = {
@@ -97,7 +107,7 @@ def floor_app():
             "/v1/payment_intents",
             body=form,
             headers={
-                "Authorization": "Bearer sk_test_bench",
+                "Authorization": f"Bearer {os.environ['STRIPE_API_KEY']}",
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Idempotency-Key": uuid.uuid4().hex,
             },
@@ -383,21 +393,14 @@ def main() -> None:
     (work / "metrics").mkdir(parents=True, exist_ok=True)
     copy = f"{make_url(provisioned.database_url).database}_floor"
     admin = services._libpq(provisioned.admin_url)
-    env = {
-        **os.environ,
-        "CARTFLEET_ENV": "bench",
-        "DATABASE_URL": provisioned.database_url,
-        "REDIS_URL": provisioned.redis_url,
-        "STRIPE_API_BASE": sandbox.url,
-        "STRIPE_API_KEY": "sk_test_bench",
-        "STRIPE_WEBHOOK_SECRET": SECRET,
-        "ADMIN_TOKEN": "bench",
-        "LOG_LEVEL": "WARNING",
-        "SENTRY_DSN": "",
-        "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
-        "WEB_CONCURRENCY": "1",
-        "BENCH_FLOOR_SCRIPTS": str(work / "scripts.pickle"),
-    }
+    env = fleet_env(
+        provisioned.database_url,
+        provisioned.redis_url,
+        sandbox.url,
+        PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"),
+        WEB_CONCURRENCY="1",
+        BENCH_FLOOR_SCRIPTS=str(work / "scripts.pickle"),
+    )
     os.environ.update({k: env[k] for k in env if k != "PROMETHEUS_MULTIPROC_DIR"})
     processes = []
     try:

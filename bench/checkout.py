@@ -30,6 +30,7 @@ from harness import (
     closed_loop,
     cpu_seconds,
     exchange,
+    fleet_env,
     gunicorn,
     quantile_ms,
     rss,
@@ -218,18 +219,7 @@ def main() -> None:
         db.configure(provisioned.database_url)
         read_cart, races = _seed(RACE_ROUNDS)
 
-        env = {
-            **os.environ,
-            "CARTFLEET_ENV": "bench",
-            "DATABASE_URL": provisioned.database_url,
-            "REDIS_URL": provisioned.redis_url,
-            "STRIPE_API_BASE": stripe_server.url,
-            "STRIPE_API_KEY": "sk_test_bench",
-            "STRIPE_WEBHOOK_SECRET": "whsec_bench",
-            "ADMIN_TOKEN": "bench-admin-token",
-            "LOG_LEVEL": "WARNING",
-            "SENTRY_DSN": "",
-        }
+        env = fleet_env(provisioned.database_url, provisioned.redis_url, stripe_server.url)
         app_port, bare_port = free_port(), free_port()
         app = gunicorn("web:create_app()", app_port, env, quiet=False)
         bare = gunicorn(

@@ -86,6 +86,27 @@ def quantile_ms(values: list[float], quantile: float) -> float | None:
 # --- processes -------------------------------------------------------------------------
 
 
+def fleet_env(
+    database_url: str, redis_url: str, stripe_url: str, **overrides: str
+) -> dict[str, str]:
+    """The environment of a benchmark's web and workers: this process's, with its own
+    database and Redis db, the Stripe sandbox at ``stripe_url``, quiet logs and no Sentry;
+    ``overrides`` win."""
+    return {
+        **os.environ,
+        "CARTFLEET_ENV": "bench",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STRIPE_API_BASE": stripe_url,
+        "STRIPE_API_KEY": "sk_test_bench",
+        "STRIPE_WEBHOOK_SECRET": "whsec_bench",
+        "ADMIN_TOKEN": "bench-admin-token",
+        "LOG_LEVEL": "WARNING",
+        "SENTRY_DSN": "",
+        **overrides,
+    }
+
+
 def spawn(command: list[str], env: Mapping[str, str], *, quiet: bool = True) -> subprocess.Popen:
     """Start ``command`` in the repository root, in a session of its own (for ``stop``).
 

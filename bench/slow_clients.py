@@ -27,7 +27,17 @@ import sys
 import time
 
 from checkout import CART_ITEMS, Phase, _check_round, _measure, _race, _request, _seed
-from harness import HOST, ROOT, closed_loop, exchange, gunicorn, quantile_ms, stop, wait_ready
+from harness import (
+    HOST,
+    ROOT,
+    closed_loop,
+    exchange,
+    fleet_env,
+    gunicorn,
+    quantile_ms,
+    stop,
+    wait_ready,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -150,18 +160,9 @@ def main() -> None:
 
         db.configure(provisioned.database_url)
         read_cart, races = _seed(CHECKOUT_SLICES * len(SERVERS))
-        env = {
-            **os.environ,
-            "CARTFLEET_ENV": "bench",
-            "DATABASE_URL": provisioned.database_url,
-            "REDIS_URL": provisioned.redis_url,
-            "STRIPE_API_BASE": stripe_server.url,
-            "STRIPE_API_KEY": "sk_test_bench",
-            "STRIPE_WEBHOOK_SECRET": "whsec_bench",
-            "ADMIN_TOKEN": "bench-admin-token",
-            "LOG_LEVEL": "ERROR",
-            "SENTRY_DSN": "",
-        }
+        env = fleet_env(
+            provisioned.database_url, provisioned.redis_url, stripe_server.url, LOG_LEVEL="ERROR"
+        )
         ports = {name: free_port() for name in SERVERS}
         for name, options in SERVERS.items():
             processes[name] = gunicorn("web:create_app()", ports[name], env, options=options)

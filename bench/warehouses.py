@@ -27,7 +27,7 @@ import os
 import sys
 import time
 
-from harness import HOST, ROOT, exchange, gunicorn, quantile_ms, stop, wait_ready
+from harness import HOST, ROOT, exchange, fleet_env, gunicorn, quantile_ms, stop, wait_ready
 
 sys.path.insert(0, str(ROOT))
 
@@ -266,18 +266,7 @@ def main() -> None:
         db.configure(provisioned.database_url)
         allocated = allocation()
         plans = _seed_race(RACE_ROUNDS)
-        env = {
-            **os.environ,
-            "CARTFLEET_ENV": "bench",
-            "DATABASE_URL": provisioned.database_url,
-            "REDIS_URL": provisioned.redis_url,
-            "STRIPE_API_BASE": stripe_server.url,
-            "STRIPE_API_KEY": "sk_test_bench",
-            "STRIPE_WEBHOOK_SECRET": "whsec_bench",
-            "ADMIN_TOKEN": "bench-admin-token",
-            "LOG_LEVEL": "WARNING",
-            "SENTRY_DSN": "",
-        }
+        env = fleet_env(provisioned.database_url, provisioned.redis_url, stripe_server.url)
         port = free_port()
         app = gunicorn("web:create_app()", port, env, quiet=False)
         wait_ready(port, "/healthz")

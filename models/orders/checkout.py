@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -237,19 +237,29 @@ def _raise_if_short(shortfalls: list[Shortfall]) -> None:
 def attach_payment_intent(
     session: Session, *, order_id: uuid.UUID, payment_intent_id: str, client_secret: str | None
 ) -> Order:
-    """Store the order's PaymentIntent (the same one on a repeat: Stripe's idempotency)."""
-    order = session.get(Order, order_id, with_for_update=True, populate_existing=True)
-    if order.payment_intent_id is None:
-        order.payment_intent_id, order.client_secret = payment_intent_id, client_secret
-        session.add(
-            OrderEvent(
-                order_id=order.id,
-                kind="payment_intent_created",
-                data={"payment_intent_id": payment_intent_id},
-            )
+    """Store the order's PaymentIntent (the same one on a repeat: Stripe's idempotency).
+
+    Two statements, no unit of work: an ``UPDATE ... RETURNING`` that only an order
+    without a PaymentIntent matches, then its timeline line. A repeat finds the order
+    already holding one and returns it as stored.
+    """
+    stored = session.scalars(
+        update(Order)
+        .where(Order.id == order_id, Order.payment_intent_id.is_(None))
+        .values(payment_intent_id=payment_intent_id, client_secret=client_secret)
+        .returning(Order),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one_or_none()
+    if stored is None:
+        return session.get(Order, order_id, populate_existing=True)
+    session.execute(
+        insert(OrderEvent).values(
+            order_id=order_id,
+            kind="payment_intent_created",
+            data={"payment_intent_id": payment_intent_id},
         )
-        session.flush()
-    return order
+    )
+    return stored
 
 
 def abort(session: Session, *, order_id: uuid.UUID, reason: str) -> Cart | None:

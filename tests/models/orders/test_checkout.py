@@ -40,9 +40,16 @@ def test_start_then_attach_then_repeat():
         assert first.created and first.order.total_cents == 2000
         order_id = first.order.id
     with Session.begin() as session:
-        checkout.attach_payment_intent(
+        attached = checkout.attach_payment_intent(
             session, order_id=order_id, payment_intent_id="pi_1", client_secret="s"
         )
+        assert (attached.payment_intent_id, attached.client_secret) == ("pi_1", "s")
+    with Session.begin() as session:
+        # A repeat keeps what was stored and adds no second timeline line.
+        repeat = checkout.attach_payment_intent(
+            session, order_id=order_id, payment_intent_id="pi_other", client_secret="t"
+        )
+        assert (repeat.payment_intent_id, repeat.client_secret) == ("pi_1", "s")
     with Session.begin() as session:
         again = start(session, cart_id)
         assert not again.created and again.order.id == order_id

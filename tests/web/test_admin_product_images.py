@@ -9,7 +9,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from models.outbox import OutboxMessage
+from models.infra.outbox import OutboxMessage
 from sqlalchemy import func, select
 
 from media import storage as media_storage

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from jobs.recommendations import rebuild
+from models.catalog import Product
 from models.db import Session
 from models.recommendations.build import BuildSettings
 from models.recommendations.tables import ProductView, RecommendationExclusion
@@ -38,8 +39,26 @@ def test_customers_also_bought_leaves_out_the_product_itself_and_what_is_out_of_
     # Cosine: B 4/sqrt(9*6) = 0.544, C 3/sqrt(9*5) = 0.447; D is out of stock.
     assert _skus(response) == ["B", "C"]
     item = response.get_json()["items"][0]
-    assert set(item) == {"sku", "name", "price_cents", "currency", "available"}
-    assert item["available"] == 10
+    # API.md's product shape, images (ready renditions only) included.
+    assert set(item) == {
+        "sku",
+        "name",
+        "description",
+        "price_cents",
+        "currency",
+        "available",
+        "images",
+    }
+    assert item["available"] == 10 and item["images"] == []
+
+
+def test_an_inactive_product_is_never_recommended(client):
+    _store()
+    with Session.begin() as session:
+        session.get(Product, "B").active = False
+
+    assert _skus(client.get("/api/products/A/recommendations")) == ["C"]
+    assert "B" not in _skus(client.get("/api/recommendations?limit=20"))
 
 
 def test_a_product_staff_excluded_is_never_recommended(client):
@@ -73,6 +92,17 @@ def test_cart_upsells_skip_the_cart_items_and_fill_up_with_bestsellers(client):
     assert skus == ["A", "E"]  # A: bought with both; E: the bestseller; D out of stock
     missing = client.get("/api/carts/nope/recommendations")
     assert missing.status_code == 404
+
+
+def test_cart_upsells_skip_what_the_cart_saved_for_later(client):
+    _store()
+    with Session.begin() as session:
+        cart = factories.cart(session, items={"B": 1, "C": 1})
+    assert client.post(f"/api/carts/{cart.id}/saved", json={"sku": "E"}).status_code == 200
+
+    skus = _skus(client.get(f"/api/carts/{cart.id}/recommendations?limit=3"))
+
+    assert skus == ["A"]  # E is saved: never offered; F never sold, D out of stock
 
 
 def test_a_new_visitor_gets_bestsellers(client):

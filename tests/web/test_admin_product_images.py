@@ -9,13 +9,13 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from models.infra.outbox import OutboxMessage
 from sqlalchemy import func, select
 
 from media import storage as media_storage
 from media.inspection import MAX_UPLOAD_BYTES
 from models.audit import AuditEntry
 from models.db import Session
+from models.infra.outbox import OutboxMessage
 from models.product_images import ProductImage
 from models.staff import Role
 from tests.support import factories

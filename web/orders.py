@@ -7,7 +7,9 @@ import uuid
 from flask import Blueprint
 
 from models.db import Session
+from models.orders.status import PURCHASED
 from models.orders.tables import Order
+from web import visitor
 from web.errors import APIError
 from web.serializers import order_json
 
@@ -24,4 +26,6 @@ def get_order(order_id: str):
         order = session.get(Order, key)
         if order is None:
             raise APIError(404, "not_found", "No such order.")
+        if order.status in PURCHASED and order.email:
+            visitor.remember_buyer(order.email)  # for the buyer's personal picks
         return order_json(order)

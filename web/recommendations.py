@@ -81,19 +81,20 @@ def cart_recommendations(cart_id: str):
 
 @bp.get("/api/recommendations")
 def visitor_recommendations():
-    """The visitor's picks: neighbours of their recent views and purchases, else
-    bestsellers. The visitor is the signed cookie's, or a cart's (``?cart=``) email."""
+    """The visitor's picks: neighbours of their recent views and purchases and of the
+    cart's items (``?cart=``), else bestsellers.
+
+    The history is the signed cookie's: its views, and the purchases of the email the
+    cookie took from a paid order the visitor read (web/visitor.py). A cart's email is
+    never used: anyone can type any address into a cart, and its purchases would show.
+    """
     query = parse_query(VisitorQuery)
     known = visitor.current()
     email = known.email if known else None
     in_cart: list[str] = []
     with Session() as session:
         if query.cart is not None:
-            basis = _cart_or_404(session, query.cart)
-            in_cart = basis.skus
-            email = basis.email or email
-            if known is not None and basis.email and basis.email != known.email:
-                visitor.remember(visitor.Visitor(known.id, basis.email))
+            in_cart = _cart_or_404(session, query.cart).skus
         found, source = serving.personal(
             session,
             visitor_id=known.id if known else None,

@@ -1,5 +1,8 @@
 """The storefront visitor: a random id in a signed cookie, and the email once known.
 
+The email is known once the visitor reads a paid order of theirs (``remember_buyer``):
+never from what a client types, since the personal picks read that email's purchases.
+
 The id ties a visitor's product views together for the personal homepage. Signing
 (itsdangerous, Flask's own) keeps a client from claiming another visitor's history by
 editing the cookie; it carries no secret of its own.
@@ -71,6 +74,15 @@ def remember(visitor: Visitor) -> None:
             secure=request.is_secure,
         )
         return response
+
+
+def remember_buyer(email: str) -> None:
+    """Tie the visitor to the email of a paid order they read: its unguessable id is the
+    buyer's proof, which an email typed into a cart is not."""
+    visitor = current()
+    if visitor is not None and visitor.email == email:
+        return
+    remember(Visitor(visitor.id if visitor else secrets.token_urlsafe(16), email))
 
 
 def current_or_new() -> Visitor:

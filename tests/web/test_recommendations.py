@@ -128,11 +128,10 @@ def test_viewing_a_product_makes_the_picks_personal(client, drain_queues):
     assert view.sku == "C" and client.get_cookie(visitor.COOKIE) is not None
 
 
-def test_a_cart_brings_the_buyers_purchases_and_its_own_items(client):
+def test_a_cart_brings_its_own_items(client):
     _store()
     with Session.begin() as session:
-        factories.order(session, lines={"C": 1}, status="shipped", email="ada@example.com")
-        cart = factories.cart(session, items={"B": 1}, email="ada@example.com")
+        cart = factories.cart(session, items={"B": 1})
 
     body = client.get(f"/api/recommendations?cart={cart.id}&limit=3").get_json()
 
@@ -140,6 +139,39 @@ def test_a_cart_brings_the_buyers_purchases_and_its_own_items(client):
     assert "B" not in [item["sku"] for item in body["items"]]
     assert body["items"][0]["sku"] == "A"
     assert client.get("/api/recommendations?cart=nope").status_code == 404
+
+
+def _ada_bought_g():
+    """G and H bought together twice; ada@example.com bought G (shipped)."""
+    with Session.begin() as session:
+        for sku in "GH":
+            factories.product(session, sku)
+        for _ in range(2):
+            factories.order(session, lines={"G": 1, "H": 1}, status="paid")
+        order = factories.order(session, lines={"G": 1}, status="shipped", email="ada@example.com")
+    rebuild(BuildSettings(min_support=2))
+    return order.id
+
+
+def test_an_email_typed_into_a_cart_never_reveals_its_purchases(client):
+    _ada_bought_g()
+    with Session.begin() as session:
+        cart = factories.cart(session, email="ada@example.com")
+
+    body = client.get(f"/api/recommendations?cart={cart.id}").get_json()
+
+    assert body["source"] == "bestsellers"
+    assert client.get_cookie(visitor.COOKIE) is None
+
+
+def test_reading_a_paid_order_makes_the_buyers_picks_personal(client):
+    order_id = _ada_bought_g()
+
+    assert client.get(f"/api/orders/{order_id}").status_code == 200
+    body = client.get("/api/recommendations").get_json()
+
+    assert body["source"] == "personal"
+    assert body["items"][0]["sku"] == "H"  # bought with G
 
 
 def test_a_forged_visitor_cookie_counts_as_a_new_visitor(client, drain_queues):

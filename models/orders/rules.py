@@ -1,7 +1,7 @@
 """What staff may do to an order in each status, and how a status reads.
 
 One home for the rules the flows enforce and the admin pages show: the order page reads
-them (``web.admin.pages`` hands this module to the templates as ``order_rules``), so a
+them (``web.admin.templating`` hands this module to the templates as ``order_rules``), so a
 button is offered exactly when its action would be taken.
 """
 

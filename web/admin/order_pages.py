@@ -1,4 +1,4 @@
-"""The admin's HTML pages: orders (list, detail, ship, refund, resend), staff, audit.
+"""The admin's order pages: list, detail, ship (the order or one shipment), refund, resend.
 
 Server-rendered Jinja under ``web/templates/admin/``, one base template; every form posts
 Flask-WTF's CSRF token (checked for every session request by ``web.admin.auth``). A form
@@ -10,9 +10,8 @@ becomes that message and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from flows import order_emails, shipping
 from jobs.templates import money
@@ -20,7 +19,7 @@ from models.db import Session
 from models.orders import rules
 from models.orders.status import OrderStatus
 from models.staff import Role
-from web.admin import audit, bp, order_query, refunds
+from web.admin import bp, order_query, refunds
 from web.admin.auth import current_actor
 from web.admin.forms import form_action, parse_form
 from web.admin.order_query import OrderFilters
@@ -28,18 +27,6 @@ from web.admin.orders import ShipBody, load_order_detail, order_key, order_summa
 from web.validation import parse_query
 
 __all__ = ["bp"]
-
-
-@bp.app_template_filter("money")
-def _money(cents: int | None, currency: str = "usd") -> str:
-    return "" if cents is None else money(cents, currency)
-
-
-@bp.app_context_processor
-def _page_context() -> dict[str, Any]:
-    if request.blueprint != "admin":
-        return {"actor": None}
-    return {"actor": g.get("actor"), "order_rules": rules}
 
 
 def _act(order_id: str, action: Callable[[], str]):
@@ -130,10 +117,3 @@ def page_resend_confirmation_email(order_id: str):
         return "The confirmation email will be sent again."
 
     return _act(order_id, action)
-
-
-@bp.get("/audit")
-def page_audit():
-    query = parse_query(audit.AuditQuery)
-    entries = [audit.entry_json(entry) for entry in audit.search(query)]
-    return render_template("admin/audit.html", entries=entries, filters=request.args)

@@ -9,8 +9,8 @@ import datetime as dt
 import json
 import uuid
 
-from models.catalog import ProductSort, SortKey
 from models.orders.tables import Order
+from models.product_search import ProductSort, SortKey
 from web.errors import APIError
 
 MAX_SKU_LENGTH = 64

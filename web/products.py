@@ -24,17 +24,17 @@ from pydantic import (
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
-from models.catalog import (
+from models.catalog import Product
+from models.db import Session
+from models.errors import StockUnavailable
+from models.product_images import ready_images_by_sku
+from models.product_search import (
     ListedProduct,
-    Product,
     ProductFilters,
     ProductSort,
     search_products,
     sort_key,
 )
-from models.db import Session
-from models.errors import StockUnavailable
-from models.product_images import ready_images_by_sku
 from models.stock import reader
 from models.stock.reader import checked_available_units
 from services.settings import get_settings

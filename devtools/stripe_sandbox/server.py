@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,16 @@ _CORS_PREFLIGHT = {
     "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Stripe-Version",
     "Access-Control-Max-Age": "600",
 }
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up on a kept-alive connection (or stop() ending it) is how
+        # conversations end, not a fault worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("%s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class SandboxServer:
@@ -71,7 +82,7 @@ class SandboxServer:
         # sandbox answers nothing, as a restarted one answers from its new state.
         self.connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self._httpd = _Server((host, port), _handler(self))
         self.state.base_url = self.url
         # serve_forever wakes every poll interval to see whether it should stop; stop()
         # wakes it at once instead (see _shutdown), so an idle sandbox costs no CPU.

@@ -85,7 +85,8 @@ class SandboxServer:
         self._httpd = _Server((host, port), _handler(self))
         self.state.base_url = self.url
         # serve_forever wakes every poll interval to see whether it should stop; stop()
-        # wakes it at once instead (see _shutdown), so an idle sandbox costs no CPU.
+        # wakes it at once instead (see _shutdown), so the loop can wake twice a second
+        # rather than a hundred times.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(_POLL_S,), name="sandbox-http", daemon=True
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import socket
+import sys
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +24,8 @@ from devtools.stripe_sandbox.wire import decode_form, invalid
 
 logger = logging.getLogger(__name__)
 
+_POLL_S = 0.5
+
 # Stripe.js confirms a PaymentIntent from the shop's page, another origin (the demo
 # storefront does the same), so that route answers CORS as Stripe's API does.
 _CORS_ROUTE = re.compile(r"/v1/payment_intents/[^/]+/confirm/?")
@@ -30,6 +35,16 @@ _CORS_PREFLIGHT = {
     "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Stripe-Version",
     "Access-Control-Max-Age": "600",
 }
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up on a kept-alive connection (or stop() ending it) is how
+        # conversations end, not a fault worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("%s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class SandboxServer:
@@ -63,11 +78,17 @@ class SandboxServer:
             max_attempts=max_attempts,
             horizon_s=horizon_s,
         )
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        # Keep-alive connections outlive a request: stop() ends them, so a stopped
+        # sandbox answers nothing, as a restarted one answers from its new state.
+        self.connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._httpd = _Server((host, port), _handler(self))
         self.state.base_url = self.url
-        # A short poll keeps stop() quick; tests start and stop a sandbox each.
+        # serve_forever wakes every poll interval to see whether it should stop; stop()
+        # wakes it at once instead (see _shutdown), so the loop can wake twice a second
+        # rather than a hundred times.
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.01,), name="sandbox-http", daemon=True
+            target=self._httpd.serve_forever, args=(_POLL_S,), name="sandbox-http", daemon=True
         )
 
     @property
@@ -89,9 +110,33 @@ class SandboxServer:
 
     def stop(self) -> None:
         if self._thread.is_alive():
-            self._httpd.shutdown()
+            self._shutdown()
             self.deliverer.stop()
         self._httpd.server_close()
+        with self._connections_lock:
+            open_now = list(self.connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def _shutdown(self) -> None:
+        """``shutdown()`` and, while it waits for the serving loop, connect to wake the
+        loop's select: tests start and stop a sandbox each and must not wait a poll."""
+        stopping = threading.Thread(target=self._httpd.shutdown)
+        stopping.start()
+        address = self._httpd.server_address[:2]
+        while stopping.is_alive():
+            with contextlib.suppress(OSError), socket.create_connection(address, timeout=1):
+                pass
+            stopping.join(0.01)
+
+    def opened(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self.connections.add(connection)
+
+    def closed(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self.connections.discard(connection)
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -123,6 +168,18 @@ def _page(state: State, method: str, path: str, query: str, raw: str) -> pages.P
 def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "stripe-sandbox"
+        # Keep-alive, as Stripe's API: a client's connection (and the thread serving it)
+        # lasts across its requests instead of a connect, a thread and a close per call.
+        # Every answer carries a Content-Length, which HTTP/1.1 needs.
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            sandbox.opened(self.connection)
+
+        def finish(self) -> None:
+            sandbox.closed(self.connection)
+            super().finish()
 
         def _serve(self) -> None:
             path, _, query = self.path.partition("?")
@@ -162,7 +219,8 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-            data = json.dumps(payload, indent=2).encode()
+            # Compact: the indenting encoder is pure Python, the compact one C.
+            data = json.dumps(payload, separators=(",", ":")).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

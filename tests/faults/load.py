@@ -7,7 +7,8 @@ in ``decline_every`` with ``pm_card_chargeDeclined``. A reader thread browses th
 storefront. A staff thread refunds one paid order in ``refund_every`` through the admin
 API, alternately in part (``PARTIAL_REFUND_CENTS``) and in full. Every request is
 recorded (time, endpoint, status, seconds); status 0 is a connection error or timeout.
-Everything is bounded by ``seconds`` and a request count.
+Everything is bounded by ``seconds`` and a request count. Each thread keeps its own
+connections alive (tests/faults/http.py): the harness's CPU is measured beside the fleet's.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import random
 import threading
 import time
 
-import requests
-
 from tests.faults.cluster import STRIPE_KEY
 from tests.faults.fleet import ADMIN_TOKEN, CATALOGUE
+from tests.faults.http import Client, HTTPFailure, Response
 
 TIMEOUT_S = 40  # past services.stripe's 10 s x 3 attempts, so a checkout answers
 ADDRESS = {
@@ -95,12 +95,14 @@ class Load:
 
     # --- recording ------------------------------------------------------------------
 
-    def _call(self, http: requests.Session, endpoint: str, method: str, path: str, **kw):
+    def _call(
+        self, http: Client, endpoint: str, method: str, path: str, json: object = None
+    ) -> Response | None:
         start = time.monotonic()
         try:
-            response = http.request(method, self.web_url + path, timeout=TIMEOUT_S, **kw)
+            response = http.request(method, path, json_body=json)
             status = response.status_code
-        except requests.RequestException:
+        except HTTPFailure:
             response, status = None, 0
         with self._lock:
             self.records.append(Record(start, endpoint, status, time.monotonic() - start))
@@ -109,14 +111,21 @@ class Load:
     # --- the actors of the load ---------------------------------------------------
 
     def _buyer(self, number: int) -> None:
-        http = requests.Session()
+        http = Client(self.web_url, timeout=TIMEOUT_S)
+        stripe = Client(
+            self.sandbox_url, timeout=TIMEOUT_S, headers={"Authorization": f"Bearer {STRIPE_KEY}"}
+        )
         rng = random.Random(number)
-        for round_ in range(10_000):
-            if self._stop.is_set() or time.monotonic() >= self.deadline:
-                return
-            self._shop(http, rng, number * 10_000 + round_)
+        try:
+            for round_ in range(10_000):
+                if self._stop.is_set() or time.monotonic() >= self.deadline:
+                    return
+                self._shop(http, stripe, rng, number * 10_000 + round_)
+        finally:
+            http.close()
+            stripe.close()
 
-    def _shop(self, http: requests.Session, rng: random.Random, n: int) -> None:
+    def _shop(self, http: Client, stripe: Client, rng: random.Random, n: int) -> None:
         cart = self._call(http, "create_cart", "POST", "/api/carts", json={})
         if cart is None or cart.status_code != 201:
             time.sleep(0.2)
@@ -146,20 +155,19 @@ class Load:
         if order is not None and order.status_code == 201:
             declined = n % self.decline_every == 0
             body = order.json()
-            self._confirm(http, body["order_id"], body["payment_intent_id"], declined)
+            self._confirm(stripe, body["order_id"], body["payment_intent_id"], declined)
 
-    def _confirm(self, http: requests.Session, order: str, intent: str, declined: bool) -> None:
+    def _confirm(self, stripe: Client, order: str, intent: str, declined: bool) -> None:
         method = "pm_card_chargeDeclined" if declined else "pm_card_visa"
         outcome = "unconfirmed"
         for _ in range(3):
             try:
-                response = http.post(
-                    f"{self.sandbox_url}/v1/payment_intents/{intent}/confirm",
-                    data={"payment_method": method},
-                    headers={"Authorization": f"Bearer {STRIPE_KEY}"},
-                    timeout=TIMEOUT_S,
+                response = stripe.request(
+                    "POST",
+                    f"/v1/payment_intents/{intent}/confirm",
+                    form={"payment_method": method},
                 )
-            except requests.RequestException:
+            except HTTPFailure:
                 continue
             if response.status_code == 200:
                 outcome = "succeeded"
@@ -174,7 +182,7 @@ class Load:
                 self.paid_at[order] = time.monotonic()
 
     def _reader(self) -> None:
-        http = requests.Session()
+        http = Client(self.web_url, timeout=TIMEOUT_S)
         skus = sorted(CATALOGUE)
         for n in range(100_000):
             if self._stop.is_set() or time.monotonic() >= self.deadline:
@@ -188,8 +196,9 @@ class Load:
     def _staff(self) -> None:
         """Refund every ``refund_every``-th paid order once, a few seconds after payment;
         one not refundable yet (its payment webhook still held by a fault) is tried again."""
-        http = requests.Session()
-        http.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+        http = Client(
+            self.web_url, timeout=TIMEOUT_S, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
         done: set[str] = set()
         for n in range(100_000):
             if self._stop.is_set() or time.monotonic() >= self.deadline:

@@ -60,30 +60,36 @@ def record(
     )
 
 
+# Built once: a personal lookup binds parameters. A NULL visitor id or email matches no view.
+_VIEWED = (
+    select(ProductView.sku)
+    .where(
+        or_(
+            ProductView.visitor_id == bindparam("visitor_id"),
+            ProductView.email == bindparam("email"),
+        )
+    )
+    .group_by(ProductView.sku)
+    .order_by(func.max(ProductView.viewed_at).desc(), ProductView.sku)
+    .limit(HISTORY_VIEWS)
+)
+_RECENT_ORDERS = (
+    select(Order.id)
+    .where(Order.email == bindparam("email"), Order.status.in_(PURCHASED))
+    .order_by(Order.created_at.desc())
+    .limit(HISTORY_ORDERS)
+)
+_BOUGHT = select(OrderItem.sku).where(OrderItem.order_id.in_(_RECENT_ORDERS)).distinct()
+
+
 def history_skus(session: Session, *, visitor_id: str | None, email: str | None) -> list[str]:
     """What the visitor looked at lately and what the email bought lately, newest first."""
-    seen = [ProductView.visitor_id == visitor_id] if visitor_id else []
-    if email:
-        seen.append(ProductView.email == email)
     skus: list[str] = []
-    if seen:
-        skus += session.scalars(
-            select(ProductView.sku)
-            .where(or_(*seen))
-            .group_by(ProductView.sku)
-            .order_by(func.max(ProductView.viewed_at).desc(), ProductView.sku)
-            .limit(HISTORY_VIEWS)
-        )
+    if visitor_id or email:
+        parameters = {"visitor_id": visitor_id or None, "email": email or None}
+        skus += session.scalars(_VIEWED, parameters)
     if email:
-        recent_orders = (
-            select(Order.id)
-            .where(Order.email == email, Order.status.in_(PURCHASED))
-            .order_by(Order.created_at.desc())
-            .limit(HISTORY_ORDERS)
-        )
-        skus += session.scalars(
-            select(OrderItem.sku).where(OrderItem.order_id.in_(recent_orders)).distinct()
-        )
+        skus += session.scalars(_BOUGHT, {"email": email})
     return list(dict.fromkeys(skus))
 
 

@@ -75,42 +75,43 @@ _ELIGIBLE = select(
 )
 
 
-def _first_eligible(ranking: Select[Any]) -> Select[Any]:
-    """The first ``:limit`` eligible products of ``ranking`` (columns ``sku``, ``rank``),
-    best rank first, in one statement.
+def _first_eligible(ranking: Select[Any], *, sku_descending: bool = False) -> Select[Any]:
+    """The first ``:limit`` eligible products of ``ranking`` (columns ``sku``, ``score``,
+    sorted by score, highest first, then sku), in one statement.
 
-    ``ranking`` is sorted before a nested loop reads each candidate's product by key and
-    its stock, so the plan stops at ``:limit`` and never scans the catalogue.
+    The outer query sorts by the same columns as ``ranking``, so the planner keeps its
+    order through a nested loop that reads each candidate's product by key and its stock,
+    and stops at ``:limit``: it never sorts all candidates nor scans the catalogue.
     """
     ranked = ranking.subquery("ranked")
-    candidate = _ELIGIBLE.where(_PRODUCTS.sku == ranked.c.sku).lateral("candidate")
+    # LIMIT 1 (the key matches one product at most) keeps the planner from flattening the
+    # subquery, which would sum each candidate's stock twice (filter and column).
+    candidate = _ELIGIBLE.where(_PRODUCTS.sku == ranked.c.sku).limit(1).lateral("candidate")
+    sku_order = ranked.c.sku.desc() if sku_descending else ranked.c.sku
     return (
         select(*candidate.c)
         .select_from(ranked.join(candidate, true()))
         .where(func.coalesce(candidate.c.available, 0) > 0)
-        .order_by(ranked.c.rank)
+        .order_by(ranked.c.score.desc(), sku_order)
         .limit(bindparam("limit", type_=Integer))
     )
 
 
 _NEIGHBOURS = ProductNeighbour.__table__.c
-_BY_SCORE = (func.sum(_NEIGHBOURS.score).desc(), _NEIGHBOURS.neighbour_sku)
+_SCORE = func.sum(_NEIGHBOURS.score)
 # Built once (as models/carts/events.py): a lookup binds parameters and runs one statement.
 _ALSO_BOUGHT = _first_eligible(
-    select(
-        _NEIGHBOURS.neighbour_sku.label("sku"),
-        func.row_number().over(order_by=_BY_SCORE).label("rank"),
-    )
+    select(_NEIGHBOURS.neighbour_sku.label("sku"), _SCORE.label("score"))
     .where(_NEIGHBOURS.sku == any_(bindparam("anchors", type_=_SKUS)))
     .group_by(_NEIGHBOURS.neighbour_sku)
-    .order_by(*_BY_SCORE)
+    .order_by(_SCORE.desc(), _NEIGHBOURS.neighbour_sku)
 )
 _SALES = ProductSales.__table__.c
-_BY_ORDERS = (_SALES.orders.desc(), _SALES.sku.desc())
 _BESTSELLERS = _first_eligible(
-    select(_SALES.sku, func.row_number().over(order_by=_BY_ORDERS).label("rank"))
-    .order_by(*_BY_ORDERS)
-    .limit(bindparam("candidates", type_=Integer))
+    select(_SALES.sku, _SALES.orders.label("score"))
+    .order_by(_SALES.orders.desc(), _SALES.sku.desc())
+    .limit(bindparam("candidates", type_=Integer)),
+    sku_descending=True,
 )
 
 

@@ -14,9 +14,13 @@ scores both it and the popularity baseline (the ten bestsellers, same run, same 
 HitRate@10 and NDCG@10 on the held-out order. Prints one JSON document: data shape,
 rebuild seconds (wall and CPU of this process and of PostgreSQL, from /proc), quality of
 both and their ratio, lookup latency p50/p95 for a product's neighbours and for the
-personal lookup, and the targets.
+personal lookup, wall and CPU (this thread's, ``time.thread_time``: steady on a loaded
+machine, where wall time is mostly waiting for a core), and the targets.
 
-Run: ``.venv/bin/python bench/recommendations.py [--lines 1000000]`` (no Redis needed).
+Run: ``.venv/bin/python bench/recommendations.py [--lines 1000000] [--keep]`` (no Redis
+needed). ``--database URL`` reruns only the lookups on a database a ``--keep`` run left
+(the history is regenerated from the same seed, so the same customers are sampled): the
+way to compare the lookups before and after a change in one sitting.
 """
 
 from __future__ import annotations
@@ -199,23 +203,27 @@ def evaluate(history: History, rng: random.Random) -> dict:
     scores = {"recommendations": [0.0, 0.0], "popularity": [0.0, 0.0]}
     personal_s: list[float] = []
     product_s: list[float] = []
+    personal_cpu_s: list[float] = []
+    product_cpu_s: list[float] = []
     with Session() as session:
         backend = session.scalar(text("SELECT pg_backend_pid()"))
         cpu_before = cpu_seconds([os.getpid(), backend])
         popular = [item.product.sku for item in serving.bestsellers(session, limit=K)]
         for email in sample:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.thread_time()
             found, _ = serving.personal(session, visitor_id=None, email=email, in_cart=[], limit=K)
             personal_s.append(time.perf_counter() - started)
+            personal_cpu_s.append(time.thread_time() - started_cpu)
             ranked = [item.product.sku for item in found]
             for name, ranking in (("recommendations", ranked), ("popularity", popular)):
                 hit, ndcg = hit_and_ndcg(ranking, history.held_out[email])
                 scores[name][0] += hit
                 scores[name][1] += ndcg
             sku = rng.choice(sorted(history.held_out[email]))
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.thread_time()
             serving.also_bought(session, [sku], exclude=[sku], limit=K)
             product_s.append(time.perf_counter() - started)
+            product_cpu_s.append(time.thread_time() - started_cpu)
             session.rollback()  # each lookup a request of its own: no long snapshot
         lookups_cpu_s = cpu_seconds([os.getpid(), backend]) - cpu_before
     quality = {
@@ -233,11 +241,37 @@ def evaluate(history: History, rng: random.Random) -> dict:
             "product_p95": quantile_ms(product_s, 0.95),
             "personal_p50": quantile_ms(personal_s, 0.50),
             "personal_p95": quantile_ms(personal_s, 0.95),
+            "product_cpu_p50": quantile_ms(product_cpu_s, 0.50),
+            "product_cpu_p95": quantile_ms(product_cpu_s, 0.95),
+            "personal_cpu_p50": quantile_ms(personal_cpu_s, 0.50),
+            "personal_cpu_p95": quantile_ms(personal_cpu_s, 0.95),
             # What the lookups cost this process and their PostgreSQL backend, from /proc:
             # wall time on a loaded machine is mostly waiting for a core.
             "cpu_per_personal_and_product_lookup": round(1000 * lookups_cpu_s / len(sample), 2),
         },
     }
+
+
+def lookups_only(url: str, lines: int) -> None:
+    """Quality and lookups on a database already loaded and rebuilt (left by ``--keep``)."""
+    os.environ["DATABASE_URL"] = url
+    from models import db
+
+    db.configure(url)
+    rng = random.Random(SEED)
+    load_average = os.getloadavg()
+    try:
+        history = generate(lines, rng)
+        evaluation = evaluate(history, rng)
+    finally:
+        db.engine().dispose()
+    report = {
+        "load_average_1m_at_start_and_end": [load_average[0], os.getloadavg()[0]],
+        "database_url": url,
+        "order_lines": history.lines,
+        **evaluation,
+    }
+    print(json.dumps(report, indent=2))
 
 
 def main() -> None:
@@ -246,7 +280,13 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the database (its url is printed)"
     )
+    parser.add_argument(
+        "--database", help="a database a --keep run left (same --lines): rerun the lookups only"
+    )
     args = parser.parse_args()
+    if args.database:
+        lookups_only(args.database, args.lines)
+        return
 
     url, admin = provision_database("recs")
     os.environ["DATABASE_URL"] = url

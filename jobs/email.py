@@ -28,12 +28,12 @@ from jobs.email_kinds import REFUND_KIND, refund_of, shipment_id_of, template_of
 from jobs.templates import Rendered, render
 from models import emails
 from models.base import utcnow
-from models.catalog import Product
 from models.db import Session
 from models.orders import fulfilment
 from models.orders.status import OrderStatus
 from models.orders.tables import Order, Shipment
 from models.recommendations import serving
+from models.recommendations.serving import ShownProduct
 from services import mailer
 from services.settings import get_settings
 from worker.dead_letters import final_error
@@ -139,7 +139,7 @@ def _shipment_row(session: OrmSession, order: Order, kind: str) -> Shipment | No
     return shipment if shipment is not None and shipment.order_id == order.id else None
 
 
-def _also_bought(session: OrmSession, order: Order) -> list[Product]:
+def _also_bought(session: OrmSession, order: Order) -> list[ShownProduct]:
     """The storefront's "customers also bought" for the order's items (one source)."""
     skus = [item.sku for item in order.items]
     found = serving.also_bought(session, skus, exclude=skus, limit=ALSO_BOUGHT)

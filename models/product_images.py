@@ -13,7 +13,16 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, select
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, quoted
@@ -63,16 +72,23 @@ def images_of(session: Session, sku: str) -> list[ProductImage]:
     )
 
 
+# Built once: storefront reads (product lists, recommendations) only bind the skus.
+_READY_IMAGES = (
+    select(ProductImage)
+    .where(
+        ProductImage.sku.in_(bindparam("skus", expanding=True)),
+        ProductImage.status == ImageStatus.READY,
+    )
+    .order_by(ProductImage.sku, ProductImage.position, ProductImage.created_at)
+)
+
+
 def ready_images_by_sku(session: Session, skus: Iterable[str]) -> dict[str, list[ProductImage]]:
     """The ``ready`` images of each of ``skus``, in position order (what shoppers see)."""
     found: dict[str, list[ProductImage]] = {sku: [] for sku in skus}
     if not found:
         return found
-    rows = session.scalars(
-        select(ProductImage)
-        .where(ProductImage.sku.in_(found), ProductImage.status == ImageStatus.READY)
-        .order_by(ProductImage.sku, ProductImage.position, ProductImage.created_at)
-    )
+    rows = session.scalars(_READY_IMAGES, {"skus": list(found)})
     for image in rows:
         found[image.sku].append(image)
     return found

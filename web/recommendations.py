@@ -10,7 +10,7 @@ from typing import Annotated
 
 from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session as OrmSession
 
 from models.catalog import Product
@@ -25,6 +25,8 @@ from web.serializers import product_json
 from web.validation import parse_query
 
 bp = Blueprint("recommendations", __name__)
+
+_PRODUCT_EXISTS = select(Product.sku).where(Product.sku == bindparam("sku"))
 
 DEFAULT_LIMIT = 4
 MAX_LIMIT = 20
@@ -62,7 +64,7 @@ def product_recommendations(sku: str):
     """Customers also bought: the product's neighbours."""
     query = parse_query(RecommendationQuery)
     with Session() as session:
-        if session.scalar(select(Product.sku).where(Product.sku == sku)) is None:
+        if session.scalar(_PRODUCT_EXISTS, {"sku": sku}) is None:
             raise APIError(404, "not_found", f"No such product: {sku}.")
         found = serving.also_bought(session, [sku], exclude=[sku], limit=query.limit)
         return {"items": _items(session, found)}

@@ -11,6 +11,7 @@ from models.catalog import Product
 from models.orders.checkout import Checkout
 from models.orders.tables import Order, OrderItem
 from models.product_images import ProductImage
+from models.recommendations.serving import ShownProduct
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -87,7 +88,7 @@ def image_json(image: ProductImage, media_url: str) -> dict[str, Any]:
 
 
 def product_json(
-    product: Product,
+    product: Product | ShownProduct,
     available: int | None,
     images: Sequence[ProductImage] = (),
     *,

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import (
+    Select,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -60,31 +72,48 @@ def record(
     )
 
 
+# Built once, one statement: a personal lookup binds parameters. A NULL visitor id or
+# email matches no view and no order. Views come first (newest first), then purchases.
+_LAST_VIEWED = func.max(ProductView.viewed_at)
+_VIEWED: Select[str, Any, dt.datetime] = (
+    select(ProductView.sku, literal_column("0").label("part"), _LAST_VIEWED.label("at"))
+    .where(
+        or_(
+            ProductView.visitor_id == bindparam("visitor_id"),
+            ProductView.email == bindparam("email"),
+        )
+    )
+    .group_by(ProductView.sku)
+    .order_by(_LAST_VIEWED.desc(), ProductView.sku)
+    .limit(HISTORY_VIEWS)
+)
+_RECENT_ORDERS = (
+    select(Order.id)
+    .where(Order.email == bindparam("email"), Order.status.in_(PURCHASED))
+    .order_by(Order.created_at.desc())
+    .limit(HISTORY_ORDERS)
+)
+_BOUGHT = (
+    select(
+        OrderItem.sku,
+        literal_column("1").label("part"),
+        cast(null(), ProductView.viewed_at.type).label("at"),
+    )
+    .where(OrderItem.order_id.in_(_RECENT_ORDERS))
+    .distinct()
+)
+_HISTORY_ROWS = union_all(_VIEWED, _BOUGHT).subquery("history")
+_HISTORY = select(_HISTORY_ROWS.c.sku).order_by(
+    _HISTORY_ROWS.c.part, _HISTORY_ROWS.c.at.desc(), _HISTORY_ROWS.c.sku
+)
+
+
 def history_skus(session: Session, *, visitor_id: str | None, email: str | None) -> list[str]:
     """What the visitor looked at lately and what the email bought lately, newest first."""
-    seen = [ProductView.visitor_id == visitor_id] if visitor_id else []
-    if email:
-        seen.append(ProductView.email == email)
-    skus: list[str] = []
-    if seen:
-        skus += session.scalars(
-            select(ProductView.sku)
-            .where(or_(*seen))
-            .group_by(ProductView.sku)
-            .order_by(func.max(ProductView.viewed_at).desc(), ProductView.sku)
-            .limit(HISTORY_VIEWS)
-        )
-    if email:
-        recent_orders = (
-            select(Order.id)
-            .where(Order.email == email, Order.status.in_(PURCHASED))
-            .order_by(Order.created_at.desc())
-            .limit(HISTORY_ORDERS)
-        )
-        skus += session.scalars(
-            select(OrderItem.sku).where(OrderItem.order_id.in_(recent_orders)).distinct()
-        )
-    return list(dict.fromkeys(skus))
+    if not (visitor_id or email):
+        return []
+    parameters = {"visitor_id": visitor_id or None, "email": email or None}
+    return list(dict.fromkeys(session.scalars(_HISTORY, parameters)))
 
 
 def purge_batch(session: Session, *, cutoff: dt.datetime, limit: int) -> int:

@@ -61,6 +61,36 @@ def test_an_inactive_product_is_never_recommended(client):
     assert "B" not in _skus(client.get("/api/recommendations?limit=20"))
 
 
+def test_ineligible_best_candidates_do_not_cut_the_list_short(client):
+    _store()
+    with Session.begin() as session:
+        session.get(Product, "B").active = False
+        session.get(Product, "A").active = False
+        cart = factories.cart(session, items={"C": 1})
+
+    # A's best neighbour (B) is inactive: the limit counts eligible products only.
+    assert _skus(client.get("/api/products/A/recommendations?limit=1")) == ["C"]
+    # Bestsellers A (9 orders) and B (6) are inactive: E (6, the later sku first), C (5).
+    # The cart's C has only inactive neighbours, and it is never offered: E alone (D is
+    # out of stock, F never sold).
+    assert _skus(client.get("/api/recommendations?limit=2")) == ["E", "C"]
+    assert _skus(client.get(f"/api/carts/{cart.id}/recommendations?limit=2")) == ["E"]
+
+
+def test_an_empty_cart_gets_bestsellers(client):
+    _store()
+    with Session.begin() as session:
+        cart = factories.cart(session)
+
+    # A: 9 orders; B and E: 6 each, the later sku first; D is out of stock.
+    assert _skus(client.get(f"/api/carts/{cart.id}/recommendations?limit=4")) == [
+        "A",
+        "E",
+        "B",
+        "C",
+    ]
+
+
 def test_a_product_staff_excluded_is_never_recommended(client):
     _store()
     with Session.begin() as session:

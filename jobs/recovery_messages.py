@@ -47,7 +47,7 @@ def links(plan: Plan, *, expires_at: dt.datetime) -> Links:
         expires_at=expires_at,
     )
     unsubscribe = tokens.unsubscribe_token(
-        settings.recovery_secret, address_hash=email_hash(plan.cart.email)
+        settings.recovery_secret, address_hash=email_hash(plan.recipient)
     )
     return Links(f"{base}/recover/{recover}", f"{base}/unsubscribe/{unsubscribe}")
 
@@ -154,7 +154,7 @@ def push_notification(plan: Plan, *, links: Links) -> PushNotification:
     count = sum(line.quantity for line in plan.lines)
     return PushNotification(
         cart_id=plan.cart.id,
-        recipient=plan.cart.email,
+        recipient=plan.recipient,
         title="Your cart is waiting",
         body=f"{count} item(s) are still in your cart at {_store_name()}.",
         url=links.recover,

@@ -45,6 +45,13 @@ class Plan:
     code: DiscountCode | None
 
     @property
+    def recipient(self) -> str:
+        """The cart's email: ``prepare`` refuses a cart without one."""
+        if self.cart.email is None:
+            raise AssertionError(f"cart {self.cart.id} was planned without an email")
+        return self.cart.email
+
+    @property
     def subtotal_cents(self) -> int:
         return sum(line.quantity * line.price_cents for line in self.lines)
 

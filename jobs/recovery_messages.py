@@ -64,7 +64,16 @@ def _when(moment: dt.datetime) -> str:
 
 def email_context(plan: Plan, *, links: Links) -> dict[str, Any]:
     settings = get_settings()
-    code = plan.code
+    code = None
+    if plan.code is not None:
+        if plan.code.expires_at is None:
+            # A recovery code is minted by discounts.issue_code, always with an expiry.
+            raise AssertionError(f"recovery code {plan.code.code} has no expiry")
+        code = {
+            "code": plan.code.code,
+            "percent": plan.code.percent,
+            "expires": _when(plan.code.expires_at),
+        }
     return {
         "store_name": _store_name(),
         "store_address": settings.store_address,
@@ -80,13 +89,7 @@ def email_context(plan: Plan, *, links: Links) -> dict[str, Any]:
             for line in plan.lines
         ],
         "subtotal_cents": plan.subtotal_cents,
-        "code": None
-        if code is None
-        else {
-            "code": code.code,
-            "percent": code.percent,
-            "expires": _when(code.expires_at),
-        },
+        "code": code,
         "recover_url": links.recover,
         "unsubscribe_url": links.unsubscribe,
     }

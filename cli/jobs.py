@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 import click
-import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 
+from services.redis_broker import redis_broker
 from worker import bootstrap
 
 
-def _broker() -> dramatiq.Broker:
+def _broker() -> RedisBroker:
     bootstrap.start()
-    return dramatiq.get_broker()
+    return redis_broker()
 
 
 def _short(value: str | None) -> str:

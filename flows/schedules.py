@@ -9,6 +9,7 @@ import dramatiq
 from models.db import Session
 from models.errors import NotFound
 from models.infra import job_runs
+from services.redis_broker import redis_broker
 from worker.scheduler import periodic_actors, schedule_overview
 
 RECENT_RUNS = 5
@@ -16,7 +17,7 @@ RECENT_RUNS = 5
 
 def overview() -> dict[str, Any]:
     """Each periodic job (cron, last and next run, its recent runs) and the scheduler leader."""
-    report = schedule_overview(dramatiq.get_broker())
+    report = schedule_overview(redis_broker())
     with Session() as session:
         recent = job_runs.recent_runs(
             session, jobs=[item["job"] for item in report["items"]], per_job=RECENT_RUNS

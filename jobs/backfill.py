@@ -106,7 +106,7 @@ def run(*, since: dt.datetime | None = None, now: dt.datetime | None = None) -> 
         newest = max(events, key=lambda e: e["created"], default=None)
         reached = max(_at(newest["created"]), upper - overlap) if newest else upper - overlap
         with Session.begin() as session:
-            backfill_cursors.advance(session, to=reached, event_id=newest and newest["id"])
+            backfill_cursors.advance(session, to=reached, event_id=newest["id"] if newest else None)
         lower = upper
     sweep_upper = min(start, now)
     if now - SWEEP_LOOKBACK < sweep_upper:

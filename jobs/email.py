@@ -233,12 +233,15 @@ def not_sendable(session: OrmSession, order: Order, kind: str) -> str | None:
     return None
 
 
-def _parse(order_id: str, kind: str) -> uuid.UUID:
+def _parse(order_id: object, kind: object) -> tuple[uuid.UUID, str]:
+    """The order's id and the email kind of a message's arguments, checked."""
     if not valid_kind(kind):
         raise UnsendableEmail(f"unknown email kind {kind!r}")
+    if not isinstance(order_id, str):
+        raise UnsendableEmail(f"malformed order id {order_id!r}")
     try:
-        return uuid.UUID(order_id)
-    except (ValueError, TypeError, AttributeError):
+        return uuid.UUID(order_id), kind
+    except ValueError:
         raise UnsendableEmail(f"malformed order id {order_id!r}") from None
 
 
@@ -261,7 +264,7 @@ def mark_email_dead(message_data: dict[str, Any], retry_info: dict[str, Any]) ->
     order_id = kwargs.get("order_id", args[0] if args else None)
     kind = kwargs.get("kind", args[1] if len(args) > 1 else None)
     try:
-        order_uuid = _parse(order_id, kind)
+        order_uuid, kind = _parse(order_id, kind)
     except UnsendableEmail:
         logger.warning("Exhausted email job names no email: %r", message_data)
         return
@@ -301,7 +304,7 @@ def send_order_email(order_id: str, kind: str) -> None:
     Transient failures raise (Dramatiq retries with backoff); a permanent refusal marks
     the row ``dead`` and dead-letters the message without retrying.
     """
-    order_uuid = _parse(order_id, kind)
+    order_uuid, kind = _parse(order_id, kind)
     # Claim and commit, send with no transaction open, record the outcome afresh: the
     # mail server's pace never holds a row lock or a pooled connection.
     now = utcnow()

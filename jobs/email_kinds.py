@@ -10,6 +10,7 @@ dot because the kind is part of the Message-ID, where a colon is not allowed.
 from __future__ import annotations
 
 import secrets
+from typing import TypeGuard
 
 from sqlalchemy.orm import Session
 
@@ -43,7 +44,7 @@ def resend_kind(kind: str) -> str:
     return f"{kind}{SEPARATOR}r{secrets.token_hex(4)}"
 
 
-def valid_kind(kind: object) -> bool:
+def valid_kind(kind: object) -> TypeGuard[str]:
     if not isinstance(kind, str):
         return False
     template, colon, suffix = kind.partition(SEPARATOR)

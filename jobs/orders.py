@@ -115,7 +115,7 @@ def retry_reservation_confirmations() -> int:
         # One short transaction per order: confirming locks stock rows.
         with Session.begin() as session:
             outcome = stock_confirmation.retry_confirmation(session, order_id=order_id, now=now)
-            order = session.get(Order, order_id)
+            order = session.get_one(Order, order_id)
             if outcome is not None:
                 count_confirmation(session, "confirmed" if outcome == "confirmed" else "failed")
         if outcome is None:

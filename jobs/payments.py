@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 
@@ -69,16 +70,20 @@ def refund_order(refund_id: int) -> None:
             return
         if refund.stripe_refund_id is not None:
             return
-        order = session.get(Order, refund.order_id)
-        params = {
-            "payment_intent_id": order.payment_intent_id,
-            "amount": refund.amount_cents,
-            "reason": refund.reason or "requested_by_customer",
-            "idempotency_key": refund.idempotency_key,
-            "metadata": {"order_id": str(order.id), "refund_id": str(refund.id)},
-        }
+        order = session.get_one(Order, refund.order_id)
+        if order.payment_intent_id is None:
+            # Refunds are recorded against paid orders only, which hold their PaymentIntent.
+            raise AssertionError(f"refund {refund_id} is for order {order.id} without a payment")
+        create_refund = functools.partial(
+            stripe.create_refund,
+            payment_intent_id=order.payment_intent_id,
+            amount=refund.amount_cents,
+            reason=refund.reason or "requested_by_customer",
+            idempotency_key=refund.idempotency_key,
+            metadata={"order_id": str(order.id), "refund_id": str(refund.id)},
+        )
     try:
-        made = stripe.create_refund(**params)
+        made = create_refund()
     except stripe.RefundRefused as error:
         with Session.begin() as session:
             refunds.mark_refund_failed(session, refund_id=refund_id, reason=str(error))

@@ -169,7 +169,7 @@ def _claim_email(
         session,
         kind=messages.email_kind(plan.step.name.value),
         cart_id=plan.cart.id,
-        recipient=plan.cart.email,
+        recipient=plan.recipient,
         message_id=messages.message_id(plan),
     )
     if email is None or emails.in_flight(email, now=now, lease=SEND_LEASE):
@@ -177,7 +177,7 @@ def _claim_email(
     if email.status == "sent":
         return None
     subject, message = messages.compose_email(plan, links=links, message_id=email.message_id)
-    email.subject, email.recipient = subject[:255], plan.cart.email
+    email.subject, email.recipient = subject[:255], plan.recipient
     emails.start_sending(session, email=email, now=now)
     return email.id, message
 

@@ -47,7 +47,7 @@ def links(plan: Plan, *, expires_at: dt.datetime) -> Links:
         expires_at=expires_at,
     )
     unsubscribe = tokens.unsubscribe_token(
-        settings.recovery_secret, address_hash=email_hash(plan.cart.email)
+        settings.recovery_secret, address_hash=email_hash(plan.recipient)
     )
     return Links(f"{base}/recover/{recover}", f"{base}/unsubscribe/{unsubscribe}")
 
@@ -64,7 +64,16 @@ def _when(moment: dt.datetime) -> str:
 
 def email_context(plan: Plan, *, links: Links) -> dict[str, Any]:
     settings = get_settings()
-    code = plan.code
+    code = None
+    if plan.code is not None:
+        if plan.code.expires_at is None:
+            # A recovery code is minted by discounts.issue_code, always with an expiry.
+            raise AssertionError(f"recovery code {plan.code.code} has no expiry")
+        code = {
+            "code": plan.code.code,
+            "percent": plan.code.percent,
+            "expires": _when(plan.code.expires_at),
+        }
     return {
         "store_name": _store_name(),
         "store_address": settings.store_address,
@@ -80,13 +89,7 @@ def email_context(plan: Plan, *, links: Links) -> dict[str, Any]:
             for line in plan.lines
         ],
         "subtotal_cents": plan.subtotal_cents,
-        "code": None
-        if code is None
-        else {
-            "code": code.code,
-            "percent": code.percent,
-            "expires": _when(code.expires_at),
-        },
+        "code": code,
         "recover_url": links.recover,
         "unsubscribe_url": links.unsubscribe,
     }
@@ -154,7 +157,7 @@ def push_notification(plan: Plan, *, links: Links) -> PushNotification:
     count = sum(line.quantity for line in plan.lines)
     return PushNotification(
         cart_id=plan.cart.id,
-        recipient=plan.cart.email,
+        recipient=plan.recipient,
         title="Your cart is waiting",
         body=f"{count} item(s) are still in your cart at {_store_name()}.",
         url=links.recover,

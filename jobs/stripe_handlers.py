@@ -8,6 +8,7 @@ through the outbox in the same transaction, alerts and metrics after its commit.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -159,5 +160,5 @@ def follow_up(session: Session, settlement: payment_effects.Settlement) -> None:
     for refund_id in settlement.refunds_succeeded:
         outbox.enqueue(session, send_order_email, str(order.id), refund_email_kind(refund_id))
     for title, fields in settlement.alerts:
-        outbox.after_commit(session, lambda t=title, f=fields: send_alert(t, **f))
+        outbox.after_commit(session, functools.partial(send_alert, title, **fields))
     count_settlement(session, settlement)

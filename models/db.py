@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, exc, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 T = TypeVar("T")
 
@@ -36,16 +38,16 @@ _engine: Engine | None = None
 _autocommit: Engine | None = None
 
 
-def configure(url: str, **engine_options) -> Engine:
+def configure(url: str, **engine_options: Any) -> Engine:
     """Create the process engine for ``url`` and bind ``Session`` to it (once per URL)."""
     global _engine, _autocommit
     if _engine is not None:
         if _engine.url.render_as_string(hide_password=False) == url and not engine_options:
             return _engine
         _engine.dispose()
-    options = {"pool_size": 10, "max_overflow": 10, "pool_timeout": 5}
+    options: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_timeout": 5}
     options.update(engine_options)
-    connect_args = options.setdefault("connect_args", {})
+    connect_args: dict[str, Any] = options.setdefault("connect_args", {})
     connect_args.setdefault("connect_timeout", 5)
     connect_args.setdefault(
         "options", f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
@@ -136,11 +138,15 @@ def _ping_when_idle(target: Engine) -> None:
     """
 
     @event.listens_for(target, "checkin")
-    def _stamp(dbapi_connection, record) -> None:
+    def _stamp(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info["checked_in_at"] = time.monotonic()
 
     @event.listens_for(target, "checkout")
-    def _ping(dbapi_connection, record, proxy) -> None:
+    def _ping(
+        dbapi_connection: DBAPIConnection,
+        record: ConnectionPoolEntry,
+        proxy: PoolProxiedConnection,
+    ) -> None:
         checked_in_at = record.info.get("checked_in_at")
         if checked_in_at is None or time.monotonic() - checked_in_at < PING_IDLE_AFTER_S:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     CheckConstraint,
@@ -26,7 +26,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.base import Base, created_at, quoted, utcnow
 from models.infra.outbox import insert_row
 
-WEBHOOK_STATUSES = ("received", "processed", "ignored", "failed", "dead")
+WebhookStatus = Literal["received", "processed", "ignored", "failed", "dead"]
+WEBHOOK_STATUSES: tuple[WebhookStatus, ...] = get_args(WebhookStatus)
 SOURCES = ("webhook", "backfill")
 # Why an event was not applied; a row with a reason is final (never retried nor replayed).
 PAYMENT_INTENT_MISMATCH = "payment_intent_mismatch"

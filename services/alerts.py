@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import requests
 
@@ -23,7 +24,7 @@ def send_alert(title: str, **fields: object) -> bool:
     if not url:
         return False
     lines = [f"*{title}*", *(f"{name}: {value}" for name, value in fields.items())]
-    payload = {
+    payload: dict[str, Any] = {
         "text": "\n".join(lines),
         "attachments": [
             {

@@ -12,13 +12,17 @@ import importlib.metadata
 import logging
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 from sentry_sdk.integrations.flask import FlaskIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
 
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    # Sentry declares its option shapes for type checkers only.
+    from sentry_sdk._types import DataCollectionUserOptions
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Shoppers' IP addresses, cookies (sessions, CSRF) and request bodies (emails, shipping
 # addresses) never leave for Sentry; query strings and headers go with secrets scrubbed.
-PRIVATE_DATA_COLLECTION: dict[str, Any] = {
+PRIVATE_DATA_COLLECTION: DataCollectionUserOptions = {
     "user_info": False,
     "cookies": {"mode": "off"},
     "http_bodies": [],

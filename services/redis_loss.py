@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-import dramatiq
 from sqlalchemy import Interval, bindparam, func, select
 
 from models import db
 from models.infra.outbox import OutboxMessage
 from services import outbox
+from services.redis_broker import redis_broker
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ _RECENTLY_SENT = (
 
 def mark_complete() -> None:
     """Record that Redis holds every job the outbox pushed (a fresh deployment's start)."""
-    dramatiq.get_broker().client.set(MARKER_KEY, "1")
+    redis_broker().client.set(MARKER_KEY, "1")
 
 
 def resend_if_lost(*, window: dt.timedelta = RESEND_WINDOW, batch_size: int = BATCH_SIZE) -> int:
@@ -50,7 +50,7 @@ def resend_if_lost(*, window: dt.timedelta = RESEND_WINDOW, batch_size: int = BA
     Stops at the first push that fails (Redis down again) without setting the marker, so
     the next run starts over.
     """
-    client = dramatiq.get_broker().client
+    client = redis_broker().client
     if client.exists(MARKER_KEY):
         return 0
     resent, after = 0, 0

@@ -11,12 +11,17 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import stripe
 
 from services.settings import get_settings
+
+if TYPE_CHECKING:
+    # Stripe declares its request shapes for type checkers only.
+    from stripe._base_address import BaseAddresses
+    from stripe.params import EventListParams, PaymentIntentConfirmParams
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +50,9 @@ def _session(api_base: str) -> requests.Session:
 @functools.cache
 def stripe_client() -> stripe.StripeClient:
     settings = get_settings()
-    base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+    base: BaseAddresses | None = (
+        {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+    )
     return stripe.StripeClient(
         settings.stripe_api_key,
         base_addresses=base,
@@ -152,9 +159,12 @@ def confirm_payment_intent(
     What a browser's pay form does through Stripe.js, for ``cartfleet pay``. A decline
     raises ``stripe.CardError`` (``.code``, ``.error.decline_code``, ``.user_message``).
     """
+    params: PaymentIntentConfirmParams = {}
     if card_number is not None:
-        params = {"payment_method_data": {"type": "card", "card": {"number": card_number}}}
-    else:
+        # Stripe's test mode (and the sandbox) take a raw card number; its types leave it out.
+        card = {"number": card_number}
+        params = {"payment_method_data": {"type": "card", "card": card}}  # type: ignore[typeddict-unknown-key]
+    elif payment_method is not None:  # a None parameter is left out of the request anyway
         params = {"payment_method": payment_method}
     return stripe_client().v1.payment_intents.confirm(intent_id, params)
 
@@ -181,7 +191,7 @@ def list_events(
 
     Follows Stripe's pagination; ``on_page`` is called once per API call made.
     """
-    params: dict[str, Any] = {
+    params: EventListParams = {
         "created": {"gte": created_gte, "lt": created_lt},
         "types": list(types),
         "limit": EVENTS_PAGE,

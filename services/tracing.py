@@ -22,6 +22,7 @@ from typing import Any
 
 import dramatiq
 import sentry_sdk
+from dramatiq.broker import MessageProxy
 from dramatiq.errors import Retry
 from dramatiq.middleware import Middleware
 from sentry_sdk.consts import OP
@@ -78,7 +79,7 @@ class SentryTracing(Middleware):
         if HEADERS_OPTION not in message.options and (headers := trace_headers()):
             message.options[HEADERS_OPTION] = headers
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         scope_manager = sentry_sdk.isolation_scope()
         scope = scope_manager.__enter__()
         scope.clear_breadcrumbs()
@@ -114,7 +115,7 @@ class SentryTracing(Middleware):
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message,
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,
@@ -133,20 +134,20 @@ class SentryTracing(Middleware):
         run.span.end()
         run.scope.__exit__(None, None, None)
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         run = self._pop(message)
         if run is not None:
             # A skipped message did no work worth a trace: a span is sent when it ends,
             # so this one, never ended, is dropped with its scope.
             run.scope.__exit__(None, None, None)
 
-    def _pop(self, message: dramatiq.Message) -> _Run | None:
+    def _pop(self, message: MessageProxy) -> _Run | None:
         run = getattr(self._local, "run", None)
         self._local.run = None
         return run if run is not None and run.message_id == message.message_id else None
 
 
-def _unexpected(broker: dramatiq.Broker, message: dramatiq.Message, error: BaseException) -> bool:
+def _unexpected(broker: dramatiq.Broker, message: MessageProxy, error: BaseException) -> bool:
     """Whether ``error`` is a failure to report (not a requested retry or a declared throw)."""
     throws = message.options.get("throws") or broker.get_actor(message.actor_name).options.get(
         "throws"

@@ -3,9 +3,11 @@ storefront when ``DEMO_STOREFRONT`` is on."""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from services.settings import get_settings
 from web import (
@@ -39,11 +41,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config.update(JSON_SORT_KEYS=False)
     body_limits.install(app)
+    # Flask types ``app.json`` as any provider; the app keeps Flask's default one.
+    if not isinstance(app.json, DefaultJSONProvider):
+        raise AssertionError("Flask's own JSON provider was replaced")
     app.json.sort_keys = False
     if config:
         app.config.update(config)
 
     errors.register_error_handlers(app)
+    blueprints: tuple[ModuleType, ...]
     blueprints = (health, webhooks, products, recommendations, carts, cart_batch, live)
     blueprints += (checkout, orders, recovery, admin, openapi)
     blueprints += (storefront,) if get_settings().demo_storefront else ()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 
-import dramatiq
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
 from models import db
+from services.redis_broker import redis_broker
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _check_database() -> str:
 
 def _check_redis() -> str:
     try:
-        dramatiq.get_broker().client.ping()
+        redis_broker().client.ping()
     except Exception as error:
         logger.warning("Readiness: redis check failed: %s", error)
         return "unavailable"

@@ -71,6 +71,9 @@ def _parse(payload: bytes) -> dict[str, Any]:
         # read_json's own messages say what is wrong and carry nothing of the server's.
         reason = str(error) if isinstance(error, JSONBodyError) else "The body is not JSON."
         raise _invalid_payload(reason) from None
+    if not isinstance(document, dict):
+        # StripeEvent validates objects only.
+        raise AssertionError("a valid Stripe event is not a JSON object")
     unreadable = stripe_payloads.problems(document)
     if unreadable:
         raise _invalid_payload(unreadable)

@@ -17,12 +17,17 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 from sentry_sdk.crons import capture_checkin
 from sentry_sdk.crons.consts import MonitorStatus
+
+if TYPE_CHECKING:
+    # Sentry declares its monitor config type for type checkers only.
+    from sentry_sdk._types import MonitorConfig
 
 MAX_SLUG_CHARS = 50
 
@@ -33,7 +38,7 @@ def monitor_slug(actor_name: str) -> str:
 
 def monitor_config(
     actor: dramatiq.Actor, *, default_time_limit_ms: int, checkin_margin_minutes: int
-) -> dict[str, Any]:
+) -> MonitorConfig:
     """The Sentry monitor config of periodic ``actor``."""
     limit_ms = actor.options.get("time_limit", default_time_limit_ms)
     return {
@@ -49,7 +54,7 @@ def monitor_config(
 class _CheckIn:
     slug: str
     check_in_id: str | None
-    config: dict[str, Any]
+    config: MonitorConfig
     started: float
 
 
@@ -64,7 +69,7 @@ class CronMonitor(Middleware):
         self.checkin_margin_minutes = checkin_margin_minutes
         self._runs: dict[str, _CheckIn] = {}
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         actor = broker.get_actor(message.actor_name)
         if "periodic" not in actor.options:
             return
@@ -82,7 +87,7 @@ class CronMonitor(Middleware):
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message,
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,

@@ -29,6 +29,7 @@ from dramatiq.brokers.redis import RedisBroker
 from models.base import utcnow
 from models.db import Session
 from models.infra import dead_letters as archive
+from services.redis_broker import redis_broker
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def archive_row(queue: str, message: dramatiq.Message, failed_at: dt.datetime) -
 
 
 def _broker(broker: RedisBroker | None) -> RedisBroker:
-    return broker or dramatiq.get_broker()
+    return broker or redis_broker()
 
 
 def redis_keys(broker: RedisBroker, queue: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import time
 
 import dramatiq
 import pendulum
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 from prometheus_client import Gauge, Histogram
 
@@ -46,7 +47,7 @@ class FleetMetrics(Middleware):
             seconds = period(actor.options["periodic"], now).total_seconds()
             PERIOD.labels(job=actor.actor_name).set(seconds)
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         waited = time.time() - waiting_since_ms(message) / 1000
         queue = message.queue_name.removesuffix(".DQ")
         QUEUE_WAIT.labels(queue_name=queue).observe(max(0.0, waited))
@@ -54,7 +55,7 @@ class FleetMetrics(Middleware):
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message,
+        message: MessageProxy,
         *,
         result: object = None,
         exception: BaseException | None = None,

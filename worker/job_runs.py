@@ -15,6 +15,7 @@ from typing import Any
 
 import dramatiq
 import pendulum
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware, SkipMessage
 
 from models.db import Session
@@ -25,10 +26,16 @@ logger = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 2_000
 
 
-def scheduled_for(message: dramatiq.Message) -> dt.datetime | None:
+def scheduled_for(message: MessageProxy) -> dt.datetime | None:
     """The tick a periodic message was sent for (None when triggered by hand)."""
     value = message.options.get("scheduled_at")
-    return pendulum.parse(value) if value else None
+    if not value:
+        return None
+    tick = pendulum.parse(value)
+    if not isinstance(tick, dt.datetime):
+        # The scheduler sends the tick as a full timestamp; anything else is no tick.
+        raise ValueError(f"scheduled_at {value!r} is not a moment")
+    return tick
 
 
 def items_processed(result: Any) -> int:
@@ -48,7 +55,7 @@ class JobRunRecorder(Middleware):
         self.default_time_limit_ms = default_time_limit_ms
         self._runs: dict[str, int] = {}
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         actor = broker.get_actor(message.actor_name)
         if "periodic" not in actor.options:
             return
@@ -68,7 +75,7 @@ class JobRunRecorder(Middleware):
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message,
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,
@@ -88,7 +95,7 @@ class JobRunRecorder(Middleware):
                 error=error,
             )
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         run_id = self._runs.pop(message.message_id, None)
         if run_id is not None:
             with Session.begin() as session:

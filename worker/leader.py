@@ -72,7 +72,9 @@ class LeaderLease:
 def current_leader(client: redis.Redis, *, key: str = LEADER_KEY) -> dict[str, object] | None:
     """Who holds the lease and for how many more milliseconds, or None."""
     with client.pipeline() as pipe:
-        holder, ttl_ms = pipe.get(key).pttl(key).execute()
+        pipe.get(key)
+        pipe.pttl(key)
+        holder, ttl_ms = pipe.execute()
     if holder is None:
         return None
     return {"id": holder.decode(), "expires_in_ms": max(int(ttl_ms), 0)}

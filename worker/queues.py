@@ -15,24 +15,26 @@ import time
 from typing import Any
 
 import dramatiq
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 
 from models.db import Session
 from models.infra import dead_letters as archive
+from services.redis_broker import redis_broker
 from worker.dead_letters import redis_queues
 
 MAX_PAGE = 500
 
 
 def _broker(broker: RedisBroker | None) -> RedisBroker:
-    return broker or dramatiq.get_broker()
+    return broker or redis_broker()
 
 
 def _iso_ms(ms: float) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat()
 
 
-def waiting_since_ms(message: dramatiq.Message) -> int:
+def waiting_since_ms(message: dramatiq.Message[Any] | MessageProxy) -> int:
     """When the message became ready to run: its delay's end, else when it was sent."""
     return int(message.options.get("eta") or message.message_timestamp)
 

@@ -21,6 +21,7 @@ import dramatiq
 import pendulum
 import periodiq
 import redis
+from dramatiq.brokers.redis import RedisBroker
 
 from models.db import Session
 from models.infra import job_runs
@@ -215,7 +216,7 @@ class LeaderScheduler(periodiq.Scheduler):
         return max(0.01, min(self.renew_every_s, self.clock.seconds_until(next_minute)))
 
 
-def schedule_overview(broker: dramatiq.Broker, *, now: pendulum.DateTime | None = None) -> dict:
+def schedule_overview(broker: RedisBroker, *, now: pendulum.DateTime | None = None) -> dict:
     """Every periodic job with its cron, last run and next run, and the current leader."""
     now = now or pendulum.now("UTC")
     actors = periodic_actors(broker)

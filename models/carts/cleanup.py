@@ -11,7 +11,18 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, delete, exists, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    delete,
+    exists,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from models.carts.lifecycle import complete_cart
@@ -29,7 +40,7 @@ class CleanupResult:
     skipped_without_order: int = 0
 
 
-def _paid_checkout_carts():
+def _paid_checkout_carts() -> Select[Cart]:
     return (
         select(Cart)
         .join(Order, Order.id == Cart.order_id)
@@ -67,7 +78,8 @@ def cleanup_checked_out_carts(session: Session, *, limit: int = 100) -> CleanupR
 
 
 def carts_pending_cleanup(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(_paid_checkout_carts().subquery()))
+    pending = select(func.count()).select_from(_paid_checkout_carts().subquery())
+    return session.execute(pending).scalar_one()
 
 
 # --- Expired sessions ----------------------------------------------------------------------
@@ -81,7 +93,7 @@ class PurgeChunk:
     last_expires_at: dt.datetime | None
 
 
-def _purgeable(carts, *, cutoff: dt.datetime) -> list:
+def _purgeable(carts: FromClause, *, cutoff: dt.datetime) -> list[ColumnElement[bool]]:
     return [
         carts.c.expires_at < cutoff,
         carts.c.order_id.is_(None),

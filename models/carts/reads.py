@@ -8,9 +8,11 @@ are read by column name.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -61,7 +63,7 @@ class CartView:
     saved: list[SavedLine] = field(default_factory=list)
 
 
-def _line(row: Row, available: int | None, policy: StockPolicy) -> Line:
+def _line(row: Row[*tuple[Any, ...]], available: int | None, policy: StockPolicy) -> Line:
     """A row with ``_LINE_COLUMNS``; ``available`` None: stock could not be verified."""
     if available is None:
         in_stock, error = policy.fallback, STOCK_ERROR
@@ -80,7 +82,10 @@ def _line(row: Row, available: int | None, policy: StockPolicy) -> Line:
 
 
 def _make_view(
-    cart: Cart | Row, percent: int | None, lines: list[Line], saved: list[SavedLine]
+    cart: Cart | Row[*tuple[Any, ...]],
+    percent: int | None,
+    lines: list[Line],
+    saved: list[SavedLine],
 ) -> CartView:
     subtotal = sum(line.quantity * line.current_price_cents for line in lines)
     off = discount_amount(subtotal, percent)
@@ -122,7 +127,7 @@ _HEADER_COLUMNS = (
 )
 
 
-def _read_statement(*, with_stock: bool):
+def _read_statement(*, with_stock: bool) -> Select[*tuple[Any, ...]]:
     columns = [*_HEADER_COLUMNS, *_LINE_COLUMNS]
     if with_stock:
         columns.append(availability.available_units_of(CartItem.sku).label("available"))
@@ -155,7 +160,9 @@ def read_view(cart_id: str, *, policy: StockPolicy) -> CartView:
     round trip. When the statement times out the lines are read again without stock.
     """
 
-    def query(connection: Connection) -> tuple[list[Row], list[SavedLine], bool]:
+    def query(
+        connection: Connection,
+    ) -> tuple[Sequence[Row[*tuple[Any, ...]]], list[SavedLine], bool]:
         try:
             rows = connection.execute(_READ_WITH_STOCK, {"cart_id": cart_id}).all()
             return rows, read_lines(connection, cart_id), True
@@ -176,12 +183,23 @@ def read_view(cart_id: str, *, policy: StockPolicy) -> CartView:
     return _make_view(rows[0], rows[0].percent, lines, saved)
 
 
+def _percent(session: Session, code: str | None) -> int | None:
+    if code is None:
+        return None
+    discount = session.get(DiscountCode, code)
+    if discount is None:
+        # Deleting a code sets the carts' reference to NULL, which waits on the write's lock
+        # on this cart.
+        raise AssertionError(f"discount code {code} of a locked cart is missing")
+    return discount.percent
+
+
 def view(
     session: Session, cart: Cart, *, policy: StockPolicy, available: dict[str, int] | None
 ) -> CartView:
     """The cart inside a write's transaction (sees the write); ``available`` from before it."""
     rows = session.connection().execute(_LINES, {"cart_id": cart.id}).all()
-    percent = session.get(DiscountCode, cart.discount_code).percent if cart.discount_code else None
+    percent = _percent(session, cart.discount_code)
     lines = [
         _line(row, None if available is None else available.get(row.sku, 0), policy) for row in rows
     ]

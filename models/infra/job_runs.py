@@ -49,7 +49,7 @@ def start_run(
     always get a row of their own.
     """
     now = now or utcnow()
-    inserted = session.scalar(
+    inserted: int | None = session.scalar(
         insert(JobRun)
         .values(job=job, scheduled_for=scheduled_for, started_at=now, outcome="running")
         .on_conflict_do_nothing(constraint="uq_job_runs_job_scheduled_for")
@@ -62,6 +62,9 @@ def start_run(
         .where(JobRun.job == job, JobRun.scheduled_for == scheduled_for)
         .with_for_update()
     )
+    if run is None:
+        # The insert conflicted on this very (job, scheduled_for), and job runs are never deleted.
+        raise AssertionError(f"job run {job} for {scheduled_for} conflicted but is missing")
     stale = run.outcome == "running" and run.started_at < now - time_limit - STALE_RUN_MARGIN
     if run.outcome != "failure" and not stale:
         return None

@@ -65,7 +65,8 @@ class Checkout:
 
     @property
     def price_changes(self) -> list[dict[str, Any]]:
-        return self.order.meta.get("price_changes", [])
+        changes: list[dict[str, Any]] = self.order.meta.get("price_changes", [])
+        return changes
 
     @property
     def reservation_expires_at(self) -> dt.datetime | None:
@@ -94,7 +95,7 @@ def start(
     if cart is None:
         raise NotFound("No such cart.")
     if cart.status == CartStatus.CHECKOUT and cart.order_id is not None:
-        return Checkout(session.get(Order, cart.order_id), cart, created=False)
+        return Checkout(session.get_one(Order, cart.order_id), cart, created=False)
     if cart.status not in WRITABLE_STATUSES:
         raise CartNotActive(f"The cart is {cart.status} and cannot be checked out.")
 
@@ -106,7 +107,7 @@ def start(
     ).all()
     if not rows:
         raise EmptyCart("The cart is empty.")
-    changes = [
+    changes: list[dict[str, Any]] = [
         {
             "sku": item.sku,
             "old_price_cents": item.unit_price_cents,
@@ -177,6 +178,9 @@ def start(
         place=place,
     )
     _raise_if_short(reserved.shortfalls)
+    if reserved.allocation is None:
+        # ``reserve`` leaves the allocation out only when some line falls short.
+        raise AssertionError(f"order {order.id} reserved without an allocation")
     fulfilment.record_shipments(session, order=order, allocation=reserved.allocation)
     return Checkout(order, cart, created=True)
 
@@ -207,7 +211,7 @@ def fail_fast_if_short(cart_id: str, *, acknowledge_price_changes: bool, timeout
         [
             Shortfall(line.sku, line.quantity, line.available)
             for line in sorted(lines, key=lambda line: line.sku)
-            if line.available < line.quantity
+            if line.available is not None and line.available < line.quantity
         ]
     )
 
@@ -251,7 +255,7 @@ def attach_payment_intent(
         execution_options={"synchronize_session": False, "populate_existing": True},
     ).one_or_none()
     if stored is None:
-        return session.get(Order, order_id, populate_existing=True)
+        return session.get_one(Order, order_id, populate_existing=True)
     session.execute(
         insert(OrderEvent).values(
             order_id=order_id,

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Select, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from models.orders import payment_checks, payment_effects
@@ -42,7 +42,7 @@ class Reconciliation:
     mismatch: Mismatch | None = None
 
 
-def _hold_ends_by(moment: dt.datetime):
+def _hold_ends_by(moment: dt.datetime) -> ColumnElement[bool]:
     """SQL: the order holds stock that an expiry at ``moment`` would release."""
     return exists().where(
         and_(
@@ -53,7 +53,9 @@ def _hold_ends_by(moment: dt.datetime):
     )
 
 
-def _awaiting(*conditions, limit: int | None) -> Select:
+def _awaiting(
+    *conditions: ColumnExpressionArgument[bool], limit: int | None
+) -> Select[*tuple[Any, ...]]:
     return (
         select(Order.id, Order.payment_intent_id)
         .where(Order.status.in_(AWAITING), Order.payment_intent_id.is_not(None), *conditions)
@@ -106,7 +108,7 @@ def apply_intent(
         succeeded=status == "succeeded",
     ):
         return Reconciliation(order_id, status, mismatch=mismatch)
-    common = {"order": order, "event_id": None, "created": int(time.time())}
+    created = int(time.time())
     failed_now = (
         bool(intent.get("last_payment_error")) and order.status != OrderStatus.PAYMENT_FAILED
     )
@@ -116,15 +118,25 @@ def apply_intent(
                 session,
                 amount_received=intent.get("amount_received"),
                 payment_intent_id=intent["id"],
-                **common,
+                order=order,
+                event_id=None,
+                created=created,
             )
         case "canceled":
             settlement = payment_effects.record_payment_canceled(
-                session, reason=intent.get("cancellation_reason"), **common
+                session,
+                reason=intent.get("cancellation_reason"),
+                order=order,
+                event_id=None,
+                created=created,
             )
         case "requires_payment_method" if failed_now:
             settlement = payment_effects.record_payment_failed(
-                session, message=intent["last_payment_error"].get("message"), **common
+                session,
+                message=intent["last_payment_error"].get("message"),
+                order=order,
+                event_id=None,
+                created=created,
             )
         case _:
             return result

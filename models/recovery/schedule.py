@@ -11,8 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    Row,
+    Select,
+    case,
+    exists,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -67,7 +78,7 @@ DEFAULT_POLICY = Policy(
 )
 
 
-def ordered(cart_id: ColumnElement) -> ColumnElement[bool]:
+def ordered(cart_id: ColumnExpressionArgument[str]) -> ColumnElement[bool]:
     return exists().where(Order.cart_id == cart_id, Order.status.in_(ORDERED))
 
 
@@ -88,7 +99,7 @@ def _due_step(policy: Policy, now: dt.datetime) -> ColumnElement[str]:
     return case(*((inactive_since <= now - s.delay, s.name.value) for s in reversed(policy.steps)))
 
 
-def _skip_reason(step: Step, row, policy: Policy) -> str | None:
+def _skip_reason(step: Step, row: Row[*tuple[Any, ...]], policy: Policy) -> str | None:
     if not step.is_message:
         return None
     if not row.email:
@@ -114,7 +125,9 @@ def _inactive(now: dt.datetime, policy: Policy, after: Key | None) -> list[Colum
     return conditions
 
 
-def scan_end(*, now: dt.datetime, policy: Policy, scan: int, after: Key | None = None) -> Select:
+def scan_end(
+    *, now: dt.datetime, policy: Policy, scan: int, after: Key | None = None
+) -> Select[dt.datetime, str]:
     """The key of the ``scan``-th inactive cart past ``after`` (none: fewer are left).
 
     One batch looks at the carts up to it, so a stretch of carts already reminded costs
@@ -136,7 +149,7 @@ def due_carts(
     limit: int,
     after: Key | None = None,
     upto: Key | None = None,
-) -> Select:
+) -> Select[*tuple[Any, ...]]:
     """The claim's statement: up to ``limit`` carts due a step they have no row for,
     oldest activity first, past ``after`` up to ``upto``, locked ``FOR UPDATE SKIP LOCKED``."""
     due = _due_step(policy, now)
@@ -176,8 +189,11 @@ def claim_due(
     Returns the steps whose send the caller enqueues in this transaction, and where the
     next batch goes on from.
     """
-    upto = session.execute(scan_end(now=now, policy=policy, scan=scan, after=after)).first()
-    upto = tuple(upto) if upto is not None else None
+    end = session.execute(scan_end(now=now, policy=policy, scan=scan, after=after)).first()
+    upto: Key | None = None
+    if end is not None:
+        last_activity_at, cart_id = end
+        upto = (last_activity_at, cart_id)
     statement = due_carts(now=now, policy=policy, limit=limit, after=after, upto=upto)
     rows = session.execute(statement).all()
     claimed = Claimed(carts=len(rows))
@@ -190,6 +206,9 @@ def claim_due(
     values = []
     for row in rows:
         step = policy.latest_due(now - row.last_activity_at)
+        if step is None:
+            # ``_inactive`` only lets through carts inactive for the first step's delay.
+            raise AssertionError(f"cart {row.id} was claimed with no step due")
         common = {"cart_id": row.id, "claimed_at": now}
         for earlier in policy.steps[: policy.steps.index(step)]:
             values.append(

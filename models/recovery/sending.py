@@ -45,11 +45,20 @@ class Plan:
     code: DiscountCode | None
 
     @property
+    def recipient(self) -> str:
+        """The cart's email: ``prepare`` refuses a cart without one."""
+        if self.cart.email is None:
+            raise AssertionError(f"cart {self.cart.id} was planned without an email")
+        return self.cart.email
+
+    @property
     def subtotal_cents(self) -> int:
         return sum(line.quantity * line.price_cents for line in self.lines)
 
 
-def _refusal(session: Session, cart: Cart, step: Step, policy: Policy, now: dt.datetime):
+def _refusal(
+    session: Session, cart: Cart, step: Step, policy: Policy, now: dt.datetime
+) -> tuple[StepStatus, str] | None:
     if cart.status != CartStatus.ACTIVE or session.scalar(
         select(ordered(Cart.id)).where(Cart.id == cart.id)
     ):
@@ -119,6 +128,8 @@ def prepare(
         )
     ]
     code = session.get(DiscountCode, row.discount_code) if row.discount_code else None
+    if cart.email is None:
+        raise AssertionError(f"cart {cart_id} has no email but was not refused")
     if code is None and step.percent:
         # Minted at the first attempt and kept on the row: a retry sends the same code.
         code = discounts.issue_code(

@@ -13,9 +13,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, SupportsInt
 
 from sqlalchemy import (
     ColumnElement,
+    ColumnExpressionArgument,
     Connection,
     ScalarSelect,
     String,
@@ -39,7 +41,12 @@ class Shortfall:
     available: int
 
 
-def live_reserved(sku, warehouse, *, excluding_order: uuid.UUID | None = None) -> ScalarSelect:
+def live_reserved(
+    sku: ColumnExpressionArgument[str],
+    warehouse: ColumnExpressionArgument[str],
+    *,
+    excluding_order: uuid.UUID | None = None,
+) -> ScalarSelect[Any]:
     """Units of the stock row (``sku``, ``warehouse``) held by live reservations."""
     conditions = [
         Reservation.sku == sku,
@@ -56,7 +63,7 @@ def live_reserved(sku, warehouse, *, excluding_order: uuid.UUID | None = None) -
     )
 
 
-def serves(country) -> ColumnElement[bool]:
+def serves(country: str | ColumnExpressionArgument[str] | None) -> ColumnExpressionArgument[bool]:
     """Whether a ``Warehouse`` row sells to ``country`` (an expression; None: unknown)."""
     if country is None:
         return Warehouse.active
@@ -64,12 +71,17 @@ def serves(country) -> ColumnElement[bool]:
     return and_(Warehouse.active, ships)
 
 
-def free_units(sku, warehouse) -> ColumnElement[int]:
+def free_units(
+    sku: ColumnExpressionArgument[str], warehouse: ColumnExpressionArgument[str]
+) -> ColumnElement[int]:
     """Free units of the stock row (``sku``, ``warehouse``): on hand less live holds."""
     return StockLevel.on_hand - live_reserved(sku, warehouse)
 
 
-def available_units_of(sku_column, country=None) -> ScalarSelect:
+def available_units_of(
+    sku_column: ColumnExpressionArgument[str],
+    country: str | ColumnExpressionArgument[str] | None = None,
+) -> ScalarSelect[Any]:
     """Free units of the sku in ``sku_column`` over the warehouses serving ``country``.
 
     NULL when no such warehouse stocks it.
@@ -97,7 +109,7 @@ def held_by_row(
     return {(sku, warehouse): int(units) for sku, warehouse, units in rows}
 
 
-def units(value: object) -> int:
+def units(value: SupportsInt | None) -> int:
     """A stock figure from SQL as a count: no stock rows or over-reserved means 0."""
     return max(int(value or 0), 0)
 
@@ -121,6 +133,7 @@ def available_units(
     wanted = sorted(set(skus))
     if not wanted:
         return {}
+    found: dict[str, SupportsInt | None]
     if country is None:
         found = dict(connection.execute(_AVAILABLE, {"skus": wanted}).all())
     else:

@@ -48,6 +48,9 @@ class Period(Schema):
 
 def _period() -> tuple[dt.datetime, dt.datetime, dict[str, str | None]]:
     period = parse_query(Period)
+    # Period's validator fills both ends in.
+    if period.from_ is None or period.to is None:
+        raise AssertionError("a validated period has both ends")
     return period.from_, period.to, {"from": iso(period.from_), "to": iso(period.to)}
 
 

@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request, session
+from flask import Response, g, render_template, request, session
+from flask.sansio.app import App
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models.db import Session
@@ -37,7 +38,7 @@ SESSION_COOKIE = "cartfleet_admin"
 csrf = CSRFProtect()
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: App) -> None:
     """Session cookie and CSRF settings; ``app.config`` values already set win (tests)."""
     settings = get_settings()
     if not app.config.get("SECRET_KEY"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import dramatiq
 import pendulum
 import redis
 from flask import render_template
@@ -15,6 +14,7 @@ from models.base import utcnow
 from models.db import Session
 from models.orders import confirmation_report as report
 from models.orders import figures
+from services.redis_broker import redis_broker
 from web.admin import bp
 from web.admin.charts import bar_chart
 from web.admin.schedule_pages import with_problems
@@ -35,7 +35,7 @@ def _fleet() -> dict[str, Any]:
     try:
         dead_letters.adopt_redis_entries()  # dead letters Redis holds and the archive lacks
         stats = queues.queue_stats()
-        overview = schedule_overview(dramatiq.get_broker())
+        overview = schedule_overview(redis_broker())
     except redis.RedisError:
         return {"queues": None, "late_schedules": None}
     items = with_problems(overview["items"], now=pendulum.now("UTC"))

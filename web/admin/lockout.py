@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-import dramatiq
-
+from services.redis_broker import redis_broker
 from services.settings import get_settings
 
 PREFIX = "cartfleet:admin:login-failures"
@@ -24,7 +23,7 @@ def _keys(email: str, address: str) -> tuple[str, str]:
 def is_locked(email: str, address: str) -> bool:
     settings = get_settings()
     account_key, address_key = _keys(email, address)
-    account, by_address = dramatiq.get_broker().client.mget(account_key, address_key)
+    account, by_address = redis_broker().client.mget(account_key, address_key)
     return (
         int(account or 0) >= settings.admin_login_max_failures
         or int(by_address or 0) >= settings.admin_login_max_failures_per_address
@@ -33,7 +32,7 @@ def is_locked(email: str, address: str) -> bool:
 
 def record_failure(email: str, address: str) -> None:
     ttl = get_settings().admin_lockout_minutes * 60
-    pipe = dramatiq.get_broker().client.pipeline()
+    pipe = redis_broker().client.pipeline()
     for key in _keys(email, address):
         pipe.incr(key)
         pipe.expire(key, ttl)
@@ -42,4 +41,4 @@ def record_failure(email: str, address: str) -> None:
 
 def clear_account(email: str, address: str) -> None:
     """A successful login forgets the account's failures (not the address's)."""
-    dramatiq.get_broker().client.delete(_keys(email, address)[0])
+    redis_broker().client.delete(_keys(email, address)[0])

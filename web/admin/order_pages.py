@@ -10,6 +10,7 @@ becomes that message and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import get_args
 
 from flask import flash, redirect, render_template, request, url_for
 
@@ -67,7 +68,7 @@ def page_order(order_id: str):
     return render_template(
         "admin/order.html",
         order=order,
-        reasons=refunds.RefundBody.model_fields["reason"].annotation.__args__,
+        reasons=get_args(refunds.RefundBody.model_fields["reason"].annotation),
         may_act=current_actor().role != Role.VIEWER,
     )
 

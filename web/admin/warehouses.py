@@ -126,7 +126,10 @@ def update(code: str, body: WarehouseChanges) -> dict[str, Any]:
 
 
 def stock(query: StockQuery) -> dict[str, Any]:
-    after = tuple(cursors.decode(query.cursor, parts=2)) if query.cursor else None
+    after: tuple[str, str] | None = None
+    if query.cursor:
+        sku, warehouse = cursors.decode(query.cursor, parts=2)
+        after = (sku, warehouse)
     with Session() as session:
         rows = grid.cells(
             session,

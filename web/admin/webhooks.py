@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 import redis
 from pydantic import ConfigDict, Field, field_validator
@@ -34,7 +34,7 @@ class EventQuery(Schema):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
 
-    status: Literal[inbox.WEBHOOK_STATUSES] | None = None
+    status: inbox.WebhookStatus | None = None
     type: str | None = Field(None, max_length=128)
     from_: dt.datetime | None = Field(None, alias="from")
     to: dt.datetime | None = None
@@ -47,7 +47,7 @@ class EventQuery(Schema):
 
 
 class ReplayBody(Schema):
-    status: Literal[inbox.WEBHOOK_STATUSES] | None = None
+    status: inbox.WebhookStatus | None = None
     type: str | None = Field(None, max_length=128)
     since: dt.datetime | None = None
 

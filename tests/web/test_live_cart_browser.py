@@ -103,6 +103,9 @@ def test_a_stale_write_refetches_and_says_so(shop, browser, monkeypatch):
         cart_id = factories.cart(session, items={"A": 1}).id
     context = browser.new_context()
     page = open_cart(context, base, cart_id)
+    # The catch-up read the page makes once its socket opens must land before the write,
+    # or it would rightly pick up the new version and leave nothing stale.
+    page.wait_for_load_state("networkidle")
     # A write whose hint is lost (pub/sub is at-most-once): the page's version is stale.
     with monkeypatch.context() as lost, Session.begin() as session:
         lost.setattr(cart_hints, "_publisher", None)

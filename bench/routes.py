@@ -252,26 +252,18 @@ def _signed(payload: bytes) -> dict[str, str]:
 
 
 def _webhook_event() -> bytes:
-    event = {
-        "id": "evt_" + secrets.token_hex(12),
-        "object": "event",
-        "api_version": "2024-06-20",
-        "created": int(time.time()),
-        "livemode": False,
-        "type": "payment_intent.succeeded",
-        "data": {
-            "object": {
-                "id": "pi_" + secrets.token_hex(8),
-                "object": "payment_intent",
-                "amount": 2000,
-                "amount_received": 2000,
-                "currency": "usd",
-                "status": "succeeded",
-                "metadata": {"order_id": str(uuid.uuid4())},
-            }
-        },
+    from tests.support import stripe_events
+
+    intent = {
+        "id": "pi_" + secrets.token_hex(8),
+        "object": "payment_intent",
+        "amount": 2000,
+        "amount_received": 2000,
+        "currency": "usd",
+        "status": "succeeded",
+        "metadata": {"order_id": str(uuid.uuid4())},
     }
-    return json.dumps(event, separators=(",", ":")).encode()
+    return stripe_events.encode(stripe_events.event("payment_intent.succeeded", intent))
 
 
 def _seed_and_plan(count: int) -> dict[str, list[dict]]:

@@ -29,7 +29,7 @@ from worker.crons import CronMonitor
 from worker.dead_letter_recorder import DeadLetterRecorder
 from worker.fleet_metrics import FleetMetrics
 from worker.job_runs import JobRunRecorder
-from worker.leases import LeaseRedisBroker
+from worker.wakeups import WakingRedisBroker
 
 # Fleet-wide retry defaults; actors state their own where they differ.
 DEFAULT_MAX_RETRIES = 10
@@ -71,7 +71,7 @@ def redis_client(url: str) -> redis.Redis:
 
 def build_broker(
     url: str, *, sentry: bool = False, heartbeat_timeout_ms: int = HEARTBEAT_TIMEOUT_MS
-) -> LeaseRedisBroker:
+) -> WakingRedisBroker:
     """Build the broker with the fleet's middleware on the standard ``dramatiq`` namespace.
 
     ``sentry``: add the Sentry middleware (transactions, trace propagation, cron
@@ -105,7 +105,7 @@ def build_broker(
                 checkin_margin_minutes=math.ceil(PERIODIC_SKIP_DELAY_S / 60),
             )
         )
-    built = LeaseRedisBroker(
+    built = WakingRedisBroker(
         client=redis_client(url),
         middleware=middleware,
         namespace="dramatiq",
@@ -117,7 +117,7 @@ def build_broker(
     return built
 
 
-def _setup() -> LeaseRedisBroker:
+def _setup() -> WakingRedisBroker:
     settings = get_settings()
     if not settings.redis_url:
         raise ConfigurationError("REDIS_URL is not set")

@@ -41,10 +41,10 @@ DEFAULT_TIME_LIMIT_MS = 300_000
 # new identity, worker/leases.py); after HEARTBEAT_TIMEOUT_MS a maintenance pass puts
 # the silent identity's unacked messages back. Dramatiq runs that pass inside a
 # chance of the Redis calls, and a pass only requeues the queue of the call it rides on,
-# so on a quiet queue it waits for that queue's own polls: one per worker process about
-# every 0.75 s. At one call in two, the pass comes within about 2 s of the timeout even
-# with a single process (Dramatiq's default, one in a thousand, can take many minutes).
-# When no worker is dead, a pass costs two range reads inside the script.
+# so on a quiet queue it waits for that queue's own fetches: one per worker process about
+# every second (worker/wakeups.py). At one call in two, the pass comes within about 2 s
+# of the timeout even with a single process (Dramatiq's default, one in a thousand, can
+# take many minutes). When no worker is dead, a pass costs two range reads in the script.
 HEARTBEAT_TIMEOUT_MS = 20_000
 MAINTENANCE_CHANCE = 500_000  # out of 1,000,000 calls
 

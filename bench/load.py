@@ -4,7 +4,8 @@ Boots the same fleet as ``tests/faults`` (its own PostgreSQL, Redis, Stripe sand
 SMTP server; web, two workers, two schedulers), then for each offered checkout rate runs
 the load (buyers = 4 x rate) for ``BENCH_SECONDS`` (20) and reports per endpoint p50/p99,
 the job lag p99 from a payment succeeding on the sandbox to its confirmation email
-reaching the SMTP server, errors (5xx and unanswered requests), and the knee: the highest
+reaching the SMTP server (and its stages: webhook received, event picked up, email claimed,
+email delivered), errors (5xx and unanswered requests), and the knee: the highest
 rate whose checkout p99 stays under 1 s with no error. ``GET /healthz`` is measured in
 the same run (closed loop, 8 keep-alive connections) for scale. A short load at 2/s
 (``BENCH_WARMUP_SECONDS``, 8) runs first and is not reported.
@@ -29,6 +30,7 @@ import resource
 import sys
 import time
 
+import psycopg
 import thread_profile
 from harness import ROOT, closed_loop, quantile_ms, session_cpu_seconds
 
@@ -64,6 +66,45 @@ def _email_arrivals(services: Services) -> dict[str, float]:
         if match:
             arrived.setdefault(match[1].decode(), at)
     return arrived
+
+
+# Each paid order's way to its confirmation email, stage by stage: the sandbox delivering
+# the webhook (it holds deliveries back to reorder them), the event waiting for a worker,
+# the worker applying it and the email job waiting for its worker, the email composed and
+# handed to the SMTP server. The stamps are
+# the database's (each transaction's start) beside the harness's monotonic clock.
+_STAGE_STAMPS = """
+SELECT o.id::text,
+       (SELECT extract(epoch FROM min(w.received_at)) FROM webhook_events w
+         WHERE w.type = 'payment_intent.succeeded'
+           AND w.payload #>> '{data,object,metadata,order_id}' = o.id::text),
+       (SELECT extract(epoch FROM min(w.processed_at)) FROM webhook_events w
+         WHERE w.type = 'payment_intent.succeeded'
+           AND w.payload #>> '{data,object,metadata,order_id}' = o.id::text),
+       extract(epoch FROM e.created_at)
+  FROM orders o JOIN emails e ON e.order_id = o.id AND e.kind = 'order_confirmation'
+ WHERE o.id = ANY(%s::uuid[])
+"""
+_STAGES = ("webhook_received", "event_picked_up", "email_claimed", "email_delivered")
+
+
+def _email_stages(services: Services, paid_at: dict[str, float], arrived: dict[str, float]):
+    """p50/p99 ms of each stage from payment to confirmation email, over the paid orders
+    whose email arrived."""
+    wall = time.time() - time.monotonic()
+    with psycopg.connect(services.postgres.url) as connection:
+        rows = connection.execute(_STAGE_STAMPS, (list(paid_at),)).fetchall()
+    spans: dict[str, list[float]] = {stage: [] for stage in _STAGES}
+    for order, received, picked, claimed in rows:
+        if order not in arrived or None in (received, picked, claimed):
+            continue
+        stamps = [paid_at[order] + wall, received, picked, claimed, arrived[order] + wall]
+        for stage, start, end in zip(_STAGES, stamps, stamps[1:], strict=False):
+            spans[stage].append(max(0.0, float(end) - float(start)))
+    return {
+        stage: {"p50_ms": quantile_ms(seconds, 0.5), "p99_ms": quantile_ms(seconds, 0.99)}
+        for stage, seconds in spans.items()
+    }
 
 
 def _cpu(fleet: Fleet, services: Services) -> dict[str, float]:
@@ -139,6 +180,7 @@ def _one_rate(fleet: Fleet, services: Services, rate: float) -> dict:
         "requests_per_s": summary["requests_per_s"],
         "endpoints": endpoints,
         "payment_to_email_p99_ms": quantile_ms(lags, 0.99),
+        "payment_to_email_stages": _email_stages(services, load.paid_at, arrived),
         "emails_missing": len(load.paid_at) - len(lags),
         "errors": sum(r.status == 0 or r.status >= 500 for r in load.records),
         "payments": summary["payments"],

@@ -63,6 +63,9 @@ class WakingConsumer(_RedisConsumer):
         try:
             self.broker.client.blpop([self.wake_key], timeout=self.idle_timeout_s)
         except LINK_ERRORS as error:
+            # The consumer restarts and forgets the delayed messages it was holding, which
+            # stay leased: as after any failed call, the identity goes (worker/leases.py).
+            self.broker.abandon_leases(f"waiting on {self.queue_name} failed: {error}")
             raise BrokerUnreachable(str(error)) from error
         return None
 

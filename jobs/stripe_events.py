@@ -69,7 +69,7 @@ def process_stripe_event(event_id: str) -> None:
     started = time.perf_counter()
     try:
         with Session.begin() as session:
-            event = inbox.lock(session, event_id)
+            event = inbox.lock_for_processing(session, event_id)
             if event is None:
                 logger.warning("Stripe event %s is not in the inbox; nothing to do", event_id)
                 return
@@ -79,13 +79,13 @@ def process_stripe_event(event_id: str) -> None:
             if isinstance(outcome, stripe_handlers.NotApplied):
                 inbox.mark_not_applied(
                     session,
-                    event=event,
+                    event_id=event_id,
                     reason=outcome.reason,
                     order_id=outcome.order_id,
                     detail=outcome.detail,
                 )
             else:
-                inbox.mark_done(session, event=event, status=outcome)
+                inbox.mark_done(session, event_id=event_id, status=outcome)
     except Exception:
         _record_failure(event_id, traceback.format_exc())
         raise

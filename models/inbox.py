@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from sqlalchemy import (
     CheckConstraint,
@@ -13,8 +13,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Insert,
+    Row,
     String,
     bindparam,
+    case,
     func,
     select,
     text,
@@ -145,7 +147,15 @@ def known_ids(session: Session, ids: list[str]) -> set[str]:
     return set(session.scalars(select(WebhookEvent.id).where(WebhookEvent.id.in_(ids))))
 
 
-def is_final(event: WebhookEvent) -> bool:
+class _Outcome(Protocol):
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+
+def is_final(event: _Outcome) -> bool:
     """Nothing more will be done to the row: processed, ignored, or refused for a reason."""
     return event.status in FINAL_STATUSES or event.reason is not None
 
@@ -155,24 +165,63 @@ def lock(session: Session, event_id: str) -> WebhookEvent | None:
     return session.get(WebhookEvent, event_id, with_for_update=True, populate_existing=True)
 
 
-def mark_done(session: Session, *, event: WebhookEvent, status: str = "processed") -> None:
-    """Record the outcome in the transaction that applied the effect."""
-    event.status = status
-    event.attempts += 1
-    event.processed_at = utcnow()
-    event.last_error = None if status == "processed" else event.last_error
+# The processor's statements, built once: a payment event runs them on its hot path.
+_LOCK_FOR_PROCESSING = (
+    select(_TABLE.c.status, _TABLE.c.reason, _TABLE.c.payload)
+    .where(_TABLE.c.id == bindparam("id"))
+    .with_for_update()
+)
+_MARK_DONE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("event_id"))
+    .values(
+        status=bindparam("outcome"),
+        attempts=_TABLE.c.attempts + 1,
+        processed_at=bindparam("now"),
+        last_error=case((bindparam("outcome") == "processed", None), else_=_TABLE.c.last_error),
+    )
+)
+_MARK_NOT_APPLIED = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("event_id"))
+    .values(
+        status="failed",
+        reason=bindparam("why"),
+        order_id=bindparam("checked_order_id"),
+        attempts=_TABLE.c.attempts + 1,
+        processed_at=bindparam("now"),
+        last_error=bindparam("detail"),
+    )
+)
+
+
+def lock_for_processing(
+    session: Session, event_id: str
+) -> Row[str, str | None, dict[str, Any]] | None:
+    """The row's ``status``, ``reason`` and ``payload``, locked until the caller's
+    transaction ends (one processor at a time); None when the id is not stored."""
+    return session.connection().execute(_LOCK_FOR_PROCESSING, {"id": event_id}).one_or_none()
+
+
+def mark_done(session: Session, *, event_id: str, status: str = "processed") -> None:
+    """Record the outcome in the transaction that applied the effect (a row the caller
+    locked with ``lock_for_processing``)."""
+    params = {"event_id": event_id, "outcome": status, "now": utcnow()}
+    session.connection().execute(_MARK_DONE, params)
 
 
 def mark_not_applied(
-    session: Session, *, event: WebhookEvent, reason: str, order_id: uuid.UUID, detail: str
+    session: Session, *, event_id: str, reason: str, order_id: uuid.UUID, detail: str
 ) -> None:
     """The event disagrees with its order: ``failed`` for good, with the reason."""
-    event.status = "failed"
-    event.reason = reason
-    event.order_id = order_id
-    event.attempts += 1
-    event.processed_at = utcnow()
-    event.last_error = detail
+    params = {
+        "event_id": event_id,
+        "why": reason,
+        "checked_order_id": order_id,
+        "detail": detail,
+        "now": utcnow(),
+    }
+    session.connection().execute(_MARK_NOT_APPLIED, params)
 
 
 def not_applied(session: Session, *, limit: int) -> list[WebhookEvent]:

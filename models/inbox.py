@@ -16,14 +16,15 @@ from sqlalchemy import (
     Row,
     String,
     bindparam,
-    case,
     func,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.selectable import Select
 
 from models.base import Base, created_at, quoted, utcnow
 from models.infra.outbox import insert_row
@@ -165,21 +166,45 @@ def lock(session: Session, event_id: str) -> WebhookEvent | None:
     return session.get(WebhookEvent, event_id, with_for_update=True, populate_existing=True)
 
 
+def _take_statement() -> Select[str, str | None, str | None, dict[str, Any] | None]:
+    """Lock the row and, unless it is final, mark it ``processed``, in one statement.
+
+    Yields the row as it was (``status``, ``reason``, ``last_error``) and, when it was
+    marked, its ``payload``; no row when the id is not stored.
+    """
+    before = (
+        select(_TABLE.c.id, _TABLE.c.status, _TABLE.c.reason, _TABLE.c.last_error)
+        .where(_TABLE.c.id == bindparam("event_id"))
+        .with_for_update()
+        .cte("before")
+    )
+    marked = (
+        update(_TABLE)
+        .where(
+            _TABLE.c.id == before.c.id,
+            before.c.status.not_in(FINAL_STATUSES),
+            before.c.reason.is_(None),
+        )
+        .values(
+            status="processed",
+            attempts=_TABLE.c.attempts + 1,
+            processed_at=bindparam("now"),
+            last_error=None,
+        )
+        .returning(_TABLE.c.payload)
+        .cte("marked")
+    )
+    return select(
+        before.c.status, before.c.reason, before.c.last_error, marked.c.payload
+    ).select_from(before.outerjoin(marked, true()))
+
+
 # The processor's statements, built once: a payment event runs them on its hot path.
-_LOCK_FOR_PROCESSING = (
-    select(_TABLE.c.status, _TABLE.c.reason, _TABLE.c.payload)
-    .where(_TABLE.c.id == bindparam("id"))
-    .with_for_update()
-)
-_MARK_DONE = (
+_TAKE = _take_statement()
+_SET_OUTCOME = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("event_id"))
-    .values(
-        status=bindparam("outcome"),
-        attempts=_TABLE.c.attempts + 1,
-        processed_at=bindparam("now"),
-        last_error=case((bindparam("outcome") == "processed", None), else_=_TABLE.c.last_error),
-    )
+    .values(status=bindparam("outcome"), last_error=bindparam("error"))
 )
 _MARK_NOT_APPLIED = (
     update(_TABLE)
@@ -188,39 +213,39 @@ _MARK_NOT_APPLIED = (
         status="failed",
         reason=bindparam("why"),
         order_id=bindparam("checked_order_id"),
-        attempts=_TABLE.c.attempts + 1,
-        processed_at=bindparam("now"),
         last_error=bindparam("detail"),
     )
 )
 
 
-def lock_for_processing(
+def take(
     session: Session, event_id: str
-) -> Row[str, str | None, dict[str, Any]] | None:
-    """The row's ``status``, ``reason`` and ``payload``, locked until the caller's
-    transaction ends (one processor at a time); None when the id is not stored."""
-    return session.connection().execute(_LOCK_FOR_PROCESSING, {"id": event_id}).one_or_none()
+) -> Row[str, str | None, str | None, dict[str, Any] | None] | None:
+    """The row locked until the caller's transaction ends (one processor at a time) and,
+    unless final, already marked ``processed`` in the same statement.
+
+    Returns the row as it was before (``status``, ``reason``, ``last_error``) with its
+    ``payload`` when it was marked (None when final), or None when the id is not stored.
+    The mark is the common outcome; ``record_outcome`` and ``mark_not_applied`` correct
+    it, and a rolled-back effect takes it back with everything else.
+    """
+    params = {"event_id": event_id, "now": utcnow()}
+    return session.connection().execute(_TAKE, params).one_or_none()
 
 
-def mark_done(session: Session, *, event_id: str, status: str = "processed") -> None:
-    """Record the outcome in the transaction that applied the effect (a row the caller
-    locked with ``lock_for_processing``)."""
-    params = {"event_id": event_id, "outcome": status, "now": utcnow()}
-    session.connection().execute(_MARK_DONE, params)
+def record_outcome(session: Session, *, event_id: str, status: str, last_error: str | None) -> None:
+    """A row ``take`` marked ended otherwise (``ignored``: a type with no handler); its
+    ``last_error`` is kept as it was."""
+    params = {"event_id": event_id, "outcome": status, "error": last_error}
+    session.connection().execute(_SET_OUTCOME, params)
 
 
 def mark_not_applied(
     session: Session, *, event_id: str, reason: str, order_id: uuid.UUID, detail: str
 ) -> None:
-    """The event disagrees with its order: ``failed`` for good, with the reason."""
-    params = {
-        "event_id": event_id,
-        "why": reason,
-        "checked_order_id": order_id,
-        "detail": detail,
-        "now": utcnow(),
-    }
+    """The event ``take`` marked disagrees with its order: ``failed`` for good, with the
+    reason (the attempt is counted and stamped by ``take``)."""
+    params = {"event_id": event_id, "why": reason, "checked_order_id": order_id, "detail": detail}
     session.connection().execute(_MARK_NOT_APPLIED, params)
 
 

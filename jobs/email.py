@@ -23,6 +23,7 @@ from urllib.parse import quote
 import dramatiq
 from prometheus_client import Histogram
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import joinedload
 
 from jobs.email_kinds import REFUND_KIND, refund_of, shipment_id_of, template_of, valid_kind
 from jobs.templates import Rendered, render
@@ -55,6 +56,8 @@ TRACKING_URLS = {
 SEND_TIME_LIMIT_MS = 60_000
 ALSO_BOUGHT = 3  # products in the confirmation's "customers also bought"
 SEND_LEASE = dt.timedelta(milliseconds=SEND_TIME_LIMIT_MS + 30_000)
+# Every email lists the order's items: loaded with the order, in its one statement.
+WITH_ITEMS = (joinedload(Order.items),)
 
 
 CONFIRMATION_LAG = Histogram(
@@ -309,7 +312,7 @@ def send_order_email(order_id: str, kind: str) -> None:
     # mail server's pace never holds a row lock or a pooled connection.
     now = utcnow()
     with Session.begin() as session:
-        order = session.get(Order, order_uuid)
+        order = session.get(Order, order_uuid, options=WITH_ITEMS)
         if order is None:
             logger.warning("No order %s; %s not sent", order_id, kind)
             return

@@ -2,9 +2,9 @@
 
 ``store_event`` is the one way into the inbox, for a webhook and for the Events API
 backfill alike: the row and its job are written together, so both share dedupe and
-exactly-once. ``process_stripe_event`` locks the inbox row, applies the effect and
-marks the row processed in one transaction. Failures are counted on the row and retried with
-backoff; when retries run out Dramatiq dead-letters the message and
+exactly-once. ``process_stripe_event`` locks the inbox row and marks it processed (one
+statement), then applies the effect, in one transaction. Failures are counted on the row
+and retried with backoff; when retries run out Dramatiq dead-letters the message and
 ``mark_webhook_dead`` records it on the row and alerts. ``sweep_stuck_webhooks``
 re-enqueues rows whose job never ran.
 """
@@ -69,23 +69,25 @@ def process_stripe_event(event_id: str) -> None:
     started = time.perf_counter()
     try:
         with Session.begin() as session:
-            event = inbox.lock(session, event_id)
+            event = inbox.take(session, event_id)
             if event is None:
                 logger.warning("Stripe event %s is not in the inbox; nothing to do", event_id)
                 return
-            if inbox.is_final(event):
+            if event.payload is None:  # final: processed, ignored or refused already
                 return
             outcome = stripe_handlers.apply_event(session, event.payload)
             if isinstance(outcome, stripe_handlers.NotApplied):
                 inbox.mark_not_applied(
                     session,
-                    event=event,
+                    event_id=event_id,
                     reason=outcome.reason,
                     order_id=outcome.order_id,
                     detail=outcome.detail,
                 )
-            else:
-                inbox.mark_done(session, event=event, status=outcome)
+            elif outcome != "processed":
+                inbox.record_outcome(
+                    session, event_id=event_id, status=outcome, last_error=event.last_error
+                )
     except Exception:
         _record_failure(event_id, traceback.format_exc())
         raise

@@ -15,9 +15,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    bindparam,
+    func,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from models.base import Base, created_at, utcnow
 from models.db import affected_rows
@@ -51,6 +63,58 @@ class Email(Base):
     )
 
 
+_EMAILS = Email.__table__
+
+
+def _claim_statement(owner: Column[object]) -> ExecutableReturnsRows:
+    """Create the row if missing, else lock it (``SKIP LOCKED``), in one statement.
+
+    The locking read sees the statement's snapshot, so it finds the row only when it
+    existed before; a row this statement inserts comes back from the insert, locked as
+    every new row is. An insert that lost a race to a concurrent one finds neither (the
+    other claim holds the row), as if the row had been locked.
+    """
+    inserted = (
+        insert(_EMAILS)
+        .values(
+            kind=bindparam("kind"),
+            order_id=bindparam("order_id"),
+            cart_id=bindparam("cart_id"),
+            recipient=bindparam("recipient"),
+            subject="",
+            message_id=bindparam("message_id"),
+        )
+        .on_conflict_do_nothing(index_elements=[_EMAILS.c.kind, owner])
+        .returning(*_EMAILS.c)
+        .cte("inserted")
+    )
+    existing = (
+        select(_EMAILS)
+        .where(_EMAILS.c.kind == bindparam("kind"), owner == bindparam(owner.name))
+        .with_for_update(skip_locked=True)
+        .cte("existing")
+    )
+    return (
+        select(Email)
+        .from_statement(union_all(select(inserted), select(existing)))
+        .execution_options(populate_existing=True)
+    )
+
+
+_CLAIM = {owner.name: _claim_statement(owner) for owner in (_EMAILS.c.order_id, _EMAILS.c.cart_id)}
+_RECORD_SENT = (
+    update(_EMAILS)
+    .where(_EMAILS.c.id == bindparam("email_id"), _EMAILS.c.status != "sent")
+    .values(
+        status="sent",
+        sent_at=bindparam("now"),
+        last_attempt_at=bindparam("now"),
+        last_error=None,
+        attempts=_EMAILS.c.attempts + 1,
+    )
+)
+
+
 def claim(
     session: Session,
     *,
@@ -66,26 +130,16 @@ def claim(
     Returns None when another transaction holds the row: that one is sending, and its own
     retries carry on if it fails, so the caller must not send too.
     """
-    owner = Email.order_id if order_id is not None else Email.cart_id
-    key = order_id if order_id is not None else cart_id
-    session.execute(
-        insert(Email)
-        .values(
-            kind=kind,
-            order_id=order_id,
-            cart_id=cart_id,
-            recipient=recipient,
-            subject="",
-            message_id=message_id,
-        )
-        .on_conflict_do_nothing(index_elements=[Email.kind, owner])
-    )
-    return session.scalars(
-        select(Email)
-        .where(Email.kind == kind, owner == key)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    ).first()
+    statement = _CLAIM["order_id" if order_id is not None else "cart_id"]
+    params = {
+        "kind": kind,
+        "order_id": order_id,
+        "cart_id": cart_id,
+        "recipient": recipient,
+        "message_id": message_id,
+    }
+    email: Email | None = session.scalars(statement, params).first()
+    return email
 
 
 def in_flight(email: Email, *, now: dt.datetime, lease: dt.timedelta) -> bool:
@@ -108,10 +162,12 @@ def _locked(session: Session, email_id: int) -> Email | None:
 
 
 def record_sent(session: Session, *, email_id: int) -> None:
-    """The server accepted the attempt: the row is ``sent`` whoever claimed it last."""
-    email = _locked(session, email_id)
-    if email is not None and email.status != "sent":
-        mark_sent(session, email=email)
+    """The server accepted the attempt: the row is ``sent`` whoever claimed it last.
+
+    One prebuilt ``UPDATE`` on the session's connection; an ``Email`` the session holds
+    is not refreshed.
+    """
+    session.connection().execute(_RECORD_SENT, {"email_id": email_id, "now": utcnow()})
 
 
 def record_failed(
@@ -124,14 +180,6 @@ def record_failed(
         return
     email.status = "pending"
     mark_failed(session, email=email, error=error, dead=dead)
-
-
-def mark_sent(session: Session, *, email: Email) -> None:
-    """Record the attempt the server accepted."""
-    email.status, email.sent_at, email.last_error = "sent", utcnow(), None
-    email.last_attempt_at = email.sent_at
-    email.attempts += 1
-    session.flush()
 
 
 def mark_failed(session: Session, *, email: Email, error: str, dead: bool = False) -> None:

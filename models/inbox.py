@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from sqlalchemy import (
     CheckConstraint,
@@ -13,15 +13,18 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Insert,
+    Row,
     String,
     bindparam,
     func,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.selectable import Select
 
 from models.base import Base, created_at, quoted, utcnow
 from models.infra.outbox import insert_row
@@ -145,7 +148,15 @@ def known_ids(session: Session, ids: list[str]) -> set[str]:
     return set(session.scalars(select(WebhookEvent.id).where(WebhookEvent.id.in_(ids))))
 
 
-def is_final(event: WebhookEvent) -> bool:
+class _Outcome(Protocol):
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+
+def is_final(event: _Outcome) -> bool:
     """Nothing more will be done to the row: processed, ignored, or refused for a reason."""
     return event.status in FINAL_STATUSES or event.reason is not None
 
@@ -155,24 +166,87 @@ def lock(session: Session, event_id: str) -> WebhookEvent | None:
     return session.get(WebhookEvent, event_id, with_for_update=True, populate_existing=True)
 
 
-def mark_done(session: Session, *, event: WebhookEvent, status: str = "processed") -> None:
-    """Record the outcome in the transaction that applied the effect."""
-    event.status = status
-    event.attempts += 1
-    event.processed_at = utcnow()
-    event.last_error = None if status == "processed" else event.last_error
+def _take_statement() -> Select[str, str | None, str | None, dict[str, Any] | None]:
+    """Lock the row and, unless it is final, mark it ``processed``, in one statement.
+
+    Yields the row as it was (``status``, ``reason``, ``last_error``) and, when it was
+    marked, its ``payload``; no row when the id is not stored.
+    """
+    before = (
+        select(_TABLE.c.id, _TABLE.c.status, _TABLE.c.reason, _TABLE.c.last_error)
+        .where(_TABLE.c.id == bindparam("event_id"))
+        .with_for_update()
+        .cte("before")
+    )
+    marked = (
+        update(_TABLE)
+        .where(
+            _TABLE.c.id == before.c.id,
+            before.c.status.not_in(FINAL_STATUSES),
+            before.c.reason.is_(None),
+        )
+        .values(
+            status="processed",
+            attempts=_TABLE.c.attempts + 1,
+            processed_at=bindparam("now"),
+            last_error=None,
+        )
+        .returning(_TABLE.c.payload)
+        .cte("marked")
+    )
+    return select(
+        before.c.status, before.c.reason, before.c.last_error, marked.c.payload
+    ).select_from(before.outerjoin(marked, true()))
+
+
+# The processor's statements, built once: a payment event runs them on its hot path.
+_TAKE = _take_statement()
+_SET_OUTCOME = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("event_id"))
+    .values(status=bindparam("outcome"), last_error=bindparam("error"))
+)
+_MARK_NOT_APPLIED = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("event_id"))
+    .values(
+        status="failed",
+        reason=bindparam("why"),
+        order_id=bindparam("checked_order_id"),
+        last_error=bindparam("detail"),
+    )
+)
+
+
+def take(
+    session: Session, event_id: str
+) -> Row[str, str | None, str | None, dict[str, Any] | None] | None:
+    """The row locked until the caller's transaction ends (one processor at a time) and,
+    unless final, already marked ``processed`` in the same statement.
+
+    Returns the row as it was before (``status``, ``reason``, ``last_error``) with its
+    ``payload`` when it was marked (None when final), or None when the id is not stored.
+    The mark is the common outcome; ``record_outcome`` and ``mark_not_applied`` correct
+    it, and a rolled-back effect takes it back with everything else.
+    """
+    params = {"event_id": event_id, "now": utcnow()}
+    return session.connection().execute(_TAKE, params).one_or_none()
+
+
+def record_outcome(session: Session, *, event_id: str, status: str, last_error: str | None) -> None:
+    """A row ``take`` marked ended otherwise (``ignored``: a type with no handler); its
+    ``last_error`` is kept as it was."""
+    params = {"event_id": event_id, "outcome": status, "error": last_error}
+    session.connection().execute(_SET_OUTCOME, params)
 
 
 def mark_not_applied(
-    session: Session, *, event: WebhookEvent, reason: str, order_id: uuid.UUID, detail: str
+    session: Session, *, event_id: str, reason: str, order_id: uuid.UUID, detail: str
 ) -> None:
-    """The event disagrees with its order: ``failed`` for good, with the reason."""
-    event.status = "failed"
-    event.reason = reason
-    event.order_id = order_id
-    event.attempts += 1
-    event.processed_at = utcnow()
-    event.last_error = detail
+    """The event ``take`` marked disagrees with its order: ``failed`` for good, with the
+    reason (the attempt is counted and stamped by ``take``)."""
+    params = {"event_id": event_id, "why": reason, "checked_order_id": order_id, "detail": detail}
+    session.connection().execute(_MARK_NOT_APPLIED, params)
 
 
 def not_applied(session: Session, *, limit: int) -> list[WebhookEvent]:

@@ -9,10 +9,14 @@ ones (the server refused the recipients or the message itself with a 5xx).
 
 from __future__ import annotations
 
+import functools
 import logging
 import mailbox
+import os
+import select
 import smtplib
 import ssl
+import threading
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -60,7 +64,13 @@ class MaildirTransport:
 
 
 class SMTPTransport:
-    """One SMTP connection per message; email volume does not warrant pooling."""
+    """One kept SMTP connection per thread, opened on first use and after any failure.
+
+    Opening one costs a TCP handshake, EHLO, STARTTLS and the login; a worker thread
+    sends email after email, so it keeps its connection. One the server closed while it
+    sat idle is noticed before reuse (see ``_usable``); one that fails during a send is
+    dropped, and the error raised as before (the job retries on a new connection).
+    """
 
     def __init__(self, url: str, *, timeout: float = SMTP_TIMEOUT_S) -> None:
         parts = urlsplit(url)
@@ -72,24 +82,49 @@ class SMTPTransport:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.timeout = timeout
+        self._local = threading.local()
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
+        context = tls_context()
+        client: smtplib.SMTP
         if self.implicit_tls:
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        client.ehlo()
-        if client.has_extn("starttls"):
-            client.starttls(context=context)
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
             client.ehlo()
+            if not self.implicit_tls and client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+            if self.username:
+                client.login(self.username, self.password or "")
+        except BaseException:
+            client.close()
+            raise
         return client
+
+    def _client(self) -> smtplib.SMTP:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            # A forked child inherits its thread's locals: the parent's socket stays theirs.
+            local.pid, local.client = os.getpid(), None
+        client: smtplib.SMTP | None = local.client
+        if client is not None and not _usable(client):
+            self._drop()
+            client = None
+        if client is None:
+            client = local.client = self._connect()
+        return client
+
+    def _drop(self) -> None:
+        client: smtplib.SMTP | None = getattr(self._local, "client", None)
+        self._local.client = None
+        if client is not None:
+            client.close()
 
     def send(self, message: EmailMessage) -> None:
         try:
-            with self._connect() as client:
-                if self.username:
-                    client.login(self.username, self.password or "")
-                client.send_message(message)
+            self._send(message)
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _ in error.recipients.values()]
             raise _classified(min(codes), f"recipients refused: {error.recipients}") from error
@@ -101,6 +136,36 @@ class SMTPTransport:
             raise TransientMailError(f"SMTP error: {_reply(error)}") from error
         except (smtplib.SMTPException, OSError) as error:
             raise TransientMailError(f"SMTP connection failed: {error!r}") from error
+
+    def _send(self, message: EmailMessage) -> None:
+        client = self._client()
+        try:
+            client.send_message(message)
+        except BaseException:
+            # After any failure (a refusal, a reset, the job's time limit) the
+            # conversation's state is unknown: the next send starts a new one.
+            self._drop()
+            raise
+
+
+def _usable(client: smtplib.SMTP) -> bool:
+    """An idle connection whose socket is readable was closed by the server (or sent a
+    421 before closing): a server says nothing unasked, so it is not reused."""
+    sock = client.sock
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The process's TLS settings for SMTP, built once: loading the CA store costs
+    milliseconds of CPU, and one context serves every connection and thread."""
+    return ssl.create_default_context()
 
 
 def _reply(error: smtplib.SMTPResponseException) -> str:
@@ -115,11 +180,19 @@ def _classified(code: int, detail: str) -> MailError:
 
 
 def transport() -> Transport:
-    """The transport the settings choose: SMTP when ``SMTP_URL`` is set, else the maildir."""
+    """The transport the settings choose: SMTP when ``SMTP_URL`` is set, else the maildir.
+
+    One ``SMTPTransport`` per URL per process, so its threads keep their connections.
+    """
     settings = get_settings()
     if settings.smtp_url:
-        return SMTPTransport(settings.smtp_url)
+        return smtp_transport(settings.smtp_url)
     return MaildirTransport(settings.mail_dir)
+
+
+@functools.cache
+def smtp_transport(url: str) -> SMTPTransport:
+    return SMTPTransport(url)
 
 
 def sender_domain() -> str:

@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 
-from sqlalchemy import Insert, Select, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -117,39 +117,41 @@ _CART_ITEMS = CartItem.__table__
 _CART_EVENTS = CartEvent.__table__
 
 
-def _lock_statement(*, skip_locked: bool) -> Select[str, uuid.UUID | None]:
-    return (
-        select(_CARTS.c.status, _CARTS.c.order_id, _CARTS.c.version)
-        .where(_CARTS.c.id == bindparam("cart_id"))
-        .with_for_update(skip_locked=skip_locked)
+def _close_statement(*, skip_locked: bool, of_order: bool) -> Select[int]:
+    """Lock the open cart, empty it, mark it completed and log the event, as one statement.
+
+    Yields the cart's new version, or no row when it is completed already, gone, held
+    by another transaction (``skip_locked``) or, with ``of_order``, no longer the order's.
+    """
+    target = select(_CARTS.c.id).where(
+        _CARTS.c.id == bindparam("cart_id"), _CARTS.c.status != CartStatus.COMPLETED
     )
-
-
-def _close_statement() -> Insert:
-    """Empty the cart, mark it completed and log the event, as one statement."""
-    emptied = delete(_CART_ITEMS).where(_CART_ITEMS.c.cart_id == bindparam("cart_id"))
+    if of_order:
+        target = target.where(_CARTS.c.order_id == bindparam("paid_order_id"))
+    locked = target.with_for_update(skip_locked=skip_locked).cte("locked")
     closed = (
         update(_CARTS)
-        .where(_CARTS.c.id == bindparam("cart_id"))
+        .where(_CARTS.c.id == locked.c.id)
         .values(
             status=CartStatus.COMPLETED,
             version=_CARTS.c.version + 1,
             metadata=_CARTS.c.metadata.op("||")(bindparam("completed_by", type_=JSONB)),
         )
-        .returning(_CARTS.c.id)
+        .returning(_CARTS.c.id, _CARTS.c.version)
         .cte("closed")
     )
-    return (
-        insert(_CART_EVENTS)
-        .from_select(
-            ["cart_id", "kind", "at"], select(closed.c.id, literal("completed"), func.now())
-        )
-        .add_cte(emptied.cte("emptied"))
+    emptied = delete(_CART_ITEMS).where(_CART_ITEMS.c.cart_id == closed.c.id)
+    logged = insert(_CART_EVENTS).from_select(
+        ["cart_id", "kind", "at"], select(closed.c.id, literal("completed"), func.now())
     )
+    return select(closed.c.version).add_cte(emptied.cte("emptied"), logged.cte("logged"))
 
 
-_LOCK = {skip: _lock_statement(skip_locked=skip) for skip in (False, True)}
-_CLOSE = _close_statement()
+_CLOSE = {
+    (skip_locked, of_order): _close_statement(skip_locked=skip_locked, of_order=of_order)
+    for skip_locked in (False, True)
+    for of_order in (False, True)
+}
 
 
 def complete_cart(
@@ -164,24 +166,27 @@ def complete_cart(
 
     ``order_id`` completes it only while it still belongs to that order (a cart that was
     reactivated and checked out again is left alone). ``skip_locked`` returns False at
-    once when another transaction holds the cart instead of waiting for it. Runs Core
-    statements on the session's connection (no ORM objects, no autoflush of unrelated
+    once when another transaction holds the cart instead of waiting for it. Runs one Core
+    statement on the session's connection (no ORM objects, no autoflush of unrelated
     changes); a ``Cart`` loaded in ``session`` is expired.
     """
     db.flush_if_pending(session, Cart, CartItem)
-    connection = session.connection()
-    cart = connection.execute(_LOCK[skip_locked], {"cart_id": cart_id}).one_or_none()
-    if cart is None or cart.status == CartStatus.COMPLETED:
-        return False
-    if order_id is not None and cart.order_id != order_id:
-        return False
     completed_by = (
         {"completed_by": "job", "cleaned_by_job": True}
         if cleaned_by_job
         else {"completed_by": "payment"}
     )
-    connection.execute(_CLOSE, {"cart_id": cart_id, "completed_by": completed_by})
-    _note_versions(session, {cart_id: cart.version + 1})  # the row is locked: exactly +1
+    version = (
+        session.connection()
+        .execute(
+            _CLOSE[skip_locked, order_id is not None],
+            {"cart_id": cart_id, "paid_order_id": order_id, "completed_by": completed_by},
+        )
+        .scalar_one_or_none()
+    )
+    if version is None:
+        return False
+    _note_versions(session, {cart_id: version})
     db.expire_loaded(session, Cart, [cart_id])
     return True
 

@@ -128,6 +128,49 @@ def test_the_same_event_posted_20_times_concurrently_has_one_effect(app, pipelin
     assert email_jobs(order.id) == 1
 
 
+def test_an_event_with_no_handler_ends_ignored_with_its_attempt_and_error_kept(broker):
+    event = stripe_events.event("customer.created", {"id": "cus_1"})
+    with Session.begin() as session:
+        factories.inbox_event(session, event, status="failed")
+        session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id == event["id"])
+            .values(attempts=2, last_error="earlier failure")
+        )
+
+    process_stripe_event.fn(event["id"])
+
+    row = inbox_row(event["id"])
+    assert (row.status, row.attempts, row.last_error, row.reason) == (
+        "ignored",
+        3,
+        "earlier failure",
+        None,
+    )
+    assert row.processed_at is not None
+
+
+def test_a_final_row_is_left_as_it_is(broker):
+    order = new_order(lines={"SKU-A": 1})
+    event = stripe_events.payment_succeeded(order)
+    with Session.begin() as session:
+        factories.inbox_event(session, event)
+    process_stripe_event.fn(event["id"])
+    first = inbox_row(event["id"])
+
+    process_stripe_event.fn(event["id"])
+    process_stripe_event.fn("evt_never_stored")
+
+    again = inbox_row(event["id"])
+    assert (again.status, again.attempts, again.processed_at) == (
+        "processed",
+        1,
+        first.processed_at,
+    )
+    assert events_of(order.id, "payment_succeeded") == 1
+    assert email_jobs(order.id) == 1
+
+
 def test_payment_failed_keeps_the_reservation_for_another_try(client, pipeline):
     order = new_order()
     deliver(client, stripe_events.payment_failed(order))

@@ -11,8 +11,21 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Insert,
+    Row,
+    Select,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -25,6 +38,7 @@ from models.carts.tables import (
     CartEvent,
     CartItem,
     CartStatus,
+    DiscountCode,
 )
 from models.errors import CartNotActive, NotFound, VersionConflict
 
@@ -71,6 +85,75 @@ def touch(cart: Cart) -> None:
     cart.expires_at = now + CART_TTL
     if cart.status == CartStatus.ABANDONED:
         return_to_active(cart)
+
+
+# --- Item writes: lock, check and touch in one Core statement ------------------------------
+
+_WRITE_COLUMNS = Cart.__table__.c
+# Locks the row (waiting for a concurrent write, whose change it then applies on top of)
+# and records the write as ``touch`` does; an ``abandoned`` cart comes back as ``active``,
+# so the returned status is ``active`` exactly when the cart took writes. A cart that
+# does not take this write is rolled back with the caller's transaction.
+_CLAIM = (
+    update(Cart.__table__)
+    .where(_WRITE_COLUMNS.id == bindparam("cart_id"))
+    .values(
+        version=_WRITE_COLUMNS.version + 1,
+        last_activity_at=bindparam("now"),
+        expires_at=bindparam("expires_at"),
+        status=case(
+            (_WRITE_COLUMNS.status.in_(WRITABLE_STATUSES), CartStatus.ACTIVE),
+            else_=_WRITE_COLUMNS.status,
+        ),
+    )
+    .returning(
+        _WRITE_COLUMNS.id,
+        _WRITE_COLUMNS.status,
+        _WRITE_COLUMNS.version,
+        _WRITE_COLUMNS.currency,
+        _WRITE_COLUMNS.email,
+        _WRITE_COLUMNS.order_id,
+        _WRITE_COLUMNS.discount_code,
+        select(DiscountCode.percent)
+        .where(DiscountCode.code == _WRITE_COLUMNS.discount_code)
+        .scalar_subquery()
+        .label("percent"),
+    )
+)
+
+
+def claim_for_write(
+    session: Session, cart_id: str, *, expected_version: int | None = None
+) -> Row[Any]:
+    """``lock_for_write`` and ``touch`` as one statement; the cart's row as written.
+
+    The row has the cart's new ``version`` and its discount's ``percent``. The new version
+    is noted for the live-cart hints. Raises what ``lock_for_write`` raises, in its order;
+    the caller's transaction then rolls the touch back.
+    """
+    db.flush_if_pending(session, Cart, CartItem)
+    now = utcnow()
+    parameters = {"cart_id": cart_id, "now": now, "expires_at": now + CART_TTL}
+    cart = session.connection().execute(_CLAIM, parameters).one_or_none()
+    if cart is None:
+        raise NotFound("No such cart.")
+    if expected_version is not None and expected_version != cart.version - 1:
+        raise VersionConflict(
+            "The cart changed since you read it.", current_version=cart.version - 1
+        )
+    if cart.status != CartStatus.ACTIVE:
+        raise CartNotActive(f"The cart is {cart.status} and cannot be changed.")
+    if cart.discount_code is not None and cart.percent is None:
+        # Deleting a code sets the carts' reference to NULL, which waits on this lock.
+        raise AssertionError(f"discount code {cart.discount_code} of a locked cart is missing")
+    note_version(session, cart_id, cart.version)
+    db.expire_loaded(session, Cart, [cart_id])
+    return cart
+
+
+def note_version(session: Session, cart_id: str, version: int) -> None:
+    """Announce ``version`` of the cart once the transaction commits (a Core write)."""
+    _note_versions(session, {cart_id: version})
 
 
 def return_to_active(cart: Cart, *, detach: bool = False) -> None:

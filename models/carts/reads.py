@@ -10,15 +10,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, Select, bindparam, select
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Integer,
+    Row,
+    Select,
+    String,
+    bindparam,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models.carts.discounts import discount_amount
 from models.carts.saved import SavedLine, read_lines
-from models.carts.tables import STOCK_ERROR, Cart, CartItem, DiscountCode
+from models.carts.tables import STOCK_ERROR, Cart, CartItem, DiscountCode, SavedItem
 from models.catalog import Product
 from models.errors import NotFound
 from models.stock import availability, reader
@@ -63,7 +76,7 @@ class CartView:
     saved: list[SavedLine] = field(default_factory=list)
 
 
-def _line(row: Row[*tuple[Any, ...]], available: int | None, policy: StockPolicy) -> Line:
+def _line(row: Row[*tuple[Any, ...]] | LineRow, available: int | None, policy: StockPolicy) -> Line:
     """A row with ``_LINE_COLUMNS``; ``available`` None: stock could not be verified."""
     if available is None:
         in_stock, error = policy.fallback, STOCK_ERROR
@@ -181,6 +194,124 @@ def read_view(cart_id: str, *, policy: StockPolicy) -> CartView:
         if row.sku is not None  # an empty cart reads as one row of NULL lines
     ]
     return _make_view(rows[0], rows[0].percent, lines, saved)
+
+
+class LineRow(NamedTuple):
+    """A cart line as written: what ``_line`` needs besides the stock."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+    current_price_cents: int
+
+
+@dataclass(slots=True)
+class Contents:
+    """A claimed cart's lines and saved items, read after its lock (``contents``)."""
+
+    lines: list[LineRow]
+    saved: list[Row[*tuple[Any, ...]]]
+    product: Row[*tuple[Any, ...]] | None
+
+    def line(self, sku: str) -> LineRow | None:
+        return next((line for line in self.lines if line.sku == sku), None)
+
+    def skus(self, *extra: str) -> list[str]:
+        return [*(line.sku for line in self.lines), *(row.sku for row in self.saved), *extra]
+
+
+def _contents_statement() -> CompoundSelect[*tuple[Any, ...]]:
+    """The cart's lines, its saved items and the product ``sku`` (if any), in one statement."""
+    by_cart = bindparam("cart_id", type_=String)
+    no_int = null().cast(Integer)
+    return union_all(
+        select(
+            literal("line").label("kind"),
+            CartItem.id.label("position"),
+            CartItem.sku,
+            Product.name,
+            CartItem.quantity,
+            CartItem.unit_price_cents,
+            Product.price_cents.label("current_price_cents"),
+            Product.currency,
+        )
+        .join(Product, Product.sku == CartItem.sku)
+        .where(CartItem.cart_id == by_cart),
+        select(
+            literal("saved"),
+            SavedItem.id,
+            SavedItem.sku,
+            Product.name,
+            SavedItem.quantity,
+            no_int,
+            Product.price_cents,
+            Product.currency,
+        )
+        .join(Product, Product.sku == SavedItem.sku)
+        .where(SavedItem.cart_id == by_cart),
+        select(
+            literal("product"),
+            no_int,
+            Product.sku,
+            Product.name,
+            no_int,
+            no_int,
+            Product.price_cents,
+            Product.currency,
+        ).where(Product.sku == bindparam("sku")),
+    ).order_by(text("position"))
+
+
+_CONTENTS = _contents_statement()
+
+
+def contents(session: Session, cart_id: str, *, sku: str | None = None) -> Contents:
+    """The cart's lines and saved items in their order, and the product ``sku`` if it exists.
+
+    Run it after the cart is locked (``lifecycle.claim_for_write``): under READ COMMITTED
+    it then sees every write committed before the lock was granted.
+    """
+    rows = session.connection().execute(_CONTENTS, {"cart_id": cart_id, "sku": sku}).all()
+    found = Contents([], [], None)
+    for row in rows:
+        if row.kind == "line":
+            found.lines.append(LineRow(*row[2:7]))
+        elif row.kind == "saved":
+            found.saved.append(row)
+        else:
+            found.product = row
+    return found
+
+
+def written_view(
+    cart: Row[*tuple[Any, ...]],
+    lines: list[LineRow],
+    saved: list[Row[*tuple[Any, ...]]],
+    *,
+    policy: StockPolicy,
+    available: dict[str, int] | None,
+) -> CartView:
+    """The view of a claimed cart (``lifecycle.claim_for_write``) after a write to its lines.
+
+    Built from what the write read and wrote; ``available`` covers every line and saved
+    item (None: stock unverified).
+    """
+    shown = [
+        _line(line, None if available is None else available.get(line.sku, 0), policy)
+        for line in lines
+    ]
+    saved_lines = [
+        SavedLine(
+            row.sku,
+            row.name,
+            row.quantity,
+            row.current_price_cents,
+            available is not None and available.get(row.sku, 0) >= row.quantity,
+        )
+        for row in saved
+    ]
+    return _make_view(cart, cart.percent, shown, saved_lines)
 
 
 def _percent(session: Session, code: str | None) -> int | None:

@@ -1,8 +1,8 @@
 """A cart's status: locking it, recording writes, giving it back, completing it.
 
-``return_to_active`` is the one way a cart becomes ``active`` again, ``mark_abandoned``
-the one way it is given up on (the recovery job, 7 days after its last activity), and
-``complete_cart`` the one way it is closed, whoever asks (an edit, a canceled payment,
+``return_to_active`` (and, for item writes, ``claim_for_write``) is how a cart becomes
+``active`` again, ``mark_abandoned`` the one way it is given up on (the recovery job,
+7 days after its last activity), and ``complete_cart`` the one way it is closed, whoever asks (an edit, a canceled payment,
 the payment webhook, the cleanup job).
 """
 
@@ -15,14 +15,15 @@ from typing import Any
 
 from sqlalchemy import (
     Insert,
+    Integer,
     Row,
     Select,
     bindparam,
-    case,
     delete,
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -90,21 +91,25 @@ def touch(cart: Cart) -> None:
 # --- Item writes: lock, check and touch in one Core statement ------------------------------
 
 _WRITE_COLUMNS = Cart.__table__.c
-# Locks the row (waiting for a concurrent write, whose change it then applies on top of)
-# and records the write as ``touch`` does; an ``abandoned`` cart comes back as ``active``,
-# so the returned status is ``active`` exactly when the cart took writes. A cart that
-# does not take this write is rolled back with the caller's transaction.
+# Locks the row of a cart that takes writes at the expected version (waiting for a
+# concurrent write, whose committed row it then checks again) and records the write as
+# ``touch`` does; an ``abandoned`` cart comes back as ``active``. A cart it refuses is
+# left as it was.
 _CLAIM = (
     update(Cart.__table__)
-    .where(_WRITE_COLUMNS.id == bindparam("cart_id"))
+    .where(
+        _WRITE_COLUMNS.id == bindparam("cart_id"),
+        _WRITE_COLUMNS.status.in_(WRITABLE_STATUSES),
+        or_(
+            bindparam("expected_version", type_=Integer).is_(None),
+            _WRITE_COLUMNS.version == bindparam("expected_version", type_=Integer),
+        ),
+    )
     .values(
         version=_WRITE_COLUMNS.version + 1,
         last_activity_at=bindparam("now"),
         expires_at=bindparam("expires_at"),
-        status=case(
-            (_WRITE_COLUMNS.status.in_(WRITABLE_STATUSES), CartStatus.ACTIVE),
-            else_=_WRITE_COLUMNS.status,
-        ),
+        status=CartStatus.ACTIVE,
     )
     .returning(
         _WRITE_COLUMNS.id,
@@ -125,24 +130,26 @@ _CLAIM = (
 def claim_for_write(
     session: Session, cart_id: str, *, expected_version: int | None = None
 ) -> Row[Any]:
-    """``lock_for_write`` and ``touch`` as one statement; the cart's row as written.
+    """``lock_for_write`` and ``touch`` in one statement; the cart's row as written.
 
-    The row has the cart's new ``version`` and its discount's ``percent``. The new version
-    is noted for the live-cart hints. Raises what ``lock_for_write`` raises, in its order;
-    the caller's transaction then rolls the touch back.
+    The row has the cart's new ``version`` and its discount's ``percent``; the version is
+    noted for the live-cart hints. A refused cart raises what ``lock_for_write`` raises.
     """
     db.flush_if_pending(session, Cart, CartItem)
     now = utcnow()
-    parameters = {"cart_id": cart_id, "now": now, "expires_at": now + CART_TTL}
-    cart = session.connection().execute(_CLAIM, parameters).one_or_none()
+    parameters = {
+        "cart_id": cart_id,
+        "expected_version": expected_version,
+        "now": now,
+        "expires_at": now + CART_TTL,
+    }
+    connection = session.connection()
+    cart = connection.execute(_CLAIM, parameters).one_or_none()
     if cart is None:
-        raise NotFound("No such cart.")
-    if expected_version is not None and expected_version != cart.version - 1:
-        raise VersionConflict(
-            "The cart changed since you read it.", current_version=cart.version - 1
-        )
-    if cart.status != CartStatus.ACTIVE:
-        raise CartNotActive(f"The cart is {cart.status} and cannot be changed.")
+        # Gone or refused: ``lock_for_write`` says why. Should it find the cart writable
+        # (another write made it so in between), the cart is now locked: claim it again.
+        lock_for_write(session, cart_id, expected_version=expected_version)
+        cart = connection.execute(_CLAIM, parameters).one()
     if cart.discount_code is not None and cart.percent is None:
         # Deleting a code sets the carts' reference to NULL, which waits on this lock.
         raise AssertionError(f"discount code {cart.discount_code} of a locked cart is missing")

@@ -2,8 +2,8 @@
 
 ``return_to_active`` (and, for item writes, ``claim_for_write``) is how a cart becomes
 ``active`` again, ``mark_abandoned`` the one way it is given up on (the recovery job,
-7 days after its last activity), and ``complete_cart`` the one way it is closed, whoever asks (an edit, a canceled payment,
-the payment webhook, the cleanup job).
+7 days after its last activity), and ``complete_cart`` the one way it is closed,
+whoever asks (an edit, a canceled payment, the payment webhook, the cleanup job).
 """
 
 from __future__ import annotations

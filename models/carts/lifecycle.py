@@ -99,7 +99,7 @@ _CLAIM = (
     update(Cart.__table__)
     .where(
         _WRITE_COLUMNS.id == bindparam("cart_id"),
-        _WRITE_COLUMNS.status.in_(WRITABLE_STATUSES),
+        or_(*(_WRITE_COLUMNS.status == status for status in WRITABLE_STATUSES)),
         or_(
             bindparam("expected_version", type_=Integer).is_(None),
             _WRITE_COLUMNS.version == bindparam("expected_version", type_=Integer),

@@ -1,8 +1,9 @@
 """Reading a cart: the storefront's view of it, lines priced now, stock checked, totals.
 
 ``read_view`` answers a GET in one prebuilt statement on the stock reader; ``view`` reads
-the cart inside a write's transaction. ``StockPolicy`` says how stock is checked. Rows
-are read by column name.
+the cart inside a write's transaction. An item write reads the cart's ``contents`` once
+after its lock and answers with ``written_view``, built from what it read and wrote.
+``StockPolicy`` says how stock is checked. Rows are read by column name.
 """
 
 from __future__ import annotations

@@ -114,7 +114,8 @@ def _require_stock(
         raise OutOfStock(f"Only {units} unit(s) of {sku} available.", available=units)
 
 
-def _set_line(session: Session, cart_id: str, line: LineRow) -> None:
+def set_line(session: Session, cart_id: str, line: LineRow) -> None:
+    """Write the cart's line for ``line.sku`` (a new one, or its quantity and version)."""
     parameters = {
         "cart_id": cart_id,
         "sku": line.sku,
@@ -122,6 +123,22 @@ def _set_line(session: Session, cart_id: str, line: LineRow) -> None:
         "unit_price_cents": line.unit_price_cents,
     }
     session.connection().execute(_SET_LINE, parameters)
+
+
+def remove_line(session: Session, cart_id: str, sku: str) -> None:
+    session.connection().execute(_REMOVE_LINE, {"cart_id": cart_id, "sku": sku})
+
+
+def replace_line(found: Contents, old: LineRow | None, new: LineRow | None) -> None:
+    """Change ``found``'s lines as the write did: a new line comes last (the highest id)."""
+    if old is None and new is not None:
+        found.lines.append(new)
+    elif old is not None:
+        index = found.lines.index(old)
+        if new is None:
+            del found.lines[index]
+        else:
+            found.lines[index] = new
 
 
 def add_item(
@@ -135,8 +152,8 @@ def add_item(
 ) -> CartView:
     """Add ``quantity`` of ``sku`` (adding up with what is there, at most 99 in total)."""
     cart = claim_for_write(session, cart_id, expected_version=expected_version)
-    found = contents(session, cart_id, sku=sku)
-    product = found.product
+    found = contents(session, cart_id, skus=[sku])
+    product = found.products.get(sku)
     if product is None:
         raise NotFound(f"No such product: {sku}.")
     if product.currency != cart.currency:
@@ -150,15 +167,13 @@ def add_item(
     available = _stock(found, policy, sku)
     _require_stock(available, sku=sku, quantity=total, policy=policy)
     if item is None:
-        line = LineRow(
-            sku, product.name, total, product.current_price_cents, product.current_price_cents
-        )
-        lines = [*found.lines, line]
+        price = product.current_price_cents
+        line = LineRow(sku, product.name, total, price, price)
     else:
         line = item._replace(quantity=total)
-        lines = [line if other is item else other for other in found.lines]
-    _set_line(session, cart_id, line)
-    return written_view(cart, lines, found.saved, policy=policy, available=available)
+    set_line(session, cart_id, line)
+    replace_line(found, item, line)
+    return written_view(cart, found, policy=policy, available=available)
 
 
 def set_quantity(
@@ -180,13 +195,13 @@ def set_quantity(
     if quantity > item.quantity:
         _require_stock(available, sku=sku, quantity=quantity, policy=policy)
     if quantity == 0:
-        session.connection().execute(_REMOVE_LINE, {"cart_id": cart_id, "sku": sku})
-        lines = [other for other in found.lines if other is not item]
+        remove_line(session, cart_id, sku)
+        replace_line(found, item, None)
     else:
         line = item._replace(quantity=quantity)
-        _set_line(session, cart_id, line)
-        lines = [line if other is item else other for other in found.lines]
-    return written_view(cart, lines, found.saved, policy=policy, available=available)
+        set_line(session, cart_id, line)
+        replace_line(found, item, line)
+    return written_view(cart, found, policy=policy, available=available)
 
 
 def remove_item(
@@ -202,10 +217,10 @@ def remove_item(
     item = found.line(sku)
     if item is None:
         raise NotFound(f"{sku} is not in the cart.")
-    session.connection().execute(_REMOVE_LINE, {"cart_id": cart_id, "sku": sku})
     available = _stock(found, policy)
-    lines = [other for other in found.lines if other is not item]
-    return written_view(cart, lines, found.saved, policy=policy, available=available)
+    remove_line(session, cart_id, sku)
+    replace_line(found, item, None)
+    return written_view(cart, found, policy=policy, available=available)
 
 
 def apply_discount(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    any_,
     bindparam,
     literal,
     null,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -207,23 +209,36 @@ class LineRow(NamedTuple):
     current_price_cents: int
 
 
+class SavedRow(NamedTuple):
+    """A saved item as written; its stock is checked when the view is built."""
+
+    sku: str
+    name: str
+    quantity: int
+    current_price_cents: int
+
+
 @dataclass(slots=True)
 class Contents:
-    """A claimed cart's lines and saved items, read after its lock (``contents``)."""
+    """A claimed cart's lines and saved items, read after its lock (``contents``), and the
+    products asked for by sku; a write changes the lists to what it wrote."""
 
     lines: list[LineRow]
-    saved: list[Row[*tuple[Any, ...]]]
-    product: Row[*tuple[Any, ...]] | None
+    saved: list[SavedRow]
+    products: dict[str, Row[*tuple[Any, ...]]]
 
     def line(self, sku: str) -> LineRow | None:
         return next((line for line in self.lines if line.sku == sku), None)
+
+    def saved_item(self, sku: str) -> SavedRow | None:
+        return next((row for row in self.saved if row.sku == sku), None)
 
     def skus(self, *extra: str) -> list[str]:
         return [*(line.sku for line in self.lines), *(row.sku for row in self.saved), *extra]
 
 
 def _contents_statement() -> CompoundSelect[*tuple[Any, ...]]:
-    """The cart's lines, its saved items and the product ``sku`` (if any), in one statement."""
+    """The cart's lines, its saved items and the products ``skus``, in one statement."""
     by_cart = bindparam("cart_id", type_=String)
     no_int = null().cast(Integer)
     return union_all(
@@ -260,47 +275,45 @@ def _contents_statement() -> CompoundSelect[*tuple[Any, ...]]:
             no_int,
             Product.price_cents,
             Product.currency,
-        ).where(Product.sku == bindparam("sku")),
+        ).where(Product.sku == any_(bindparam("skus", type_=ARRAY(String)))),
     ).order_by(text("position"))
 
 
 _CONTENTS = _contents_statement()
 
 
-def contents(session: Session, cart_id: str, *, sku: str | None = None) -> Contents:
-    """The cart's lines and saved items in their order, and the product ``sku`` if it exists.
+def contents(session: Session, cart_id: str, *, skus: Sequence[str] = ()) -> Contents:
+    """The cart's lines and saved items in their order, and those of the products ``skus``
+    that exist.
 
     Run it after the cart is locked (``lifecycle.claim_for_write``): under READ COMMITTED
     it then sees every write committed before the lock was granted.
     """
-    rows = session.connection().execute(_CONTENTS, {"cart_id": cart_id, "sku": sku}).all()
-    found = Contents([], [], None)
-    for row in rows:
+    parameters = {"cart_id": cart_id, "skus": list(skus)}
+    found = Contents([], [], {})
+    for row in session.connection().execute(_CONTENTS, parameters):
         if row.kind == "line":
             found.lines.append(LineRow(*row[2:7]))
         elif row.kind == "saved":
-            found.saved.append(row)
+            found.saved.append(SavedRow(row.sku, row.name, row.quantity, row.current_price_cents))
         else:
-            found.product = row
+            found.products[row.sku] = row
     return found
 
 
 def written_view(
     cart: Row[*tuple[Any, ...]],
-    lines: list[LineRow],
-    saved: list[Row[*tuple[Any, ...]]],
+    written: Contents,
     *,
     policy: StockPolicy,
     available: dict[str, int] | None,
 ) -> CartView:
-    """The view of a claimed cart (``lifecycle.claim_for_write``) after a write to its lines.
-
-    Built from what the write read and wrote; ``available`` covers every line and saved
-    item (None: stock unverified).
-    """
+    """The view of a claimed cart (``lifecycle.claim_for_write``) after a write, from the
+    cart's ``written`` contents; ``available`` covers every line and saved item (None:
+    stock unverified)."""
     shown = [
         _line(line, None if available is None else available.get(line.sku, 0), policy)
-        for line in lines
+        for line in written.lines
     ]
     saved_lines = [
         SavedLine(
@@ -310,7 +323,7 @@ def written_view(
             row.current_price_cents,
             available is not None and available.get(row.sku, 0) >= row.quantity,
         )
-        for row in saved
+        for row in written.saved
     ]
     return _make_view(cart, cart.percent, shown, saved_lines)
 

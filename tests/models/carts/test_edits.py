@@ -6,9 +6,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import Engine, event
 
 from models import errors
-from models.carts import edits, lifecycle, reads
+from models.carts import batch, edits, lifecycle, reads
 from models.carts.tables import Cart, SavedItem
 from models.db import Session
 from tests.support import factories
@@ -119,3 +120,42 @@ def test_a_write_answers_what_the_cart_holds_after_it():
     ]
     assert removed == reads.read_view(cart_id, policy=POLICY)
     assert (removed.version, removed.subtotal_cents) == (3, 1500)
+
+
+def test_an_add_is_four_statements_and_a_stock_read():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 5})
+        factories.product(session, "B", stock={"main": 5})
+        cart_id = factories.cart(session, items={"A": 1}).id
+    executed = []
+
+    def count(_conn, _cursor, statement, *_args):
+        executed.append(statement.split()[0])
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        with Session.begin() as session:
+            view = edits.add_item(session, cart_id=cart_id, sku="B", quantity=2, policy=POLICY)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    # The claim, the contents, the stock read (its own connection) and the line's upsert.
+    assert executed == ["UPDATE", "SELECT", "SELECT", "INSERT"]
+    assert view == reads.read_view(cart_id, policy=POLICY)
+
+
+def test_a_batch_moving_a_line_to_saved_and_back_answers_what_it_wrote():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 5})
+        factories.product(session, "B", stock={"main": 5})
+        cart_id = factories.cart(session, items={"A": 2, "B": 1}).id
+    operations = [
+        batch.Operation(batch.Op.SAVE_FOR_LATER, "A"),
+        batch.Operation(batch.Op.SAVE_FOR_LATER, "B", 1),
+        batch.Operation(batch.Op.MOVE_TO_CART, "A"),
+    ]
+    with Session.begin() as session:
+        view = batch.apply(session, cart_id=cart_id, operations=operations, policy=POLICY)
+    assert [(line.sku, line.quantity) for line in view.lines] == [("A", 2)]
+    assert [(s.sku, s.quantity) for s in view.saved] == [("B", 1)]
+    assert view.version == 2
+    assert view == reads.read_view(cart_id, policy=POLICY)

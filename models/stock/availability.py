@@ -22,13 +22,11 @@ from sqlalchemy import (
     ScalarSelect,
     String,
     and_,
-    any_,
     bindparam,
     func,
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from models.catalog import Product
@@ -117,9 +115,7 @@ def units(value: SupportsInt | None) -> int:
 
 
 # Built once: the hot read paths only bind parameters.
-# ``= ANY(array)`` rather than an expanding IN: one SQL text (and one prepared statement
-# per connection) whatever the number of skus, and no rendering of the list per call.
-_SKUS = Product.sku == any_(bindparam("skus", type_=ARRAY(String)))
+_SKUS = Product.sku.in_(bindparam("skus", expanding=True))
 _AVAILABLE = select(Product.sku, available_units_of(Product.sku)).where(_SKUS)
 _AVAILABLE_IN_COUNTRY = select(
     Product.sku, available_units_of(Product.sku, bindparam("country", type_=String))

@@ -7,10 +7,22 @@ same statement), so that ``models.catalog`` stays below ``models.stock``.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, null, or_, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    func,
+    null,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from models.catalog import Product, like_pattern
@@ -61,16 +73,50 @@ def sort_key(product: ListedProduct, sort: ProductSort) -> SortKey:
     return (product.name if sort is ProductSort.NAME else product.price_cents, product.sku)
 
 
-def _ordered(statement: Listing, sort: ProductSort, after: SortKey | None) -> Listing:
+def _ordered(statement: Listing, sort: ProductSort, *, paged: bool) -> Listing:
     # One index each (ix_products_name_sku, ix_products_price_cents_sku); "-price" reads
     # the price index backwards, so equal prices come in descending sku order there.
     first = Product.name if sort is ProductSort.NAME else Product.price_cents
     key = tuple_(first, Product.sku)
+    after = tuple_(bindparam("after_first", type_=first.type), bindparam("after_sku", type_=String))
     if sort is ProductSort.PRICE_DESC:
         statement = statement.order_by(first.desc(), Product.sku.desc())
-        return statement if after is None else statement.where(key < tuple_(*after))
+        return statement.where(key < after) if paged else statement
     statement = statement.order_by(first, Product.sku)
-    return statement if after is None else statement.where(key > tuple_(*after))
+    return statement.where(key > after) if paged else statement
+
+
+@functools.cache
+def _listing(
+    sort: ProductSort,
+    *,
+    paged: bool,
+    query: bool,
+    min_price: bool,
+    max_price: bool,
+    in_stock: bool | None,
+    with_stock: bool,
+) -> Listing:
+    """The listing statement of one shape, built once; a search only binds its values."""
+    available = func.coalesce(available_units_of(Product.sku), 0)
+    columns = [Product.sku, Product.name, Product.description, Product.price_cents]
+    statement: Listing = (
+        select(*columns, Product.currency, available if with_stock else null())
+        .where(Product.active)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if query:
+        pattern = bindparam("pattern", type_=String)
+        statement = statement.where(
+            or_(Product.sku.ilike(pattern, escape="\\"), Product.name.ilike(pattern, escape="\\"))
+        )
+    if min_price:
+        statement = statement.where(Product.price_cents >= bindparam("min_price", type_=Integer))
+    if max_price:
+        statement = statement.where(Product.price_cents <= bindparam("max_price", type_=Integer))
+    if in_stock is not None:
+        statement = statement.where(available > 0 if in_stock else available <= 0)
+    return _ordered(statement, sort, paged=paged)
 
 
 def search_products(
@@ -89,25 +135,25 @@ def search_products(
     """
     filters = filters or ProductFilters()
     with_stock = with_stock or filters.in_stock is not None
-    available = func.coalesce(available_units_of(Product.sku), 0)
-    columns = [Product.sku, Product.name, Product.description, Product.price_cents]
-    statement: Listing = (
-        select(*columns, Product.currency, available if with_stock else null())
-        .where(Product.active)
-        .limit(limit)
+    statement = _listing(
+        sort,
+        paged=after is not None,
+        query=bool(filters.query),
+        min_price=filters.min_price_cents is not None,
+        max_price=filters.max_price_cents is not None,
+        in_stock=filters.in_stock,
+        with_stock=with_stock,
     )
+    parameters: dict[str, Any] = {
+        "limit": limit,
+        "min_price": filters.min_price_cents,
+        "max_price": filters.max_price_cents,
+    }
     if filters.query:
-        pattern = like_pattern(filters.query)
-        statement = statement.where(
-            or_(Product.sku.ilike(pattern, escape="\\"), Product.name.ilike(pattern, escape="\\"))
-        )
-    if filters.min_price_cents is not None:
-        statement = statement.where(Product.price_cents >= filters.min_price_cents)
-    if filters.max_price_cents is not None:
-        statement = statement.where(Product.price_cents <= filters.max_price_cents)
-    if filters.in_stock is not None:
-        statement = statement.where(available > 0 if filters.in_stock else available <= 0)
-    rows = session.execute(_ordered(statement, sort, after))
+        parameters["pattern"] = like_pattern(filters.query)
+    if after is not None:
+        parameters["after_first"], parameters["after_sku"] = after
+    rows = session.execute(statement, parameters)
     return [
         ListedProduct(sku, name, description, price, currency, units(free) if with_stock else None)
         for sku, name, description, price, currency, free in rows

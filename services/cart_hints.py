@@ -1,11 +1,12 @@
 """Live-cart hints: every committed cart change publishes ``{"cart_id", "version"}``.
 
 One listener on the project's session class sees every flush; a ``Cart`` whose version
-changed (every cart write bumps it through ``lifecycle.touch``) or that was created is
-published, and so is every cart that the completion and abandonment statements (which
-bypass the ORM) note in ``session.info``; each is published on Redis pub/sub once the
-outermost transaction commits, never on rollback (``outbox.after_commit``). The realtime
-gateway (``realtime/``) passes hints on to the cart's open pages, which refetch the cart.
+changed (an ORM write bumps it through ``lifecycle.touch``) or that was created is
+published, and so is every cart that the Core statements (which bypass the ORM: item
+writes, cart creation, completion, abandonment) note in ``session.info``; each is
+published on Redis pub/sub once the outermost transaction commits, never on rollback
+(``outbox.after_commit``). The realtime gateway (``realtime/``) passes hints on to the
+cart's open pages, which refetch the cart.
 
 Pub/sub is at-most-once and a hint is only a nudge, so a publish that fails (Redis down)
 is logged and dropped: the write has committed and must not fail, and clients catch up

@@ -13,7 +13,6 @@ from models.carts import edits, reads
 from models.carts.reads import CartView, StockPolicy
 from models.carts.tables import MAX_QUANTITY
 from models.db import Session
-from models.recovery import consent
 from services.settings import get_settings
 from web.serializers import cart_json
 from web.validation import Schema, parse_body
@@ -85,14 +84,15 @@ def cart_response(view: CartView, status: int = 200):
 @bp.post("/api/carts")
 def create_cart():
     body = parse_body(NewCart)
+    # A new cart has no consent to keep: consent is given now, a refusal records nothing.
+    consent_at = utcnow() if body.marketing_consent else None
     with Session.begin() as session:
-        cart = edits.create_cart(session, email=body.email, currency=body.currency)
-        if body.marketing_consent is not None:
-            consent.record_consent(session, cart=cart, consent=body.marketing_consent, now=utcnow())
-        record_event(session, cart, "created")
-        view = reads.view(session, cart, policy=stock_policy(), available={})
+        view = edits.create_cart(
+            session, email=body.email, currency=body.currency, marketing_consent_at=consent_at
+        )
+        record_event(session, view, "created")
     response = cart_response(view, 201)
-    response.headers["Location"] = f"/api/carts/{cart.id}"
+    response.headers["Location"] = f"/api/carts/{view.id}"
     return response
 
 

@@ -8,7 +8,6 @@ listing still answers, with ``available`` null, unless it was asked to filter on
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Annotated, Any
 
@@ -40,7 +39,7 @@ from models.stock.reader import checked_available_units
 from services.settings import get_settings
 from web import cursors, visitor
 from web.errors import APIError
-from web.serializers import image_json, product_json
+from web.serializers import product_json
 from web.validation import parse_query
 
 bp = Blueprint("products", __name__)
@@ -119,10 +118,8 @@ def list_products():
     media_url = get_settings().media_url
     with Session.begin() as session:
         images = ready_images_by_sku(session, [product.sku for product in page])
-        # A listed product's fields are API.md's product shape.
         items = [
-            dataclasses.asdict(product)
-            | {"images": [image_json(image, media_url) for image in images[product.sku]]}
+            product_json(product, product.available, images[product.sku], media_url=media_url)
             for product in page
         ]
     return {"items": items, "next_cursor": next_cursor}

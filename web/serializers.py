@@ -11,6 +11,7 @@ from models.catalog import Product
 from models.orders.checkout import Checkout
 from models.orders.tables import Order, OrderItem
 from models.product_images import ProductImage
+from models.product_search import ListedProduct
 from models.recommendations.serving import ShownProduct
 
 
@@ -88,7 +89,7 @@ def image_json(image: ProductImage, media_url: str) -> dict[str, Any]:
 
 
 def product_json(
-    product: Product | ShownProduct,
+    product: Product | ListedProduct | ShownProduct,
     available: int | None,
     images: Sequence[ProductImage] = (),
     *,

@@ -1,11 +1,11 @@
 """Several changes to one cart, all or nothing, under one version: the batch endpoint,
 and the saved-for-later moves (a batch of one).
 
-The cart row is locked once (``lifecycle.lock_for_write``: If-Match and status), stock
-is read once for every sku involved, each operation is applied and flushed in order,
-and the version is bumped once. An operation that breaks a rule raises
-``InvalidOperation`` naming its index; the caller's transaction then rolls back, so
-nothing is applied.
+The cart row is claimed once (``lifecycle.claim_for_write``: If-Match and status
+checked, the version bumped once), its lines and saved items read once after the lock,
+stock read once for every sku involved, and each operation's statements run in order.
+An operation that breaks a rule raises ``InvalidOperation`` naming its index; the
+caller's transaction then rolls back, so nothing is applied.
 """
 
 from __future__ import annotations
@@ -13,15 +13,23 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from models.carts import saved
-from models.carts.lifecycle import lock_for_write, touch
-from models.carts.reads import CartView, StockPolicy, view
-from models.carts.tables import MAX_QUANTITY, Cart, CartItem
-from models.catalog import Product
+from models.carts import edits, saved
+from models.carts.lifecycle import claim_for_write
+from models.carts.reads import (
+    CartView,
+    Contents,
+    LineRow,
+    SavedRow,
+    StockPolicy,
+    contents,
+    written_view,
+)
+from models.carts.tables import MAX_QUANTITY
 from models.errors import CartfleetError, InvalidItem, NotFound, OutOfStock, StockUnavailable
 from models.stock import reader
 
@@ -56,18 +64,19 @@ class InvalidOperation(CartfleetError):
         )
 
 
-def _item(session: Session, cart: Cart, sku: str) -> CartItem | None:
-    return session.scalar(select(CartItem).where(CartItem.cart_id == cart.id, CartItem.sku == sku))
-
-
 class _Applier:
-    """Applies operations to one locked cart, checking stock against one read."""
+    """Applies operations to one claimed cart, checking stock against one read.
 
-    def __init__(self, session: Session, cart: Cart, policy: StockPolicy, skus: set[str]) -> None:
-        self.session, self.cart, self.policy = session, cart, policy
-        in_cart = session.scalars(select(CartItem.sku).where(CartItem.cart_id == cart.id))
+    Each operation runs its statements at once and changes ``found`` to match, so the
+    next one sees it and the response is built from ``found`` in the end.
+    """
+
+    def __init__(
+        self, session: Session, cart: Row[Any], found: Contents, policy: StockPolicy, skus: set[str]
+    ) -> None:
+        self.session, self.cart, self.found, self.policy = session, cart, found, policy
         self.available = reader.checked_available_units(
-            {*in_cart, *skus}, timeout_ms=policy.timeout_ms
+            found.skus(*skus), timeout_ms=policy.timeout_ms
         )
 
     def _require_stock(self, sku: str, quantity: int) -> None:
@@ -80,8 +89,8 @@ class _Applier:
             raise OutOfStock(f"Only {units} unit(s) of {sku} available.", available=units)
 
     def apply(self, operation: Operation) -> None:
-        session, cart, sku = self.session, self.cart, operation.sku
-        item = _item(session, cart, sku)
+        sku = operation.sku
+        item = self.found.line(sku)
         match operation.op:
             case Op.SET_QUANTITY:
                 if item is None:
@@ -89,25 +98,67 @@ class _Applier:
                 quantity = operation.quantity if operation.quantity is not None else item.quantity
                 if quantity > item.quantity:
                     self._require_stock(sku, quantity)
-                if quantity == 0:
-                    session.delete(item)
-                else:
-                    item.quantity, item.version = quantity, item.version + 1
+                self._set_line(item, item._replace(quantity=quantity))
             case Op.REMOVE:
                 if item is None:
                     raise NotFound(f"{sku} is not in the cart.")
-                session.delete(item)
+                self._set_line(item, item._replace(quantity=0))
             case Op.SAVE_FOR_LATER:
-                saved.save_for_later(session, cart, item, sku=sku, quantity=operation.quantity)
+                self._save_for_later(item, sku, operation.quantity)
             case Op.MOVE_TO_CART:
                 self._move_to_cart(item, sku)
             case Op.REMOVE_SAVED:
-                saved.take_back(session, cart, sku=sku)
-        session.flush()
+                self._take_back(sku)
 
-    def _move_to_cart(self, item: CartItem | None, sku: str) -> None:
-        units = saved.take_back(self.session, self.cart, sku=sku)
-        product = self.session.get(Product, sku)
+    def _set_line(self, old: LineRow | None, new: LineRow) -> None:
+        """Write ``new`` over the line ``old``; a quantity of 0 removes it."""
+        if new.quantity == 0:
+            edits.remove_line(self.session, self.cart.id, new.sku)
+            edits.replace_line(self.found, old, None)
+        else:
+            edits.set_line(self.session, self.cart.id, new)
+            edits.replace_line(self.found, old, new)
+
+    def _save_for_later(self, item: LineRow | None, sku: str, quantity: int | None) -> None:
+        """Move ``quantity`` (default: all) of the cart's line for ``sku`` to saved, or save
+        a product that is not in the cart (default: one unit)."""
+        if item is not None:
+            moved = item.quantity if quantity is None else quantity
+            if moved > item.quantity:
+                raise InvalidItem("quantity", f"Only {item.quantity} unit(s) of {sku} in the cart.")
+            self._set_line(item, item._replace(quantity=item.quantity - moved))
+            self._add_up(sku, item.name, item.current_price_cents, moved)
+            return
+        product = self.found.products.get(sku)
+        if product is None:
+            raise NotFound(f"No such product: {sku}.")
+        moved = 1 if quantity is None else quantity
+        self._add_up(sku, product.name, product.current_price_cents, moved)
+
+    def _add_up(self, sku: str, name: str, price_cents: int, quantity: int) -> None:
+        saved_item = self.found.saved_item(sku)
+        total = (saved_item.quantity if saved_item else 0) + quantity
+        if total > MAX_QUANTITY:
+            raise InvalidItem("quantity", f"At most {MAX_QUANTITY} units of one sku saved.")
+        saved.set_saved(self.session, cart_id=self.cart.id, sku=sku, quantity=total)
+        if saved_item is None:
+            self.found.saved.append(SavedRow(sku, name, total, price_cents))
+        else:
+            index = self.found.saved.index(saved_item)
+            self.found.saved[index] = saved_item._replace(quantity=total)
+
+    def _take_back(self, sku: str) -> SavedRow:
+        """Remove ``sku`` from saved; returns the saved item."""
+        saved_item = self.found.saved_item(sku)
+        if saved_item is None:
+            raise NotFound(f"{sku} is not saved for later.")
+        saved.remove_saved(self.session, cart_id=self.cart.id, sku=sku)
+        self.found.saved.remove(saved_item)
+        return saved_item
+
+    def _move_to_cart(self, item: LineRow | None, sku: str) -> None:
+        units = self._take_back(sku).quantity
+        product = self.found.products.get(sku)
         if product is None or product.currency != self.cart.currency:
             raise InvalidItem("sku", f"{sku} cannot be sold in this cart's currency.")
         total = (item.quantity if item else 0) + units
@@ -115,16 +166,10 @@ class _Applier:
             raise InvalidItem("quantity", f"At most {MAX_QUANTITY} units of one sku per cart.")
         self._require_stock(sku, total)
         if item is None:
-            self.session.add(
-                CartItem(
-                    cart_id=self.cart.id,
-                    sku=sku,
-                    quantity=total,
-                    unit_price_cents=product.price_cents,
-                )
-            )
+            price = product.current_price_cents
+            self._set_line(None, LineRow(sku, product.name, total, price, price))
         else:
-            item.quantity, item.version = total, item.version + 1
+            self._set_line(item, item._replace(quantity=total))
 
 
 def apply(
@@ -142,8 +187,10 @@ def apply(
     endpoint); otherwise its own error (a single-operation route). A stock outage is
     never an operation's fault: it raises ``StockUnavailable`` (503) either way.
     """
-    cart = lock_for_write(session, cart_id, expected_version=expected_version)
-    applier = _Applier(session, cart, policy, {operation.sku for operation in operations})
+    cart = claim_for_write(session, cart_id, expected_version=expected_version)
+    skus = {operation.sku for operation in operations}
+    found = contents(session, cart_id, skus=sorted(skus))
+    applier = _Applier(session, cart, found, policy, skus)
     for index, operation in enumerate(operations):
         try:
             applier.apply(operation)
@@ -153,6 +200,4 @@ def apply(
             if not indexed:
                 raise
             raise InvalidOperation(index, error) from None
-    touch(cart)
-    session.flush()
-    return view(session, cart, policy=policy, available=applier.available)
+    return written_view(cart, found, policy=policy, available=applier.available)

@@ -1,9 +1,9 @@
 """A cart's status: locking it, recording writes, giving it back, completing it.
 
-``return_to_active`` is the one way a cart becomes ``active`` again, ``mark_abandoned``
-the one way it is given up on (the recovery job, 7 days after its last activity), and
-``complete_cart`` the one way it is closed, whoever asks (an edit, a canceled payment,
-the payment webhook, the cleanup job).
+``return_to_active`` (and, for item writes, ``claim_for_write``) is how a cart becomes
+``active`` again, ``mark_abandoned`` the one way it is given up on (the recovery job,
+7 days after its last activity), and ``complete_cart`` the one way it is closed,
+whoever asks (an edit, a canceled payment, the payment webhook, the cleanup job).
 """
 
 from __future__ import annotations
@@ -11,8 +11,21 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -25,6 +38,7 @@ from models.carts.tables import (
     CartEvent,
     CartItem,
     CartStatus,
+    DiscountCode,
 )
 from models.errors import CartNotActive, NotFound, VersionConflict
 
@@ -71,6 +85,81 @@ def touch(cart: Cart) -> None:
     cart.expires_at = now + CART_TTL
     if cart.status == CartStatus.ABANDONED:
         return_to_active(cart)
+
+
+# --- Item writes: lock, check and touch in one Core statement ------------------------------
+
+_WRITE_COLUMNS = Cart.__table__.c
+# Locks the row of a cart that takes writes at the expected version (waiting for a
+# concurrent write, whose committed row it then checks again) and records the write as
+# ``touch`` does; an ``abandoned`` cart comes back as ``active``. A cart it refuses is
+# left as it was.
+_CLAIM = (
+    update(Cart.__table__)
+    .where(
+        _WRITE_COLUMNS.id == bindparam("cart_id"),
+        or_(*(_WRITE_COLUMNS.status == status for status in WRITABLE_STATUSES)),
+        or_(
+            bindparam("expected_version", type_=Integer).is_(None),
+            _WRITE_COLUMNS.version == bindparam("expected_version", type_=Integer),
+        ),
+    )
+    .values(
+        version=_WRITE_COLUMNS.version + 1,
+        last_activity_at=bindparam("now"),
+        expires_at=bindparam("expires_at"),
+        status=CartStatus.ACTIVE,
+    )
+    .returning(
+        _WRITE_COLUMNS.id,
+        _WRITE_COLUMNS.status,
+        _WRITE_COLUMNS.version,
+        _WRITE_COLUMNS.currency,
+        _WRITE_COLUMNS.email,
+        _WRITE_COLUMNS.order_id,
+        _WRITE_COLUMNS.discount_code,
+        select(DiscountCode.percent)
+        .where(DiscountCode.code == _WRITE_COLUMNS.discount_code)
+        .scalar_subquery()
+        .label("percent"),
+    )
+)
+
+
+def claim_for_write(
+    session: Session, cart_id: str, *, expected_version: int | None = None
+) -> Row[Any]:
+    """``lock_for_write`` and ``touch`` in one statement; the cart's row as written.
+
+    The row has the cart's new ``version`` and its discount's ``percent``; the version is
+    noted for the live-cart hints. A refused cart raises what ``lock_for_write`` raises.
+    """
+    db.flush_if_pending(session, Cart, CartItem)
+    now = utcnow()
+    parameters = {
+        "cart_id": cart_id,
+        "expected_version": expected_version,
+        "now": now,
+        "expires_at": now + CART_TTL,
+    }
+    connection = session.connection()
+    cart = connection.execute(_CLAIM, parameters).one_or_none()
+    if cart is None:
+        # Gone or refused: ``lock_for_write`` says why. Should it find the cart writable
+        # (another write made it so in between), the cart is now locked: claim it again.
+        lock_for_write(session, cart_id, expected_version=expected_version)
+        cart = connection.execute(_CLAIM, parameters).one()
+    if cart.discount_code is not None and cart.percent is None:
+        # Deleting a code sets the carts' reference to NULL, which waits on this lock.
+        raise AssertionError(f"discount code {cart.discount_code} of a locked cart is missing")
+    note_version(session, cart_id, cart.version)
+    db.expire_loaded(session, Cart, [cart_id])
+    return cart
+
+
+def note_version(session: Session, cart_id: str, version: int) -> None:
+    """Announce ``version`` of the cart once the transaction commits (a Core write)."""
+    _note_versions(session, {cart_id: version})
 
 
 def return_to_active(cart: Cart, *, detach: bool = False) -> None:

@@ -1,20 +1,20 @@
 """Saved for later: items kept beside a cart, out of its totals, moved back on request.
 
-The changes here run inside a cart write that already holds the cart's row lock and
-bumps its version (``models.carts.batch``), so a move between the cart and its saved
-items is one version, atomically. Reads show today's price and stock.
+The writes here run inside a cart write that already holds the cart's row lock and
+bumps its version (``models.carts.batch``, which holds the rules), so a move between the
+cart and its saved items is one version, atomically. Reads show today's price and stock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from models.carts.tables import MAX_QUANTITY, Cart, CartItem, SavedItem
+from models.carts.tables import SavedItem
 from models.catalog import Product
-from models.errors import InvalidItem, NotFound
 from models.stock import availability
 
 
@@ -57,48 +57,26 @@ def read_lines(connection: Connection, cart_id: str, *, stocked: bool = True) ->
     ]
 
 
-def _saved(session: Session, cart: Cart, sku: str) -> SavedItem | None:
-    return session.scalar(
-        select(SavedItem).where(SavedItem.cart_id == cart.id, SavedItem.sku == sku)
+_SAVED = SavedItem.__table__
+# Built once; the cart's row lock serialises writes to its saved items too.
+_SET = (
+    insert(_SAVED)
+    .values(cart_id=bindparam("cart_id"), sku=bindparam("sku"), quantity=bindparam("quantity"))
+    .on_conflict_do_update(
+        index_elements=[_SAVED.c.cart_id, _SAVED.c.sku],
+        set_={"quantity": insert(_SAVED).excluded.quantity},
     )
+)
+_REMOVE = delete(_SAVED).where(
+    _SAVED.c.cart_id == bindparam("cart_id"), _SAVED.c.sku == bindparam("sku")
+)
 
 
-def _add_up(session: Session, cart: Cart, sku: str, quantity: int) -> None:
-    saved = _saved(session, cart, sku)
-    total = (saved.quantity if saved else 0) + quantity
-    if total > MAX_QUANTITY:
-        raise InvalidItem("quantity", f"At most {MAX_QUANTITY} units of one sku saved.")
-    if saved is None:
-        session.add(SavedItem(cart_id=cart.id, sku=sku, quantity=total))
-    else:
-        saved.quantity = total
+def set_saved(session: Session, *, cart_id: str, sku: str, quantity: int) -> None:
+    """Save ``quantity`` of ``sku`` (a new saved item, or its new quantity)."""
+    parameters = {"cart_id": cart_id, "sku": sku, "quantity": quantity}
+    session.connection().execute(_SET, parameters)
 
 
-def save_for_later(
-    session: Session, cart: Cart, item: CartItem | None, *, sku: str, quantity: int | None
-) -> None:
-    """Move ``quantity`` (default: all) of the cart's line for ``sku`` to saved, or save a
-    product that is not in the cart (default: one unit)."""
-    if item is not None:
-        moved = item.quantity if quantity is None else quantity
-        if moved > item.quantity:
-            raise InvalidItem("quantity", f"Only {item.quantity} unit(s) of {sku} in the cart.")
-        if moved == item.quantity:
-            session.delete(item)
-        else:
-            item.quantity, item.version = item.quantity - moved, item.version + 1
-        _add_up(session, cart, sku, moved)
-        return
-    product = session.get(Product, sku)
-    if product is None:
-        raise NotFound(f"No such product: {sku}.")
-    _add_up(session, cart, sku, 1 if quantity is None else quantity)
-
-
-def take_back(session: Session, cart: Cart, *, sku: str) -> int:
-    """Remove ``sku`` from saved; returns how many units it held."""
-    saved = _saved(session, cart, sku)
-    if saved is None:
-        raise NotFound(f"{sku} is not saved for later.")
-    session.delete(saved)
-    return saved.quantity
+def remove_saved(session: Session, *, cart_id: str, sku: str) -> None:
+    session.connection().execute(_REMOVE, {"cart_id": cart_id, "sku": sku})

@@ -80,7 +80,7 @@ def cart(session: Session, *, items: dict[str, int] | None = None, email: str | 
     from models.carts.tables import CartItem
     from models.catalog import Product
 
-    row = create_cart(session, email=email)
+    row = session.get(Cart, create_cart(session, email=email).id)
     for sku, quantity in sorted((items or {}).items()):
         price = session.get(Product, sku).price_cents
         session.add(CartItem(cart_id=row.id, sku=sku, quantity=quantity, unit_price_cents=price))

@@ -25,13 +25,36 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.orm import Session
 
+from models import db
 from models.base import utcnow
 from models.carts import discounts, lifecycle
+from models.carts.lifecycle import STATEMENT_VERSIONS_KEY
 from models.carts.reads import StockPolicy, read_view
-from models.carts.tables import WRITABLE_STATUSES, Cart, CartItem, CartStatus
+from models.carts.tables import (
+    CART_TTL,
+    WRITABLE_STATUSES,
+    Cart,
+    CartEvent,
+    CartItem,
+    CartStatus,
+    DiscountCode,
+)
 from models.catalog import Product
 from models.errors import (
     AmountOutOfRange,
@@ -58,19 +81,210 @@ MAX_CHARGE_CENTS = 99_999_999
 
 
 @dataclass(frozen=True)
+class PlacedOrder:
+    """What checkout answers about its order (API.md "Checkout"), read without the ORM."""
+
+    id: uuid.UUID
+    order_number: str
+    cart_id: str | None
+    status: str
+    currency: str
+    total_cents: int
+    discount_cents: int
+    discount_code: str | None
+    payment_intent_id: str | None
+    client_secret: str | None
+    reservation_expires_at: dt.datetime | None
+    price_changes: list[dict[str, Any]]
+
+    @classmethod
+    def from_row(cls, row: Row[*tuple[Any, ...]]) -> PlacedOrder:
+        """From a row of ``_PLACED_COLUMNS``."""
+        fields = row._asdict()
+        meta = fields.pop("metadata")
+        return cls(**fields, price_changes=meta.get("price_changes", []))
+
+
+@dataclass(frozen=True)
 class Checkout:
-    order: Order
-    cart: Cart
+    order: PlacedOrder
     created: bool
 
     @property
     def price_changes(self) -> list[dict[str, Any]]:
-        changes: list[dict[str, Any]] = self.order.meta.get("price_changes", [])
-        return changes
+        return self.order.price_changes
 
     @property
     def reservation_expires_at(self) -> dt.datetime | None:
         return self.order.reservation_expires_at
+
+
+# --- Statements, built once: checkout runs Core on the session's connection -----------------
+
+_CARTS = Cart.__table__
+_CART_ITEMS = CartItem.__table__
+_CART_EVENTS = CartEvent.__table__
+_PRODUCTS = Product.__table__
+_ORDERS = Order.__table__
+_ORDER_ITEMS = OrderItem.__table__
+_ORDER_EVENTS = OrderEvent.__table__
+
+_LOCK_CART = (
+    select(
+        _CARTS.c.status,
+        _CARTS.c.order_id,
+        _CARTS.c.version,
+        _CARTS.c.currency,
+        _CARTS.c.email,
+        _CARTS.c.discount_code,
+    )
+    .where(_CARTS.c.id == bindparam("cart_id"))
+    .with_for_update()
+)
+# Its own statement after the cart lock, so it sees every item write committed before it.
+_LINES = (
+    select(
+        _CART_ITEMS.c.sku,
+        _CART_ITEMS.c.quantity,
+        _CART_ITEMS.c.unit_price_cents,
+        _PRODUCTS.c.price_cents,
+        _PRODUCTS.c.name,
+    )
+    .join(_PRODUCTS, _PRODUCTS.c.sku == _CART_ITEMS.c.sku)
+    .where(_CART_ITEMS.c.cart_id == bindparam("cart_id"))
+    .order_by(_CART_ITEMS.c.sku)
+)
+_REPRICE_ITEM = (
+    update(_CART_ITEMS)
+    .where(
+        _CART_ITEMS.c.cart_id == bindparam("item_cart_id"),
+        _CART_ITEMS.c.sku == bindparam("item_sku"),
+    )
+    .values(unit_price_cents=bindparam("new_price"), version=_CART_ITEMS.c.version + 1)
+)
+_PLACED_COLUMNS = (
+    _ORDERS.c.id,
+    _ORDERS.c.order_number,
+    _ORDERS.c.cart_id,
+    _ORDERS.c.status,
+    _ORDERS.c.currency,
+    _ORDERS.c.total_cents,
+    _ORDERS.c.discount_cents,
+    _ORDERS.c.discount_code,
+    _ORDERS.c.payment_intent_id,
+    _ORDERS.c.client_secret,
+    _ORDERS.c.reservation_expires_at,
+    _ORDERS.c.metadata,
+)
+_PLACED = select(*_PLACED_COLUMNS).where(_ORDERS.c.id == bindparam("order_id"))
+
+
+def _create_order_statement() -> Any:
+    """The order, its items and its ``created`` timeline line, as one statement.
+
+    The items come from parallel arrays (``unnest``), so one statement text serves every
+    cart size. The items' and the line's foreign keys are checked at the end of the
+    statement, when the order row exists.
+    """
+    created = (
+        insert(_ORDERS)
+        .values(
+            {
+                _ORDERS.c.id: bindparam("order_id", type_=_ORDERS.c.id.type),
+                _ORDERS.c.status: OrderStatus.PENDING_PAYMENT.value,
+                # Column defaults are not applied inside a CTE: every one is given here.
+                _ORDERS.c.refunded_cents: 0,
+                _ORDERS.c.confirmation_attempts: 0,
+                _ORDERS.c.needs_manual_reconciliation: False,
+                _ORDERS.c.shipping_address: bindparam("shipping_address", type_=JSONB),
+                _ORDERS.c.reservation_expires_at: bindparam(
+                    "expires_at", type_=_ORDERS.c.reservation_expires_at.type
+                ),
+                _ORDERS.c.metadata: bindparam("meta", type_=JSONB),
+                **{
+                    _ORDERS.c[name]: bindparam(name, type_=_ORDERS.c[name].type)
+                    for name in (
+                        "cart_id",
+                        "email",
+                        "currency",
+                        "subtotal_cents",
+                        "discount_cents",
+                        "total_cents",
+                        "discount_code",
+                    )
+                },
+            }
+        )
+        .returning(_ORDERS.c.id, _ORDERS.c.order_number)
+        .cte("created")
+    )
+    line = (
+        func.unnest(
+            bindparam("skus", type_=ARRAY(String)),
+            bindparam("names", type_=ARRAY(String)),
+            bindparam("quantities", type_=ARRAY(Integer)),
+            bindparam("prices", type_=ARRAY(Integer)),
+        )
+        .table_valued("sku", "name", "quantity", "unit_price_cents")
+        .render_derived(name="line")
+    )
+    items = insert(_ORDER_ITEMS).from_select(
+        ["order_id", "sku", "name", "quantity", "unit_price_cents"],
+        select(
+            created.c.id, line.c.sku, line.c.name, line.c.quantity, line.c.unit_price_cents
+        ).join_from(created, line, true()),
+    )
+    first_line = insert(_ORDER_EVENTS).from_select(
+        ["order_id", "kind", "data"],
+        select(created.c.id, literal("created"), bindparam("created_data", type_=JSONB)),
+    )
+    return (
+        select(created.c.order_number)
+        .add_cte(items.cte("items"))
+        .add_cte(first_line.cte("first_line"))
+    )
+
+
+def _check_out_cart_statement() -> Any:
+    """Point the cart at its order (a new version) and log ``checkout_started``, as one."""
+    checked_out = (
+        update(_CARTS)
+        .where(_CARTS.c.id == bindparam("cart_id"))
+        .values(
+            status=CartStatus.CHECKOUT.value,
+            order_id=bindparam("order_id"),
+            email=bindparam("email"),
+            version=bindparam("version"),
+            last_activity_at=bindparam("now"),
+            expires_at=bindparam("expires_at"),
+        )
+        .returning(_CARTS.c.id)
+        .cte("checked_out")
+    )
+    return (
+        upsert(_CART_EVENTS)
+        .from_select(
+            ["cart_id", "kind", "at", "source_id"],
+            select(
+                checked_out.c.id,
+                literal("checkout_started"),
+                bindparam("event_at", type_=_CART_EVENTS.c.at.type),
+                bindparam("source_id", type_=String),
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=[_CART_EVENTS.c.source_id])
+        .add_cte(checked_out)
+    )
+
+
+_CREATE_ORDER = _create_order_statement()
+_CHECK_OUT_CART = _check_out_cart_statement()
+
+
+def placed_order(session: Session, order_id: uuid.UUID) -> PlacedOrder:
+    """The order as checkout answers it."""
+    row = session.connection().execute(_PLACED, {"order_id": order_id}).one()
+    return PlacedOrder.from_row(row)
 
 
 def start(
@@ -84,6 +298,7 @@ def start(
 ) -> Checkout:
     """Create the order and reserve its stock, or return the order the cart already has.
 
+    The cart moves to ``checkout`` with a new version and its ``checkout_started`` event.
     Raises ``EmptyCart``, ``PriceChangeNeedsAcknowledgment`` (a price rose and was not
     acknowledged), ``InvalidCode`` or ``ItemsOutOfStock``; the caller rolls back, so
     nothing is reserved then.
@@ -91,30 +306,26 @@ def start(
     # Before any lock: placing a postal code may load the postal-code data (seconds, once).
     country = shipping_address.get("country")
     place = geo.locate(country, shipping_address.get("postal_code"))
-    cart = lifecycle.lock(session, cart_id)
+    connection = session.connection()
+    cart = connection.execute(_LOCK_CART, {"cart_id": cart_id}).one_or_none()
     if cart is None:
         raise NotFound("No such cart.")
     if cart.status == CartStatus.CHECKOUT and cart.order_id is not None:
-        return Checkout(session.get_one(Order, cart.order_id), cart, created=False)
+        return Checkout(placed_order(session, cart.order_id), created=False)
     if cart.status not in WRITABLE_STATUSES:
         raise CartNotActive(f"The cart is {cart.status} and cannot be checked out.")
 
-    rows = session.execute(
-        select(CartItem, Product)
-        .join(Product, Product.sku == CartItem.sku)
-        .where(CartItem.cart_id == cart.id)
-        .order_by(CartItem.sku)
-    ).all()
-    if not rows:
+    lines = connection.execute(_LINES, {"cart_id": cart_id}).all()
+    if not lines:
         raise EmptyCart("The cart is empty.")
     changes: list[dict[str, Any]] = [
         {
-            "sku": item.sku,
-            "old_price_cents": item.unit_price_cents,
-            "new_price_cents": product.price_cents,
+            "sku": line.sku,
+            "old_price_cents": line.unit_price_cents,
+            "new_price_cents": line.price_cents,
         }
-        for item, product in rows
-        if item.unit_price_cents != product.price_cents
+        for line in lines
+        if line.unit_price_cents != line.price_cents
     ]
     if not acknowledge_price_changes and any(
         c["new_price_cents"] > c["old_price_cents"] for c in changes
@@ -123,56 +334,52 @@ def start(
             "Prices rose since these items were added; confirm with acknowledge_price_changes.",
             changes=changes,
         )
-    quantities = {item.sku: item.quantity for item, _ in rows}
-    discount = discounts.claim(session, cart, email=email)
+    discount = _claim_discount(session, cart_id, cart.discount_code, email=email)
 
     now = utcnow()
     expires_at = now + dt.timedelta(minutes=reservation_minutes)
-    subtotal = sum(item.quantity * product.price_cents for item, product in rows)
+    subtotal = sum(line.quantity * line.price_cents for line in lines)
     off = discounts.discount_amount(subtotal, discount.percent if discount else None)
     _require_chargeable(subtotal - off)
-    order = Order(
-        id=uuid.uuid4(),
-        cart_id=cart.id,
-        email=email,
-        status=OrderStatus.PENDING_PAYMENT,
-        currency=cart.currency,
-        subtotal_cents=subtotal,
-        discount_cents=off,
-        total_cents=subtotal - off,
-        shipping_address=dict(shipping_address),
-        discount_code=discount.code if discount else None,
-        reservation_expires_at=expires_at,
-        meta={"price_changes": changes},
-        items=[
-            OrderItem(
-                sku=item.sku,
-                name=product.name,
-                quantity=item.quantity,
-                unit_price_cents=product.price_cents,
-            )
-            for item, product in rows
-        ],
-        events=[OrderEvent(kind="created", data={"cart_id": cart.id, "price_changes": changes})],
-    )
-    session.add(order)
-    # The order row must exist before the cart points at it (the two reference each other).
-    session.flush()
-    for item, product in rows:
-        if item.unit_price_cents != product.price_cents:
-            item.unit_price_cents, item.version = product.price_cents, item.version + 1
-    cart.status, cart.order_id = CartStatus.CHECKOUT, order.id
-    cart.email = cart.email or email
-    lifecycle.touch(cart)
+    order_id = uuid.uuid4()
+    order_number = connection.execute(
+        _CREATE_ORDER,
+        {
+            "order_id": order_id,
+            "cart_id": cart_id,
+            "email": email,
+            "currency": cart.currency,
+            "subtotal_cents": subtotal,
+            "discount_cents": off,
+            "total_cents": subtotal - off,
+            "shipping_address": dict(shipping_address),
+            "discount_code": discount.code if discount else None,
+            "expires_at": expires_at,
+            "meta": {"price_changes": changes},
+            "skus": [line.sku for line in lines],
+            "names": [line.name for line in lines],
+            "quantities": [line.quantity for line in lines],
+            "prices": [line.price_cents for line in lines],
+            "created_data": {"cart_id": cart_id, "price_changes": changes},
+        },
+    ).scalar_one()
+    if changes:
+        connection.execute(
+            _REPRICE_ITEM,
+            [
+                {"item_cart_id": cart_id, "item_sku": c["sku"], "new_price": c["new_price_cents"]}
+                for c in changes
+            ],
+        )
+    _check_out_cart(session, cart_id, cart, order_id=order_id, email=email, now=now)
     # With the order, in its transaction: no reminder claimed for this cart goes out now.
-    schedule.cancel_pending(session, cart_id=cart.id, now=now)
-    session.flush()
+    schedule.cancel_pending(session, cart_id=cart_id, now=now)
 
     # Last, so the stock rows stay locked only for the reservation and the commit.
     reserved = reservations.reserve(
         session,
-        order_id=order.id,
-        quantities=quantities,
+        order_id=order_id,
+        quantities={line.sku: line.quantity for line in lines},
         expires_at=expires_at,
         country=country,
         place=place,
@@ -180,9 +387,61 @@ def start(
     _raise_if_short(reserved.shortfalls)
     if reserved.allocation is None:
         # ``reserve`` leaves the allocation out only when some line falls short.
-        raise AssertionError(f"order {order.id} reserved without an allocation")
-    fulfilment.record_shipments(session, order=order, allocation=reserved.allocation)
-    return Checkout(order, cart, created=True)
+        raise AssertionError(f"order {order_id} reserved without an allocation")
+    fulfilment.record_shipments(session, order_id=order_id, allocation=reserved.allocation)
+    placed = PlacedOrder(
+        id=order_id,
+        order_number=order_number,
+        cart_id=cart_id,
+        status=OrderStatus.PENDING_PAYMENT,
+        currency=cart.currency,
+        total_cents=subtotal - off,
+        discount_cents=off,
+        discount_code=discount.code if discount else None,
+        payment_intent_id=None,
+        client_secret=None,
+        reservation_expires_at=expires_at,
+        price_changes=changes,
+    )
+    return Checkout(placed, created=True)
+
+
+def _claim_discount(
+    session: Session, cart_id: str, code: str | None, *, email: str
+) -> DiscountCode | None:
+    """Claim the cart's code, if it has one (the cart row is already locked)."""
+    if code is None:
+        return None
+    return discounts.claim(session, session.get_one(Cart, cart_id), email=email)
+
+
+def _check_out_cart(
+    session: Session,
+    cart_id: str,
+    cart: Row[*tuple[Any, ...]],
+    *,
+    order_id: uuid.UUID,
+    email: str,
+    now: dt.datetime,
+) -> None:
+    """Move the locked ``cart`` row to ``checkout``: a write, as ``lifecycle.touch`` counts."""
+    version = cart.version + 1
+    session.connection().execute(
+        _CHECK_OUT_CART,
+        {
+            "cart_id": cart_id,
+            "order_id": order_id,
+            "email": cart.email or email,
+            "version": version,
+            "now": now,
+            "expires_at": now + CART_TTL,
+            "event_at": now,
+            "source_id": f"{cart_id}:{version}",
+        },
+    )
+    # A Cart the discount claim loaded is stale now; the live-cart hint goes out on commit.
+    db.expire_loaded(session, Cart, [cart_id])
+    session.info.setdefault(STATEMENT_VERSIONS_KEY, {})[cart_id] = version
 
 
 def fail_fast_if_short(cart_id: str, *, acknowledge_price_changes: bool, timeout_ms: int) -> None:
@@ -238,32 +497,59 @@ def _raise_if_short(shortfalls: list[Shortfall]) -> None:
         )
 
 
+def _attach_statement() -> Any:
+    """Store the PaymentIntent on an order without one, and its timeline line, as one."""
+    stored = (
+        update(_ORDERS)
+        .where(_ORDERS.c.id == bindparam("order_id"), _ORDERS.c.payment_intent_id.is_(None))
+        .values(
+            payment_intent_id=bindparam("payment_intent_id"),
+            client_secret=bindparam("client_secret"),
+        )
+        .returning(*_PLACED_COLUMNS)
+        .cte("stored")
+    )
+    line = insert(_ORDER_EVENTS).from_select(
+        ["order_id", "kind", "data"],
+        select(
+            stored.c.id,
+            literal("payment_intent_created"),
+            bindparam("line_data", type_=JSONB),
+        ),
+    )
+    return select(*stored.c).add_cte(line.cte("line"))
+
+
+_ATTACH = _attach_statement()
+
+
 def attach_payment_intent(
     session: Session, *, order_id: uuid.UUID, payment_intent_id: str, client_secret: str | None
-) -> Order:
+) -> PlacedOrder:
     """Store the order's PaymentIntent (the same one on a repeat: Stripe's idempotency).
 
-    Two statements, no unit of work: an ``UPDATE ... RETURNING`` that only an order
-    without a PaymentIntent matches, then its timeline line. A repeat finds the order
-    already holding one and returns it as stored.
+    One statement: an ``UPDATE ... RETURNING`` that only an order without a
+    PaymentIntent matches, with its timeline line. A repeat finds the order already
+    holding one and returns it as stored. An ``Order`` the session holds is expired.
     """
-    stored = session.scalars(
-        update(Order)
-        .where(Order.id == order_id, Order.payment_intent_id.is_(None))
-        .values(payment_intent_id=payment_intent_id, client_secret=client_secret)
-        .returning(Order),
-        execution_options={"synchronize_session": False, "populate_existing": True},
-    ).one_or_none()
-    if stored is None:
-        return session.get_one(Order, order_id, populate_existing=True)
-    session.execute(
-        insert(OrderEvent).values(
-            order_id=order_id,
-            kind="payment_intent_created",
-            data={"payment_intent_id": payment_intent_id},
+    db.flush_if_pending(session, Order)
+    stored = (
+        session.connection()
+        .execute(
+            _ATTACH,
+            {
+                "order_id": order_id,
+                "payment_intent_id": payment_intent_id,
+                "client_secret": client_secret,
+                "line_data": {"payment_intent_id": payment_intent_id},
+            },
         )
+        .one_or_none()
     )
-    return stored
+    if stored is None:
+        return placed_order(session, order_id)
+    db.expire_loaded(session, Order, [order_id])
+    return PlacedOrder.from_row(stored)
 
 
 def abort(session: Session, *, order_id: uuid.UUID, reason: str) -> Cart | None:

@@ -28,11 +28,13 @@ from models.warehouses.tables import Warehouse
 # Every stock row of the order's skus, in every warehouse, locked in (sku, warehouse)
 # order: the one lock order of every stock writer (transfers and deactivation included).
 _LOCK_ROWS = (
-    select(StockLevel.sku)
-    .where(StockLevel.sku.in_(bindparam("skus", expanding=True)))
-    .order_by(StockLevel.sku, StockLevel.warehouse)
+    select(StockLevel.__table__.c.sku)
+    .where(StockLevel.__table__.c.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(StockLevel.__table__.c.sku, StockLevel.__table__.c.warehouse)
     .with_for_update()
 )
+# Checkout's hot path: a Core multi-row insert (nothing here needs the new rows' ids).
+_INSERT = insert(Reservation.__table__)
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,11 @@ def _candidates(
     Its own statement after the lock, so under READ COMMITTED it sees every reservation,
     transfer and deactivation committed before the rows were ours.
     """
+    connection = session.connection()
     if country is None:
-        rows = session.execute(_CANDIDATES, {"skus": skus})
+        rows = connection.execute(_CANDIDATES, {"skus": skus})
     else:
-        rows = session.execute(_CANDIDATES_IN_COUNTRY, {"skus": skus, "country": country})
+        rows = connection.execute(_CANDIDATES_IN_COUNTRY, {"skus": skus, "country": country})
     free: dict[str, dict[str, int]] = {}
     where: dict[str, tuple[float | None, int]] = {}
     for sku, warehouse, units, w_country, latitude, longitude, priority in rows:
@@ -106,7 +109,10 @@ def reserve(
     ``place`` is the shipping address's location for the distance rule (``routing``).
     """
     wanted = sorted(set(quantities))
-    session.execute(_LOCK_ROWS, {"skus": wanted})
+    # Core on the connection skips autoflush: the order row must exist for the inserts.
+    session.flush()
+    connection = session.connection()
+    connection.execute(_LOCK_ROWS, {"skus": wanted})
     candidates = _candidates(session, wanted, country=country and country.upper(), place=place)
     shortfalls = []
     for sku in wanted:
@@ -116,9 +122,8 @@ def reserve(
     allocation = None if shortfalls else routing.route(quantities, candidates)
     if allocation is None:
         return Reserved(shortfalls)
-    # One multi-row INSERT without RETURNING: nothing here needs the new rows' ids.
-    session.execute(
-        insert(Reservation),
+    connection.execute(
+        _INSERT,
         [
             {
                 "order_id": order_id,

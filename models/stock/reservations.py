@@ -14,7 +14,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, String, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from models import db
@@ -33,8 +46,28 @@ _LOCK_ROWS = (
     .order_by(StockLevel.__table__.c.sku, StockLevel.__table__.c.warehouse)
     .with_for_update()
 )
-# Checkout's hot path: a Core multi-row insert (nothing here needs the new rows' ids).
-_INSERT = insert(Reservation.__table__)
+# Every line of the allocation from parallel arrays: one statement text for any number of
+# lines, no RETURNING (nothing here needs the new rows' ids).
+_LINE = (
+    func.unnest(
+        bindparam("skus", type_=ARRAY(String)),
+        bindparam("warehouses", type_=ARRAY(String)),
+        bindparam("quantities", type_=ARRAY(Integer)),
+    )
+    .table_valued("sku", "warehouse", "quantity")
+    .render_derived(name="line")
+)
+_INSERT = insert(Reservation.__table__).from_select(
+    ["order_id", "sku", "warehouse", "quantity", "status", "expires_at"],
+    select(
+        bindparam("order_id", type_=Reservation.__table__.c.order_id.type),
+        _LINE.c.sku,
+        _LINE.c.warehouse,
+        _LINE.c.quantity,
+        literal(ReservationStatus.ACTIVE.value),
+        bindparam("expires_at", type_=Reservation.__table__.c.expires_at.type),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -122,20 +155,20 @@ def reserve(
     allocation = None if shortfalls else routing.route(quantities, candidates)
     if allocation is None:
         return Reserved(shortfalls)
+    lines = [
+        (sku, part.warehouse, units)
+        for part in allocation.parts
+        for sku, units in sorted(part.lines.items())
+    ]
     connection.execute(
         _INSERT,
-        [
-            {
-                "order_id": order_id,
-                "sku": sku,
-                "warehouse": part.warehouse,
-                "quantity": units,
-                "status": ReservationStatus.ACTIVE,
-                "expires_at": expires_at,
-            }
-            for part in allocation.parts
-            for sku, units in sorted(part.lines.items())
-        ],
+        {
+            "order_id": order_id,
+            "skus": [sku for sku, _, _ in lines],
+            "warehouses": [warehouse for _, warehouse, _ in lines],
+            "quantities": [units for _, _, units in lines],
+            "expires_at": expires_at,
+        },
     )
     return Reserved([], allocation)
 

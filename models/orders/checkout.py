@@ -25,20 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Integer,
-    Row,
-    String,
-    bindparam,
-    func,
-    insert,
-    literal,
-    select,
-    true,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.dialects.postgresql import insert as upsert
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from models import db
@@ -46,16 +33,7 @@ from models.base import utcnow
 from models.carts import discounts, lifecycle
 from models.carts.lifecycle import STATEMENT_VERSIONS_KEY
 from models.carts.reads import StockPolicy, read_view
-from models.carts.tables import (
-    CART_TTL,
-    WRITABLE_STATUSES,
-    Cart,
-    CartEvent,
-    CartItem,
-    CartStatus,
-    DiscountCode,
-)
-from models.catalog import Product
+from models.carts.tables import CART_TTL, WRITABLE_STATUSES, Cart, CartStatus, DiscountCode
 from models.errors import (
     AmountOutOfRange,
     CartNotActive,
@@ -64,10 +42,11 @@ from models.errors import (
     NotFound,
     PriceChangeNeedsAcknowledgment,
 )
+from models.orders import checkout_statements as statements
 from models.orders import fulfilment
 from models.orders.status import OrderStatus, transition
-from models.orders.tables import Order, OrderItem
-from models.orders.timeline import OrderEvent, add_event
+from models.orders.tables import Order
+from models.orders.timeline import add_event
 from models.recovery import schedule
 from models.stock import reservations
 from models.stock.availability import Shortfall
@@ -99,7 +78,7 @@ class PlacedOrder:
 
     @classmethod
     def from_row(cls, row: Row[*tuple[Any, ...]]) -> PlacedOrder:
-        """From a row of ``_PLACED_COLUMNS``."""
+        """From a row of ``statements.PLACED_COLUMNS``."""
         fields = row._asdict()
         meta = fields.pop("metadata")
         return cls(**fields, price_changes=meta.get("price_changes", []))
@@ -119,171 +98,9 @@ class Checkout:
         return self.order.reservation_expires_at
 
 
-# --- Statements, built once: checkout runs Core on the session's connection -----------------
-
-_CARTS = Cart.__table__
-_CART_ITEMS = CartItem.__table__
-_CART_EVENTS = CartEvent.__table__
-_PRODUCTS = Product.__table__
-_ORDERS = Order.__table__
-_ORDER_ITEMS = OrderItem.__table__
-_ORDER_EVENTS = OrderEvent.__table__
-
-_LOCK_CART = (
-    select(
-        _CARTS.c.status,
-        _CARTS.c.order_id,
-        _CARTS.c.version,
-        _CARTS.c.currency,
-        _CARTS.c.email,
-        _CARTS.c.discount_code,
-    )
-    .where(_CARTS.c.id == bindparam("cart_id"))
-    .with_for_update()
-)
-# Its own statement after the cart lock, so it sees every item write committed before it.
-_LINES = (
-    select(
-        _CART_ITEMS.c.sku,
-        _CART_ITEMS.c.quantity,
-        _CART_ITEMS.c.unit_price_cents,
-        _PRODUCTS.c.price_cents,
-        _PRODUCTS.c.name,
-    )
-    .join(_PRODUCTS, _PRODUCTS.c.sku == _CART_ITEMS.c.sku)
-    .where(_CART_ITEMS.c.cart_id == bindparam("cart_id"))
-    .order_by(_CART_ITEMS.c.sku)
-)
-_REPRICE_ITEM = (
-    update(_CART_ITEMS)
-    .where(
-        _CART_ITEMS.c.cart_id == bindparam("item_cart_id"),
-        _CART_ITEMS.c.sku == bindparam("item_sku"),
-    )
-    .values(unit_price_cents=bindparam("new_price"), version=_CART_ITEMS.c.version + 1)
-)
-_PLACED_COLUMNS = (
-    _ORDERS.c.id,
-    _ORDERS.c.order_number,
-    _ORDERS.c.cart_id,
-    _ORDERS.c.status,
-    _ORDERS.c.currency,
-    _ORDERS.c.total_cents,
-    _ORDERS.c.discount_cents,
-    _ORDERS.c.discount_code,
-    _ORDERS.c.payment_intent_id,
-    _ORDERS.c.client_secret,
-    _ORDERS.c.reservation_expires_at,
-    _ORDERS.c.metadata,
-)
-_PLACED = select(*_PLACED_COLUMNS).where(_ORDERS.c.id == bindparam("order_id"))
-
-
-def _create_order_statement() -> Any:
-    """The order, its items and its ``created`` timeline line, as one statement.
-
-    The items come from parallel arrays (``unnest``), so one statement text serves every
-    cart size. The items' and the line's foreign keys are checked at the end of the
-    statement, when the order row exists.
-    """
-    created = (
-        insert(_ORDERS)
-        .values(
-            {
-                _ORDERS.c.id: bindparam("order_id", type_=_ORDERS.c.id.type),
-                _ORDERS.c.status: OrderStatus.PENDING_PAYMENT.value,
-                # Column defaults are not applied inside a CTE: every one is given here.
-                _ORDERS.c.refunded_cents: 0,
-                _ORDERS.c.confirmation_attempts: 0,
-                _ORDERS.c.needs_manual_reconciliation: False,
-                _ORDERS.c.shipping_address: bindparam("shipping_address", type_=JSONB),
-                _ORDERS.c.reservation_expires_at: bindparam(
-                    "expires_at", type_=_ORDERS.c.reservation_expires_at.type
-                ),
-                _ORDERS.c.metadata: bindparam("meta", type_=JSONB),
-                **{
-                    _ORDERS.c[name]: bindparam(name, type_=_ORDERS.c[name].type)
-                    for name in (
-                        "cart_id",
-                        "email",
-                        "currency",
-                        "subtotal_cents",
-                        "discount_cents",
-                        "total_cents",
-                        "discount_code",
-                    )
-                },
-            }
-        )
-        .returning(_ORDERS.c.id, _ORDERS.c.order_number)
-        .cte("created")
-    )
-    line = (
-        func.unnest(
-            bindparam("skus", type_=ARRAY(String)),
-            bindparam("names", type_=ARRAY(String)),
-            bindparam("quantities", type_=ARRAY(Integer)),
-            bindparam("prices", type_=ARRAY(Integer)),
-        )
-        .table_valued("sku", "name", "quantity", "unit_price_cents")
-        .render_derived(name="line")
-    )
-    items = insert(_ORDER_ITEMS).from_select(
-        ["order_id", "sku", "name", "quantity", "unit_price_cents"],
-        select(
-            created.c.id, line.c.sku, line.c.name, line.c.quantity, line.c.unit_price_cents
-        ).join_from(created, line, true()),
-    )
-    first_line = insert(_ORDER_EVENTS).from_select(
-        ["order_id", "kind", "data"],
-        select(created.c.id, literal("created"), bindparam("created_data", type_=JSONB)),
-    )
-    return (
-        select(created.c.order_number)
-        .add_cte(items.cte("items"))
-        .add_cte(first_line.cte("first_line"))
-    )
-
-
-def _check_out_cart_statement() -> Any:
-    """Point the cart at its order (a new version) and log ``checkout_started``, as one."""
-    checked_out = (
-        update(_CARTS)
-        .where(_CARTS.c.id == bindparam("cart_id"))
-        .values(
-            status=CartStatus.CHECKOUT.value,
-            order_id=bindparam("order_id"),
-            email=bindparam("email"),
-            version=bindparam("version"),
-            last_activity_at=bindparam("now"),
-            expires_at=bindparam("expires_at"),
-        )
-        .returning(_CARTS.c.id)
-        .cte("checked_out")
-    )
-    return (
-        upsert(_CART_EVENTS)
-        .from_select(
-            ["cart_id", "kind", "at", "source_id"],
-            select(
-                checked_out.c.id,
-                literal("checkout_started"),
-                bindparam("event_at", type_=_CART_EVENTS.c.at.type),
-                bindparam("source_id", type_=String),
-            ),
-        )
-        .on_conflict_do_nothing(index_elements=[_CART_EVENTS.c.source_id])
-        .add_cte(checked_out)
-    )
-
-
-_CREATE_ORDER = _create_order_statement()
-_CHECK_OUT_CART = _check_out_cart_statement()
-
-
 def placed_order(session: Session, order_id: uuid.UUID) -> PlacedOrder:
     """The order as checkout answers it."""
-    row = session.connection().execute(_PLACED, {"order_id": order_id}).one()
+    row = session.connection().execute(statements.PLACED, {"order_id": order_id}).one()
     return PlacedOrder.from_row(row)
 
 
@@ -307,7 +124,7 @@ def start(
     country = shipping_address.get("country")
     place = geo.locate(country, shipping_address.get("postal_code"))
     connection = session.connection()
-    cart = connection.execute(_LOCK_CART, {"cart_id": cart_id}).one_or_none()
+    cart = connection.execute(statements.LOCK_CART, {"cart_id": cart_id}).one_or_none()
     if cart is None:
         raise NotFound("No such cart.")
     if cart.status == CartStatus.CHECKOUT and cart.order_id is not None:
@@ -315,7 +132,7 @@ def start(
     if cart.status not in WRITABLE_STATUSES:
         raise CartNotActive(f"The cart is {cart.status} and cannot be checked out.")
 
-    lines = connection.execute(_LINES, {"cart_id": cart_id}).all()
+    lines = connection.execute(statements.LINES, {"cart_id": cart_id}).all()
     if not lines:
         raise EmptyCart("The cart is empty.")
     changes: list[dict[str, Any]] = [
@@ -343,7 +160,7 @@ def start(
     _require_chargeable(subtotal - off)
     order_id = uuid.uuid4()
     order_number = connection.execute(
-        _CREATE_ORDER,
+        statements.CREATE_ORDER,
         {
             "order_id": order_id,
             "cart_id": cart_id,
@@ -365,7 +182,7 @@ def start(
     ).scalar_one()
     if changes:
         connection.execute(
-            _REPRICE_ITEM,
+            statements.REPRICE_ITEM,
             [
                 {"item_cart_id": cart_id, "item_sku": c["sku"], "new_price": c["new_price_cents"]}
                 for c in changes
@@ -427,7 +244,7 @@ def _check_out_cart(
     """Move the locked ``cart`` row to ``checkout``: a write, as ``lifecycle.touch`` counts."""
     version = cart.version + 1
     session.connection().execute(
-        _CHECK_OUT_CART,
+        statements.CHECK_OUT_CART,
         {
             "cart_id": cart_id,
             "order_id": order_id,
@@ -497,32 +314,6 @@ def _raise_if_short(shortfalls: list[Shortfall]) -> None:
         )
 
 
-def _attach_statement() -> Any:
-    """Store the PaymentIntent on an order without one, and its timeline line, as one."""
-    stored = (
-        update(_ORDERS)
-        .where(_ORDERS.c.id == bindparam("order_id"), _ORDERS.c.payment_intent_id.is_(None))
-        .values(
-            payment_intent_id=bindparam("payment_intent_id"),
-            client_secret=bindparam("client_secret"),
-        )
-        .returning(*_PLACED_COLUMNS)
-        .cte("stored")
-    )
-    line = insert(_ORDER_EVENTS).from_select(
-        ["order_id", "kind", "data"],
-        select(
-            stored.c.id,
-            literal("payment_intent_created"),
-            bindparam("line_data", type_=JSONB),
-        ),
-    )
-    return select(*stored.c).add_cte(line.cte("line"))
-
-
-_ATTACH = _attach_statement()
-
-
 def attach_payment_intent(
     session: Session, *, order_id: uuid.UUID, payment_intent_id: str, client_secret: str | None
 ) -> PlacedOrder:
@@ -536,7 +327,7 @@ def attach_payment_intent(
     stored = (
         session.connection()
         .execute(
-            _ATTACH,
+            statements.ATTACH,
             {
                 "order_id": order_id,
                 "payment_intent_id": payment_intent_id,

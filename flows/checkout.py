@@ -53,11 +53,9 @@ def checkout_cart(
             acknowledge_price_changes=acknowledge_price_changes,
             reservation_minutes=settings.reservation_minutes,
         )
-        if result.created:
-            record_event(session, result.cart, "checkout_started")
         if marketing_consent is not None:
-            consent.record_consent(
-                session, cart=result.cart, consent=marketing_consent, now=utcnow()
+            consent.record_consent_by_id(
+                session, cart_id=cart_id, consent=marketing_consent, now=utcnow()
             )
 
     order = result.order
@@ -89,4 +87,4 @@ def checkout_cart(
             payment_intent_id=intent.id,
             client_secret=intent.client_secret,
         )
-    return checkout.Checkout(order, result.cart, created=result.created)
+    return checkout.Checkout(order, created=result.created)

@@ -25,14 +25,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
+from models import db
 from models.base import utcnow
 from models.carts import discounts, lifecycle
+from models.carts.lifecycle import STATEMENT_VERSIONS_KEY
 from models.carts.reads import StockPolicy, read_view
-from models.carts.tables import WRITABLE_STATUSES, Cart, CartItem, CartStatus
-from models.catalog import Product
+from models.carts.tables import CART_TTL, WRITABLE_STATUSES, Cart, CartStatus, DiscountCode
 from models.errors import (
     AmountOutOfRange,
     CartNotActive,
@@ -41,10 +42,11 @@ from models.errors import (
     NotFound,
     PriceChangeNeedsAcknowledgment,
 )
+from models.orders import checkout_statements as statements
 from models.orders import fulfilment
 from models.orders.status import OrderStatus, transition
-from models.orders.tables import Order, OrderItem
-from models.orders.timeline import OrderEvent, add_event
+from models.orders.tables import Order
+from models.orders.timeline import add_event
 from models.recovery import schedule
 from models.stock import reservations
 from models.stock.availability import Shortfall
@@ -58,19 +60,48 @@ MAX_CHARGE_CENTS = 99_999_999
 
 
 @dataclass(frozen=True)
+class PlacedOrder:
+    """What checkout answers about its order (API.md "Checkout"), read without the ORM."""
+
+    id: uuid.UUID
+    order_number: str
+    cart_id: str | None
+    status: str
+    currency: str
+    total_cents: int
+    discount_cents: int
+    discount_code: str | None
+    payment_intent_id: str | None
+    client_secret: str | None
+    reservation_expires_at: dt.datetime | None
+    price_changes: list[dict[str, Any]]
+
+    @classmethod
+    def from_row(cls, row: Row[*tuple[Any, ...]]) -> PlacedOrder:
+        """From a row of ``statements.PLACED_COLUMNS``."""
+        fields = row._asdict()
+        meta = fields.pop("metadata")
+        return cls(**fields, price_changes=meta.get("price_changes", []))
+
+
+@dataclass(frozen=True)
 class Checkout:
-    order: Order
-    cart: Cart
+    order: PlacedOrder
     created: bool
 
     @property
     def price_changes(self) -> list[dict[str, Any]]:
-        changes: list[dict[str, Any]] = self.order.meta.get("price_changes", [])
-        return changes
+        return self.order.price_changes
 
     @property
     def reservation_expires_at(self) -> dt.datetime | None:
         return self.order.reservation_expires_at
+
+
+def placed_order(session: Session, order_id: uuid.UUID) -> PlacedOrder:
+    """The order as checkout answers it."""
+    row = session.connection().execute(statements.PLACED, {"order_id": order_id}).one()
+    return PlacedOrder.from_row(row)
 
 
 def start(
@@ -84,6 +115,7 @@ def start(
 ) -> Checkout:
     """Create the order and reserve its stock, or return the order the cart already has.
 
+    The cart moves to ``checkout`` with a new version and its ``checkout_started`` event.
     Raises ``EmptyCart``, ``PriceChangeNeedsAcknowledgment`` (a price rose and was not
     acknowledged), ``InvalidCode`` or ``ItemsOutOfStock``; the caller rolls back, so
     nothing is reserved then.
@@ -91,30 +123,26 @@ def start(
     # Before any lock: placing a postal code may load the postal-code data (seconds, once).
     country = shipping_address.get("country")
     place = geo.locate(country, shipping_address.get("postal_code"))
-    cart = lifecycle.lock(session, cart_id)
+    connection = session.connection()
+    cart = connection.execute(statements.LOCK_CART, {"cart_id": cart_id}).one_or_none()
     if cart is None:
         raise NotFound("No such cart.")
     if cart.status == CartStatus.CHECKOUT and cart.order_id is not None:
-        return Checkout(session.get_one(Order, cart.order_id), cart, created=False)
+        return Checkout(placed_order(session, cart.order_id), created=False)
     if cart.status not in WRITABLE_STATUSES:
         raise CartNotActive(f"The cart is {cart.status} and cannot be checked out.")
 
-    rows = session.execute(
-        select(CartItem, Product)
-        .join(Product, Product.sku == CartItem.sku)
-        .where(CartItem.cart_id == cart.id)
-        .order_by(CartItem.sku)
-    ).all()
-    if not rows:
+    lines = connection.execute(statements.LINES, {"cart_id": cart_id}).all()
+    if not lines:
         raise EmptyCart("The cart is empty.")
     changes: list[dict[str, Any]] = [
         {
-            "sku": item.sku,
-            "old_price_cents": item.unit_price_cents,
-            "new_price_cents": product.price_cents,
+            "sku": line.sku,
+            "old_price_cents": line.unit_price_cents,
+            "new_price_cents": line.price_cents,
         }
-        for item, product in rows
-        if item.unit_price_cents != product.price_cents
+        for line in lines
+        if line.unit_price_cents != line.price_cents
     ]
     if not acknowledge_price_changes and any(
         c["new_price_cents"] > c["old_price_cents"] for c in changes
@@ -123,56 +151,52 @@ def start(
             "Prices rose since these items were added; confirm with acknowledge_price_changes.",
             changes=changes,
         )
-    quantities = {item.sku: item.quantity for item, _ in rows}
-    discount = discounts.claim(session, cart, email=email)
+    discount = _claim_discount(session, cart_id, cart.discount_code, email=email)
 
     now = utcnow()
     expires_at = now + dt.timedelta(minutes=reservation_minutes)
-    subtotal = sum(item.quantity * product.price_cents for item, product in rows)
+    subtotal = sum(line.quantity * line.price_cents for line in lines)
     off = discounts.discount_amount(subtotal, discount.percent if discount else None)
     _require_chargeable(subtotal - off)
-    order = Order(
-        id=uuid.uuid4(),
-        cart_id=cart.id,
-        email=email,
-        status=OrderStatus.PENDING_PAYMENT,
-        currency=cart.currency,
-        subtotal_cents=subtotal,
-        discount_cents=off,
-        total_cents=subtotal - off,
-        shipping_address=dict(shipping_address),
-        discount_code=discount.code if discount else None,
-        reservation_expires_at=expires_at,
-        meta={"price_changes": changes},
-        items=[
-            OrderItem(
-                sku=item.sku,
-                name=product.name,
-                quantity=item.quantity,
-                unit_price_cents=product.price_cents,
-            )
-            for item, product in rows
-        ],
-        events=[OrderEvent(kind="created", data={"cart_id": cart.id, "price_changes": changes})],
-    )
-    session.add(order)
-    # The order row must exist before the cart points at it (the two reference each other).
-    session.flush()
-    for item, product in rows:
-        if item.unit_price_cents != product.price_cents:
-            item.unit_price_cents, item.version = product.price_cents, item.version + 1
-    cart.status, cart.order_id = CartStatus.CHECKOUT, order.id
-    cart.email = cart.email or email
-    lifecycle.touch(cart)
+    order_id = uuid.uuid4()
+    order_number = connection.execute(
+        statements.CREATE_ORDER,
+        {
+            "order_id": order_id,
+            "cart_id": cart_id,
+            "email": email,
+            "currency": cart.currency,
+            "subtotal_cents": subtotal,
+            "discount_cents": off,
+            "total_cents": subtotal - off,
+            "shipping_address": dict(shipping_address),
+            "discount_code": discount.code if discount else None,
+            "expires_at": expires_at,
+            "meta": {"price_changes": changes},
+            "skus": [line.sku for line in lines],
+            "names": [line.name for line in lines],
+            "quantities": [line.quantity for line in lines],
+            "prices": [line.price_cents for line in lines],
+            "created_data": {"cart_id": cart_id, "price_changes": changes},
+        },
+    ).scalar_one()
+    if changes:
+        connection.execute(
+            statements.REPRICE_ITEM,
+            [
+                {"item_cart_id": cart_id, "item_sku": c["sku"], "new_price": c["new_price_cents"]}
+                for c in changes
+            ],
+        )
+    _check_out_cart(session, cart_id, cart, order_id=order_id, email=email, now=now)
     # With the order, in its transaction: no reminder claimed for this cart goes out now.
-    schedule.cancel_pending(session, cart_id=cart.id, now=now)
-    session.flush()
+    schedule.cancel_pending(session, cart_id=cart_id, now=now)
 
     # Last, so the stock rows stay locked only for the reservation and the commit.
     reserved = reservations.reserve(
         session,
-        order_id=order.id,
-        quantities=quantities,
+        order_id=order_id,
+        quantities={line.sku: line.quantity for line in lines},
         expires_at=expires_at,
         country=country,
         place=place,
@@ -180,9 +204,61 @@ def start(
     _raise_if_short(reserved.shortfalls)
     if reserved.allocation is None:
         # ``reserve`` leaves the allocation out only when some line falls short.
-        raise AssertionError(f"order {order.id} reserved without an allocation")
-    fulfilment.record_shipments(session, order=order, allocation=reserved.allocation)
-    return Checkout(order, cart, created=True)
+        raise AssertionError(f"order {order_id} reserved without an allocation")
+    fulfilment.record_shipments(session, order_id=order_id, allocation=reserved.allocation)
+    placed = PlacedOrder(
+        id=order_id,
+        order_number=order_number,
+        cart_id=cart_id,
+        status=OrderStatus.PENDING_PAYMENT,
+        currency=cart.currency,
+        total_cents=subtotal - off,
+        discount_cents=off,
+        discount_code=discount.code if discount else None,
+        payment_intent_id=None,
+        client_secret=None,
+        reservation_expires_at=expires_at,
+        price_changes=changes,
+    )
+    return Checkout(placed, created=True)
+
+
+def _claim_discount(
+    session: Session, cart_id: str, code: str | None, *, email: str
+) -> DiscountCode | None:
+    """Claim the cart's code, if it has one (the cart row is already locked)."""
+    if code is None:
+        return None
+    return discounts.claim(session, session.get_one(Cart, cart_id), email=email)
+
+
+def _check_out_cart(
+    session: Session,
+    cart_id: str,
+    cart: Row[*tuple[Any, ...]],
+    *,
+    order_id: uuid.UUID,
+    email: str,
+    now: dt.datetime,
+) -> None:
+    """Move the locked ``cart`` row to ``checkout``: a write, as ``lifecycle.touch`` counts."""
+    version = cart.version + 1
+    session.connection().execute(
+        statements.CHECK_OUT_CART,
+        {
+            "cart_id": cart_id,
+            "order_id": order_id,
+            "email": cart.email or email,
+            "version": version,
+            "now": now,
+            "expires_at": now + CART_TTL,
+            "event_at": now,
+            "source_id": f"{cart_id}:{version}",
+        },
+    )
+    # A Cart the discount claim loaded is stale now; the live-cart hint goes out on commit.
+    db.expire_loaded(session, Cart, [cart_id])
+    session.info.setdefault(STATEMENT_VERSIONS_KEY, {})[cart_id] = version
 
 
 def fail_fast_if_short(cart_id: str, *, acknowledge_price_changes: bool, timeout_ms: int) -> None:
@@ -240,30 +316,31 @@ def _raise_if_short(shortfalls: list[Shortfall]) -> None:
 
 def attach_payment_intent(
     session: Session, *, order_id: uuid.UUID, payment_intent_id: str, client_secret: str | None
-) -> Order:
+) -> PlacedOrder:
     """Store the order's PaymentIntent (the same one on a repeat: Stripe's idempotency).
 
-    Two statements, no unit of work: an ``UPDATE ... RETURNING`` that only an order
-    without a PaymentIntent matches, then its timeline line. A repeat finds the order
-    already holding one and returns it as stored.
+    One statement: an ``UPDATE ... RETURNING`` that only an order without a
+    PaymentIntent matches, with its timeline line. A repeat finds the order already
+    holding one and returns it as stored. An ``Order`` the session holds is expired.
     """
-    stored = session.scalars(
-        update(Order)
-        .where(Order.id == order_id, Order.payment_intent_id.is_(None))
-        .values(payment_intent_id=payment_intent_id, client_secret=client_secret)
-        .returning(Order),
-        execution_options={"synchronize_session": False, "populate_existing": True},
-    ).one_or_none()
-    if stored is None:
-        return session.get_one(Order, order_id, populate_existing=True)
-    session.execute(
-        insert(OrderEvent).values(
-            order_id=order_id,
-            kind="payment_intent_created",
-            data={"payment_intent_id": payment_intent_id},
+    db.flush_if_pending(session, Order)
+    stored = (
+        session.connection()
+        .execute(
+            statements.ATTACH,
+            {
+                "order_id": order_id,
+                "payment_intent_id": payment_intent_id,
+                "client_secret": client_secret,
+                "line_data": {"payment_intent_id": payment_intent_id},
+            },
         )
+        .one_or_none()
     )
-    return stored
+    if stored is None:
+        return placed_order(session, order_id)
+    db.expire_loaded(session, Order, [order_id])
+    return PlacedOrder.from_row(stored)
 
 
 def abort(session: Session, *, order_id: uuid.UUID, reason: str) -> Cart | None:

@@ -11,29 +11,68 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from models import db
 from models.base import utcnow
 from models.errors import InvalidTransition, NotFound
 from models.orders.rules import may_ship
 from models.orders.status import OrderStatus, transition
 from models.orders.tables import Order, Shipment, ShipmentStatus
-from models.orders.timeline import add_event
+from models.orders.timeline import OrderEvent, add_event
 from models.warehouses.routing import Allocation
 
 
-def record_shipments(session: Session, *, order: Order, allocation: Allocation) -> None:
-    """One pending shipment per warehouse of ``allocation``, and the choice on the timeline."""
-    session.add_all(
-        Shipment(
-            order_id=order.id,
-            warehouse=part.warehouse,
-            items=[{"sku": sku, "quantity": n} for sku, n in sorted(part.lines.items())],
-        )
-        for part in allocation.parts
+def _record_statement() -> Any:
+    """The shipments (one per ``parts`` element) and the ``allocated`` line, as one."""
+    part = (
+        func.jsonb_array_elements(bindparam("parts", type_=JSONB))
+        .table_valued("value")
+        .render_derived(name="part")
     )
-    add_event(session, order, "allocated", **allocation.as_event())
+    shipments = insert(_SHIPMENTS).from_select(
+        ["order_id", "warehouse", "items", "status"],
+        select(
+            bindparam("order_id", type_=_SHIPMENTS.c.order_id.type),
+            part.c.value.op("->>")(literal("warehouse")),
+            part.c.value.op("->")(literal("items")),
+            literal(ShipmentStatus.PENDING.value),
+        ),
+    )
+    return (
+        insert(_ORDER_EVENTS)
+        .values(order_id=bindparam("order_id"), kind="allocated", data=bindparam("allocated"))
+        .add_cte(shipments.cte("shipments"))
+    )
+
+
+_SHIPMENTS = Shipment.__table__
+_ORDER_EVENTS = OrderEvent.__table__
+_RECORD = _record_statement()
+
+
+def record_shipments(session: Session, *, order_id: uuid.UUID, allocation: Allocation) -> None:
+    """One pending shipment per warehouse of ``allocation``, and the choice on the timeline.
+
+    One statement on the session's connection (checkout's hot path); nothing is loaded.
+    """
+    db.flush_if_pending(session, Order)
+    session.connection().execute(
+        _RECORD,
+        {
+            "order_id": order_id,
+            "parts": [
+                {
+                    "warehouse": part.warehouse,
+                    "items": [{"sku": sku, "quantity": n} for sku, n in sorted(part.lines.items())],
+                }
+                for part in allocation.parts
+            ],
+            "allocated": allocation.as_event(),
+        },
+    )
 
 
 def _lock_shippable(session: Session, order_id: uuid.UUID) -> Order:

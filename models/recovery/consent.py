@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import bindparam, case, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from models import db
 from models.carts.tables import Cart
 from models.db import affected_rows
 from models.recovery.tables import RecoveryStep, StepStatus, Suppression
@@ -19,6 +21,35 @@ def record_consent(session: Session, *, cart: Cart, consent: bool, now: dt.datet
     elif cart.marketing_consent_at is None:
         cart.marketing_consent_at = now
     session.flush()
+
+
+_CARTS = Cart.__table__
+# A consent keeps its first time; a refusal clears it. No new cart version: as above.
+_SET_CONSENT = (
+    update(_CARTS)
+    .where(_CARTS.c.id == bindparam("consent_cart_id"))
+    .values(
+        marketing_consent_at=case(
+            (bindparam("consent"), func.coalesce(_CARTS.c.marketing_consent_at, bindparam("now"))),
+            else_=None,
+        )
+    )
+)
+
+
+def record_consent_by_id(
+    session: Session, *, cart_id: str, consent: bool, now: dt.datetime
+) -> None:
+    """``record_consent`` for a cart the caller holds locked but has not loaded (checkout).
+
+    One prebuilt statement on the session's connection; a ``Cart`` the session holds is
+    expired.
+    """
+    db.flush_if_pending(session, Cart)
+    session.connection().execute(
+        _SET_CONSENT, {"consent_cart_id": cart_id, "consent": consent, "now": now}
+    )
+    db.expire_loaded(session, Cart, [cart_id])
 
 
 def unsubscribe(session: Session, *, address_hash: str, now: dt.datetime) -> bool:

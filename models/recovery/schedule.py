@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnExpressionArgument,
     Row,
     Select,
+    bindparam,
     case,
     exists,
     select,
@@ -27,9 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from models import db
 from models.carts import lifecycle
 from models.carts.tables import Cart, CartItem, CartStatus
-from models.db import affected_rows
 from models.orders.status import CAPTURED, OrderStatus
 from models.orders.tables import Order
 from models.recovery.tables import RecoveryStep, StepName, StepStatus
@@ -260,16 +261,21 @@ _INSERT_STEPS = (
 )
 
 
+_STEPS = RecoveryStep.__table__
+_CANCEL_PENDING = (
+    update(_STEPS)
+    .where(_STEPS.c.cart_id == bindparam("step_cart_id"), _STEPS.c.status == StepStatus.PENDING)
+    .values(status=StepStatus.CANCELED, reason="ordered", canceled_at=bindparam("now"))
+)
+
+
 def cancel_pending(session: Session, *, cart_id: str, now: dt.datetime) -> int:
     """Cancel the cart's claimed steps not sent yet (checkout: in the order's transaction).
 
     Waits for a send in progress (it holds its step row), so a reminder either went out
-    before the order existed or never goes out.
+    before the order existed or never goes out. One prebuilt statement on the session's
+    connection; a ``RecoveryStep`` the session holds is not refreshed.
     """
-    return affected_rows(
-        session,
-        update(RecoveryStep)
-        .where(RecoveryStep.cart_id == cart_id, RecoveryStep.status == StepStatus.PENDING)
-        .values(status=StepStatus.CANCELED, reason="ordered", canceled_at=now)
-        .execution_options(synchronize_session=False),
-    )
+    db.flush_if_pending(session, RecoveryStep)
+    result = session.connection().execute(_CANCEL_PENDING, {"step_cart_id": cart_id, "now": now})
+    return result.rowcount

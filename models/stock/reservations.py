@@ -14,7 +14,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, String, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from models import db
@@ -28,10 +41,32 @@ from models.warehouses.tables import Warehouse
 # Every stock row of the order's skus, in every warehouse, locked in (sku, warehouse)
 # order: the one lock order of every stock writer (transfers and deactivation included).
 _LOCK_ROWS = (
-    select(StockLevel.sku)
-    .where(StockLevel.sku.in_(bindparam("skus", expanding=True)))
-    .order_by(StockLevel.sku, StockLevel.warehouse)
+    select(StockLevel.__table__.c.sku)
+    .where(StockLevel.__table__.c.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(StockLevel.__table__.c.sku, StockLevel.__table__.c.warehouse)
     .with_for_update()
+)
+# Every line of the allocation from parallel arrays: one statement text for any number of
+# lines, no RETURNING (nothing here needs the new rows' ids).
+_LINE = (
+    func.unnest(
+        bindparam("skus", type_=ARRAY(String)),
+        bindparam("warehouses", type_=ARRAY(String)),
+        bindparam("quantities", type_=ARRAY(Integer)),
+    )
+    .table_valued("sku", "warehouse", "quantity")
+    .render_derived(name="line")
+)
+_INSERT = insert(Reservation.__table__).from_select(
+    ["order_id", "sku", "warehouse", "quantity", "status", "expires_at"],
+    select(
+        bindparam("order_id", type_=Reservation.__table__.c.order_id.type),
+        _LINE.c.sku,
+        _LINE.c.warehouse,
+        _LINE.c.quantity,
+        literal(ReservationStatus.ACTIVE.value),
+        bindparam("expires_at", type_=Reservation.__table__.c.expires_at.type),
+    ),
 )
 
 
@@ -72,10 +107,11 @@ def _candidates(
     Its own statement after the lock, so under READ COMMITTED it sees every reservation,
     transfer and deactivation committed before the rows were ours.
     """
+    connection = session.connection()
     if country is None:
-        rows = session.execute(_CANDIDATES, {"skus": skus})
+        rows = connection.execute(_CANDIDATES, {"skus": skus})
     else:
-        rows = session.execute(_CANDIDATES_IN_COUNTRY, {"skus": skus, "country": country})
+        rows = connection.execute(_CANDIDATES_IN_COUNTRY, {"skus": skus, "country": country})
     free: dict[str, dict[str, int]] = {}
     where: dict[str, tuple[float | None, int]] = {}
     for sku, warehouse, units, w_country, latitude, longitude, priority in rows:
@@ -106,7 +142,10 @@ def reserve(
     ``place`` is the shipping address's location for the distance rule (``routing``).
     """
     wanted = sorted(set(quantities))
-    session.execute(_LOCK_ROWS, {"skus": wanted})
+    # Core on the connection skips autoflush: the order row must exist for the inserts.
+    session.flush()
+    connection = session.connection()
+    connection.execute(_LOCK_ROWS, {"skus": wanted})
     candidates = _candidates(session, wanted, country=country and country.upper(), place=place)
     shortfalls = []
     for sku in wanted:
@@ -116,21 +155,20 @@ def reserve(
     allocation = None if shortfalls else routing.route(quantities, candidates)
     if allocation is None:
         return Reserved(shortfalls)
-    # One multi-row INSERT without RETURNING: nothing here needs the new rows' ids.
-    session.execute(
-        insert(Reservation),
-        [
-            {
-                "order_id": order_id,
-                "sku": sku,
-                "warehouse": part.warehouse,
-                "quantity": units,
-                "status": ReservationStatus.ACTIVE,
-                "expires_at": expires_at,
-            }
-            for part in allocation.parts
-            for sku, units in sorted(part.lines.items())
-        ],
+    lines = [
+        (sku, part.warehouse, units)
+        for part in allocation.parts
+        for sku, units in sorted(part.lines.items())
+    ]
+    connection.execute(
+        _INSERT,
+        {
+            "order_id": order_id,
+            "skus": [sku for sku, _, _ in lines],
+            "warehouses": [warehouse for _, warehouse, _ in lines],
+            "quantities": [units for _, _, units in lines],
+            "expires_at": expires_at,
+        },
     )
     return Reserved([], allocation)
 

@@ -103,6 +103,25 @@ def test_every_cart_route_publishes(client, hints, cart_id):
     assert [hint["version"] for hint in hints(cart_id)] == versions
 
 
+def test_checkout_publishes_the_cart_version_it_moved_to(client, hints, cart_id, stripe_sandbox):
+    body = {
+        "email": "ada@example.com",
+        "shipping_address": {
+            "name": "Ada",
+            "line1": "1 Main St",
+            "city": "Springfield",
+            "postal_code": "12345",
+            "country": "US",
+        },
+    }
+    with Session.begin() as session:
+        version = session.get_one(Cart, cart_id).version
+
+    assert client.post(f"/api/carts/{cart_id}/checkout", json=body).status_code == 201
+
+    assert hints(cart_id) == [{"cart_id": cart_id, "version": version + 1}]
+
+
 def test_a_redis_outage_does_not_fail_the_write(client, cart_id, monkeypatch):
     down = cart_hints.Publisher("redis://127.0.0.1:1/0")
     monkeypatch.setattr(cart_hints, "_publisher", down)

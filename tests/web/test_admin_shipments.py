@@ -27,7 +27,7 @@ def split_order(status: str = "paid") -> tuple[str, dict[str, int]]:
             parts=[Part("east", {"A": 1}, 10.0), Part("west", {"B": 2}, 900.0)],
             reason="split",
         )
-        fulfilment.record_shipments(session, order=order, allocation=allocation)
+        fulfilment.record_shipments(session, order_id=order.id, allocation=allocation)
         session.flush()
         shipments = session.scalars(select(Shipment).where(Shipment.order_id == order.id))
         ids = {s.warehouse: s.id for s in shipments}

@@ -78,7 +78,7 @@ def test_an_operator_ships_a_split_order_one_shipment_at_a_time(live_server, pag
         allocation = Allocation(
             parts=[Part("east", {"A": 1}, 1.0), Part("west", {"B": 1}, 2.0)], reason="split"
         )
-        fulfilment.record_shipments(session, order=order, allocation=allocation)
+        fulfilment.record_shipments(session, order_id=order.id, allocation=allocation)
         session.flush()
         order_id, first = str(order.id), order.shipments[0].id
     expect = sync_api.expect

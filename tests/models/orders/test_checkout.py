@@ -9,12 +9,16 @@ import pytest
 from sqlalchemy import func, select, text
 
 from models import db, errors
-from models.carts.tables import Cart, DiscountCode
+from models.base import utcnow
+from models.carts.lifecycle import STATEMENT_VERSIONS_KEY
+from models.carts.tables import Cart, CartEvent, CartItem, DiscountCode
 from models.db import Session
 from models.orders import checkout, payment_effects
-from models.orders.tables import Order
+from models.orders.tables import Order, OrderItem, Shipment
 from models.orders.timeline import OrderEvent
+from models.recovery.tables import RecoveryStep
 from models.stock import availability
+from models.stock.tables import Reservation
 from tests.support import factories
 
 ADDRESS = {"name": "A", "line1": "1", "city": "C", "postal_code": "1", "country": "US"}
@@ -201,3 +205,87 @@ def test_a_canceled_payment_frees_the_code_so_the_cart_checks_out_again():
         assert again.created and again.order.id != first
         assert again.order.discount_code == "AGAIN"
         assert session.get(DiscountCode, "AGAIN").used_at is not None
+
+
+def test_start_writes_the_order_its_lines_shipments_and_moves_the_cart():
+    with Session.begin() as session:
+        factories.product(session, "A", price_cents=1000)
+        factories.product(session, "B", price_cents=500, stock={"east": 10})
+        cart = factories.cart(session, items={"A": 2, "B": 3})
+        cart_id, version = cart.id, cart.version
+        session.add(
+            RecoveryStep(
+                cart_id=cart_id,
+                step="email_1",
+                status="pending",
+                due_at=utcnow(),
+                claimed_at=utcnow(),
+            )
+        )
+        factories.product(session, "A", price_cents=900, stock={})  # a drop: applied silently
+
+    with Session.begin() as session:
+        result = start(session, cart_id)
+        assert session.info[STATEMENT_VERSIONS_KEY] == {cart_id: version + 1}
+    changes = [{"sku": "A", "old_price_cents": 1000, "new_price_cents": 900}]
+
+    with Session.begin() as session:
+        order = session.get_one(Order, result.order.id)
+        assert result.order == checkout.placed_order(session, order.id)
+        assert (order.status, order.total_cents, order.order_number) == (
+            "pending_payment",
+            3300,
+            result.order.order_number,
+        )
+        assert (order.refunded_cents, order.confirmation_attempts, order.meta) == (
+            0,
+            0,
+            {"price_changes": changes},
+        )
+        assert result.price_changes == changes
+        items = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id))
+        assert sorted((i.sku, i.name, i.quantity, i.unit_price_cents) for i in items) == [
+            ("A", "Product A", 2, 900),
+            ("B", "Product B", 3, 500),
+        ]
+        kinds = session.scalars(
+            select(OrderEvent.kind).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
+        )
+        assert list(kinds) == ["created", "allocated"]
+        shipments = session.scalars(select(Shipment).where(Shipment.order_id == order.id))
+        assert sorted((s.warehouse, s.status, s.items) for s in shipments) == [
+            ("east", "pending", [{"sku": "B", "quantity": 3}]),
+            ("main", "pending", [{"sku": "A", "quantity": 2}]),
+        ]
+        reserved = session.scalars(select(Reservation).where(Reservation.order_id == order.id))
+        assert sorted((r.sku, r.warehouse, r.quantity) for r in reserved) == [
+            ("A", "main", 2),
+            ("B", "east", 3),
+        ]
+        cart = session.get_one(Cart, cart_id)
+        assert (cart.status, cart.order_id, cart.version, cart.email) == (
+            "checkout",
+            order.id,
+            version + 1,
+            "ada@example.com",
+        )
+        item = session.scalars(select(CartItem).where(CartItem.sku == "A")).one()
+        assert (item.unit_price_cents, item.version) == (900, 2)
+        [event] = session.scalars(select(CartEvent).where(CartEvent.kind == "checkout_started"))
+        assert (event.cart_id, event.source_id) == (cart_id, f"{cart_id}:{version + 1}")
+        step = session.get_one(RecoveryStep, (cart_id, "email_1"))
+        assert (step.status, step.reason) == ("canceled", "ordered")
+
+
+def test_a_rolled_back_start_leaves_no_order_and_the_cart_as_it_was():
+    with Session.begin() as session:
+        factories.product(session, "A", stock={"main": 1})
+        cart = factories.cart(session, items={"A": 2})
+        cart_id, version = cart.id, cart.version
+    with pytest.raises(errors.ItemsOutOfStock), Session.begin() as session:
+        start(session, cart_id)
+    with Session.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+        assert session.scalar(select(func.count()).select_from(CartEvent)) == 0
+        cart = session.get_one(Cart, cart_id)
+        assert (cart.status, cart.version, cart.order_id) == ("active", version, None)

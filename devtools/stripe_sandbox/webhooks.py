@@ -1,9 +1,11 @@
 """Webhook delivery: Stripe's signature, retries with backoff, and the chaos switches.
 
-One background thread sends every due delivery (one per event and endpoint). A
-delivery succeeds on a 2xx; otherwise it is retried after ``retry_base_s * 2**n``
-until ``max_attempts`` or until its event is older than ``horizon_s`` (Stripe gives up
-after three days; the sandbox clock can be advanced past that).
+One background thread picks the due deliveries (one per event and endpoint) and hands
+them to ``senders`` threads, which POST them concurrently, as Stripe does, each on a
+kept-alive connection of its own. A delivery succeeds on a 2xx; otherwise it is retried
+after ``retry_base_s * 2**n`` until ``max_attempts`` or until its event is older than
+``horizon_s`` (Stripe gives up after three days; the sandbox clock can be advanced past
+that).
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import http.client
 import json
 import logging
+import queue
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from devtools.stripe_sandbox.events import delivery_key, render
 from devtools.stripe_sandbox.state import State
@@ -27,8 +30,7 @@ from devtools.stripe_sandbox.state import State
 logger = logging.getLogger(__name__)
 
 HORIZON_S = 3 * 24 * 3600
-# Loopback receivers must not be sent through an HTTP proxy from the environment.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+SENDERS = 8
 
 
 def sign(payload: bytes, secret: str, timestamp: int) -> str:
@@ -70,6 +72,7 @@ class Deliverer:
         timeout_s: float = 10.0,
         reorder_window: int = 3,
         reorder_hold_s: float = 0.5,
+        senders: int = SENDERS,
     ) -> None:
         self.state = state
         self.switches = switches
@@ -80,9 +83,18 @@ class Deliverer:
         self.reorder_window = reorder_window
         self.reorder_hold_s = reorder_hold_s
         self._stopping = False
+        # Deliveries handed to a sender and not yet recorded: never picked twice.
+        self._in_flight: set[str] = set()
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
+        self._senders = [
+            threading.Thread(target=self._send, name=f"sandbox-webhooks-{n}", daemon=True)
+            for n in range(senders)
+        ]
 
     def start(self) -> None:
+        for sender in self._senders:
+            sender.start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -90,6 +102,10 @@ class Deliverer:
             self._stopping = True
             self.state.changed.notify_all()
         self._thread.join(timeout=self.timeout_s + 1)
+        for _ in self._senders:
+            self._queue.put(None)
+        for sender in self._senders:
+            sender.join(timeout=self.timeout_s + 1)
 
     def _run(self) -> None:
         while True:
@@ -100,12 +116,29 @@ class Deliverer:
                     batch, wait = self._due()
                 if self._stopping:
                     return
+                for delivery in batch:
+                    self._in_flight.add(self._key(delivery))
             for delivery in batch:
-                try:
-                    self._attempt(delivery)
-                except Exception:
-                    # One bad delivery must not end the thread that sends all the others.
-                    logger.exception("delivery of %s failed", delivery["event"])
+                self._queue.put(delivery)
+
+    def _send(self) -> None:
+        connections: dict[str, http.client.HTTPConnection] = {}
+        while (delivery := self._queue.get()) is not None:
+            try:
+                self._attempt(delivery, connections)
+            except Exception:
+                # One bad delivery must not end the thread that sends all the others.
+                logger.exception("delivery of %s failed", delivery["event"])
+            finally:
+                with self.state.changed:
+                    self._in_flight.discard(self._key(delivery))
+                    self.state.changed.notify_all()
+        for connection in connections.values():
+            connection.close()
+
+    @staticmethod
+    def _key(delivery: dict[str, Any]) -> str:
+        return delivery_key(delivery["event"], delivery["endpoint"])
 
     def _due_at(self, delivery: dict[str, Any]) -> float:
         delay = self.switches.delay_s if not delivery["attempts"] else 0.0
@@ -117,8 +150,8 @@ class Deliverer:
             return [], None
         now, events = self.state.now(), self.state.data["events"]
         due, waits = [], []
-        for delivery in self.state.data["deliveries"].values():
-            if delivery["status"] != "pending":
+        for key, delivery in self.state.data["deliveries"].items():
+            if delivery["status"] != "pending" or key in self._in_flight:
                 continue
             if events[delivery["event"]]["created"] + self.horizon_s < now:
                 delivery["status"] = "failed"
@@ -133,12 +166,17 @@ class Deliverer:
             oldest = min(self._due_at(d) for d in due)
             if len(due) < self.reorder_window and now - oldest < self.reorder_hold_s:
                 return [], self.reorder_hold_s - (now - oldest)
-            return _shuffled(due[: self.reorder_window]), wait
+            window = self.reorder_window
+            return [
+                d for i in range(0, len(due), window) for d in _shuffled(due[i : i + window])
+            ], wait
         return due, wait
 
-    def _attempt(self, delivery: dict[str, Any]) -> None:
+    def _attempt(
+        self, delivery: dict[str, Any], connections: dict[str, http.client.HTTPConnection]
+    ) -> None:
         with self.state.lock:
-            key = delivery_key(delivery["event"], delivery["endpoint"])
+            key = self._key(delivery)
             if self.state.data["deliveries"].get(key) is not delivery:
                 return  # forgotten by a reset while it waited
             endpoint = self.state.data["endpoints"].get(delivery["endpoint"])
@@ -154,7 +192,7 @@ class Deliverer:
         results = (
             [(None, "dropped by the sandbox")]
             if drop
-            else [self._post(endpoint, payload) for _ in range(copies)]
+            else [self._post(endpoint, payload, connections) for _ in range(copies)]
         )
         with self.state.lock:
             for status, error in results:
@@ -171,26 +209,53 @@ class Deliverer:
             self.state.save()
             self.state.changed.notify_all()
 
-    def _post(self, endpoint: dict[str, Any], payload: bytes) -> tuple[int | None, str | None]:
+    def _post(
+        self,
+        endpoint: dict[str, Any],
+        payload: bytes,
+        connections: dict[str, http.client.HTTPConnection],
+    ) -> tuple[int | None, str | None]:
         # The signature uses the real clock: receivers check it against their own.
-        request = urllib.request.Request(
-            endpoint["url"],
-            data=payload,
-            method="POST",
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "Stripe-Signature": sign(payload, endpoint["secret"], int(time.time())),
-                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-            },
-        )
-        try:
-            with _OPENER.open(request, timeout=self.timeout_s) as response:
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": sign(payload, endpoint["secret"], int(time.time())),
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        }
+        url = urlsplit(endpoint["url"])
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        # A kept connection the receiver closed while idle fails before any answer: that
+        # one attempt is made again on a new connection.
+        for fresh in (endpoint["url"] not in connections, True):
+            connection = connections.get(endpoint["url"])
+            if connection is None:
+                connection_class = (
+                    http.client.HTTPSConnection
+                    if url.scheme == "https"
+                    else http.client.HTTPConnection
+                )
+                connection = connection_class(url.netloc, timeout=self.timeout_s)
+                connections[endpoint["url"]] = connection
+            try:
+                connection.request("POST", path, body=payload, headers=headers)
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException, ValueError) as error:
+                connection.close()
+                del connections[endpoint["url"]]
+                if fresh or not isinstance(error, _STALE):
+                    return None, str(error) or type(error).__name__
+                continue
+            if response.will_close:
+                connection.close()
+                del connections[endpoint["url"]]
+            if 200 <= response.status < 300:
                 return response.status, None
-        except urllib.error.HTTPError as error:
-            error.close()
-            return error.code, f"HTTP {error.code}"
-        except (OSError, ValueError) as error:
-            return None, str(error)
+            return response.status, f"HTTP {response.status}"
+        raise AssertionError("unreachable")
+
+
+# What a kept-alive connection the other side had closed fails with.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 def _shuffled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

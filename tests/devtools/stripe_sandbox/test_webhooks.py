@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import stripe
@@ -171,3 +174,83 @@ def test_endpoints_from_the_constructor_and_event_filters(receiver):
     ]
     body, headers = receiver.calls[0]
     assert stripe.Webhook.construct_event(body, headers["Stripe-Signature"], SECRET)
+
+
+class _Gathering(BaseHTTPRequestHandler):
+    """Answers only once ``server.barrier``'s parties are all waiting: a sender that sends
+    one at a time would be answered 500 after the barrier's timeout."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        try:
+            self.server.barrier.wait()
+            status = 200
+        except threading.BrokenBarrierError:
+            status = 500
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_deliveries_go_out_concurrently(client, control):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gathering)
+    server.barrier = threading.Barrier(3, timeout=5)
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        control.add_webhook(f"http://127.0.0.1:{server.server_port}/hook", SECRET)
+        for _ in range(3):
+            create_intent(client)
+
+        deliveries = control.wait_for_deliveries()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert [d["status"] for d in deliveries] == ["succeeded"] * 3
+    assert all(len(d["attempts"]) == 1 for d in deliveries)
+
+
+def _closing_after_each_answer(calls: list[bytes]) -> socket.socket:
+    """A receiver that answers HTTP/1.1 without ``Connection: close`` and then hangs up,
+    as a server does when its keep-alive timeout ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection, connection.makefile("rb") as stream:
+                length = 0
+                while (line := stream.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                calls.append(stream.read(length))
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_a_kept_connection_the_receiver_closed_is_replaced_without_a_failed_attempt(
+    client, control
+):
+    calls: list[bytes] = []
+    listener = _closing_after_each_answer(calls)
+    try:
+        control.add_webhook(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", SECRET)
+        for _ in range(4):
+            create_intent(client)
+            control.wait_for_deliveries()
+
+        deliveries = control.deliveries()
+    finally:
+        listener.close()
+
+    assert len(calls) == 4
+    assert [d["status"] for d in deliveries] == ["succeeded"] * 4
+    assert all(len(d["attempts"]) == 1 for d in deliveries)

@@ -9,7 +9,8 @@ from typing import Any
 from models.carts.reads import CartView
 from models.catalog import Product
 from models.orders.checkout import Checkout
-from models.orders.tables import Order, OrderItem
+from models.orders.reads import OrderLine, OrderView
+from models.orders.tables import OrderItem
 from models.product_images import ProductImage
 from models.product_search import ListedProduct
 from models.recommendations.serving import ShownProduct
@@ -107,7 +108,7 @@ def product_json(
     }
 
 
-def order_item_json(item: OrderItem) -> dict[str, Any]:
+def order_item_json(item: OrderItem | OrderLine) -> dict[str, Any]:
     return {
         "sku": item.sku,
         "name": item.name,
@@ -116,7 +117,7 @@ def order_item_json(item: OrderItem) -> dict[str, Any]:
     }
 
 
-def order_json(order: Order) -> dict[str, Any]:
+def order_json(order: OrderView) -> dict[str, Any]:
     return {
         "order_id": str(order.id),
         "order_number": order.order_number,

@@ -11,7 +11,7 @@ import datetime as dt
 import enum
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     CheckConstraint,
@@ -72,9 +72,27 @@ def images_of(session: Session, sku: str) -> list[ProductImage]:
     )
 
 
+class ReadyImage(NamedTuple):
+    """What shoppers are shown of a ready image (web.serializers.image_json)."""
+
+    sku: str
+    width: int | None
+    height: int | None
+    alt: str
+    placeholder: str | None
+    renditions: list[Any]
+
+
 # Built once: storefront reads (product lists, recommendations) only bind the skus.
 _READY_IMAGES = (
-    select(ProductImage)
+    select(
+        ProductImage.sku,
+        ProductImage.width,
+        ProductImage.height,
+        ProductImage.alt,
+        ProductImage.placeholder,
+        ProductImage.renditions,
+    )
     .where(
         ProductImage.sku.in_(bindparam("skus", expanding=True)),
         ProductImage.status == ImageStatus.READY,
@@ -83,14 +101,17 @@ _READY_IMAGES = (
 )
 
 
-def ready_images_by_sku(session: Session, skus: Iterable[str]) -> dict[str, list[ProductImage]]:
-    """The ``ready`` images of each of ``skus``, in position order (what shoppers see)."""
-    found: dict[str, list[ProductImage]] = {sku: [] for sku in skus}
+def ready_images_by_sku(session: Session, skus: Iterable[str]) -> dict[str, list[ReadyImage]]:
+    """The ``ready`` images of each of ``skus``, in position order (what shoppers see).
+
+    Rows, not ``ProductImage`` objects: every caller only serialises them. Read on the
+    session's connection (no autoflush): no caller has unflushed image changes.
+    """
+    found: dict[str, list[ReadyImage]] = {sku: [] for sku in skus}
     if not found:
         return found
-    rows = session.scalars(_READY_IMAGES, {"skus": list(found)})
-    for image in rows:
-        found[image.sku].append(image)
+    for row in session.connection().execute(_READY_IMAGES, {"skus": list(found)}):
+        found[row.sku].append(ReadyImage._make(row))
     return found
 
 

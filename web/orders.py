@@ -6,9 +6,8 @@ import uuid
 
 from flask import Blueprint
 
-from models.db import Session
+from models.orders.reads import order_view
 from models.orders.status import PURCHASED
-from models.orders.tables import Order
 from web import visitor
 from web.errors import APIError
 from web.serializers import order_json
@@ -22,10 +21,9 @@ def get_order(order_id: str):
         key = uuid.UUID(order_id)
     except ValueError:
         raise APIError(404, "not_found", "No such order.") from None
-    with Session.begin() as session:
-        order = session.get(Order, key)
-        if order is None:
-            raise APIError(404, "not_found", "No such order.")
-        if order.status in PURCHASED and order.email:
-            visitor.remember_buyer(order.email)  # for the buyer's personal picks
-        return order_json(order)
+    order = order_view(key)
+    if order is None:
+        raise APIError(404, "not_found", "No such order.")
+    if order.status in PURCHASED and order.email:
+        visitor.remember_buyer(order.email)  # for the buyer's personal picks
+    return order_json(order)

@@ -9,8 +9,9 @@ from typing import Any
 from models.carts.reads import CartView
 from models.catalog import Product
 from models.orders.checkout import Checkout
-from models.orders.tables import Order, OrderItem
-from models.product_images import ProductImage
+from models.orders.reads import OrderLine, OrderView
+from models.orders.tables import OrderItem
+from models.product_images import ReadyImage
 from models.product_search import ListedProduct
 from models.recommendations.serving import ShownProduct
 
@@ -65,7 +66,7 @@ def cart_json(view: CartView) -> dict[str, Any]:
 DEFAULT_IMAGE_WIDTH = 1280
 
 
-def image_json(image: ProductImage, media_url: str) -> dict[str, Any]:
+def image_json(image: ReadyImage, media_url: str) -> dict[str, Any]:
     """A ready image in the storefront's shape; URLs are ``media_url`` + the file's path."""
     base = media_url.rstrip("/") + "/"
     renditions = sorted(image.renditions, key=lambda r: (r["width"], r["format"]))
@@ -91,7 +92,7 @@ def image_json(image: ProductImage, media_url: str) -> dict[str, Any]:
 def product_json(
     product: Product | ListedProduct | ShownProduct,
     available: int | None,
-    images: Sequence[ProductImage] = (),
+    images: Sequence[ReadyImage] = (),
     *,
     media_url: str = "/media/",
 ) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def product_json(
     }
 
 
-def order_item_json(item: OrderItem) -> dict[str, Any]:
+def order_item_json(item: OrderItem | OrderLine) -> dict[str, Any]:
     return {
         "sku": item.sku,
         "name": item.name,
@@ -116,7 +117,7 @@ def order_item_json(item: OrderItem) -> dict[str, Any]:
     }
 
 
-def order_json(order: Order) -> dict[str, Any]:
+def order_json(order: OrderView) -> dict[str, Any]:
     return {
         "order_id": str(order.id),
         "order_number": order.order_number,

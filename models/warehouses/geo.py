@@ -1,9 +1,9 @@
 """Where an address or a warehouse is: coordinates from a postal code or a country.
 
 US postal codes resolve offline through the ``zipcodes`` package; any other place falls
-back to its country's centre (``centroids``). Lookups are cached per process: the first
-one loads the package's data (seconds), so checkout resolves the buyer's location before
-it locks anything.
+back to its country's centre (``centroids``). The package's data is indexed by code once
+per process, on the first lookup (a few tenths of a second, so checkout resolves the
+buyer's location before it locks anything); every lookup after it is a dict get.
 """
 
 from __future__ import annotations
@@ -28,19 +28,24 @@ class Place:
     source: str
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.cache
+def _us_coordinates() -> dict[str, tuple[float, float]]:
+    """Latitude and longitude by five-digit US code, the first record of each code.
+
+    ``zipcodes.matching`` scans all 42,000 records per call; one pass here replaces it.
+    """
+    coordinates: dict[str, tuple[float, float]] = {}
+    for record in zipcodes.list_all():  # type: ignore[no-untyped-call]  # untyped library
+        coordinates.setdefault(record["zip_code"], (float(record["lat"]), float(record["long"])))
+    return coordinates
+
+
 def postal_code_place(country: str, postal_code: str) -> Place | None:
-    """The coordinates of a postal code, or None when it cannot be placed offline."""
+    """The coordinates of a postal code (ZIP or ZIP+4), or None when it cannot be placed offline."""
     if country.upper() != "US":
         return None
-    code = postal_code.strip()[:5]
-    try:
-        matches = zipcodes.matching(code)  # type: ignore[no-untyped-call]  # untyped library
-    except (TypeError, ValueError):
-        return None
-    if not matches:
-        return None
-    return Place(float(matches[0]["lat"]), float(matches[0]["long"]), "postal_code")
+    found = _us_coordinates().get(postal_code.strip()[:5])
+    return Place(*found, "postal_code") if found else None
 
 
 def locate(country: str | None, postal_code: str | None) -> Place | None:

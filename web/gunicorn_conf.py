@@ -32,6 +32,14 @@ def on_starting(server):
         Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
 
 
+def post_worker_init(worker):
+    # Most of a second of CPU (models/warehouses/geo.py), spent before the worker takes
+    # requests rather than on its first checkout.
+    from models.warehouses import geo
+
+    geo.load_postal_codes()
+
+
 def child_exit(server, worker):
     if _metrics_dir:
         from prometheus_client import multiprocess

@@ -40,6 +40,12 @@ def _us_coordinates() -> dict[str, tuple[float, float]]:
     return coordinates
 
 
+def load_postal_codes() -> None:
+    """Build the postal-code index now: web workers do it as they start, so no buyer's
+    checkout waits on it."""
+    _us_coordinates()
+
+
 def postal_code_place(country: str, postal_code: str) -> Place | None:
     """The coordinates of a postal code (ZIP or ZIP+4), or None when it cannot be placed offline."""
     if country.upper() != "US":

@@ -56,3 +56,16 @@ def test_a_lookup_does_not_scan_the_package_data(monkeypatch):
     monkeypatch.setattr(zipcodes, "matching", scan)
     monkeypatch.setattr(zipcodes, "list_all", scan)
     assert geo.postal_code_place("US", "90012").source == "postal_code"
+
+
+def test_a_web_worker_indexes_the_postal_codes_before_it_takes_requests(monkeypatch):
+    from web import gunicorn_conf
+
+    geo._us_coordinates.cache_clear()
+    gunicorn_conf.post_worker_init(worker=None)
+
+    def scan(*args, **kwargs):
+        raise AssertionError("scanned")
+
+    monkeypatch.setattr(zipcodes, "list_all", scan)
+    assert geo.postal_code_place("US", "10001").source == "postal_code"

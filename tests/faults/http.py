@@ -5,8 +5,11 @@ builds a prepared request, merges settings, reads the proxy variables of the who
 environment and runs the cookie jar. The load needs none of that: JSON or form bodies to
 two known loopback origins, an optional bearer token, the status and the JSON answer.
 A connection the server closed while idle (its keep-alive timeout) is noticed before
-reuse, as urllib3 does, and replaced; a request that fails is not retried here (the load
-records it as status 0, or retries it itself) and its connection is dropped.
+reuse, as urllib3 does, and replaced. The close can still cross a request on the wire:
+then the kept connection fails before any answer, and the request is sent once more on a
+new connection, as browsers do (the server closed it unread). Any other failure is not
+retried here (the load records it as status 0, or retries it itself) and its connection
+is dropped.
 """
 
 from __future__ import annotations
@@ -59,25 +62,33 @@ class Client:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         if self._connection is not None and _closed_by_peer(self._connection):
             self.close()
-        if self._connection is None:
-            self._connection = http.client.HTTPConnection(
-                self.host, self.port, timeout=self.timeout
-            )
-        try:
-            self._connection.request(method, path, body=body, headers=sent)
-            answer = self._connection.getresponse()
-            response = Response(answer.status, answer.read())
-        except (OSError, http.client.HTTPException) as error:
-            self.close()
-            raise HTTPFailure(str(error)) from error
-        if answer.will_close:
-            self.close()
-        return response
+        for reused in (self._connection is not None, False):
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection(
+                    self.host, self.port, timeout=self.timeout
+                )
+            try:
+                self._connection.request(method, path, body=body, headers=sent)
+                answer = self._connection.getresponse()
+                response = Response(answer.status, answer.read())
+            except (OSError, http.client.HTTPException) as error:
+                self.close()
+                if reused and isinstance(error, _CLOSED_UNREAD):
+                    continue
+                raise HTTPFailure(str(error)) from error
+            if answer.will_close:
+                self.close()
+            return response
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+# How a kept-alive connection the server closed as the request went out fails.
+_CLOSED_UNREAD = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 def _closed_by_peer(connection: http.client.HTTPConnection) -> bool:

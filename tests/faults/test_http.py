@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 
 from devtools.embedded import free_port
@@ -55,3 +58,52 @@ def test_no_server_is_a_failure_and_the_next_request_reconnects():
     with SandboxServer(port=port):
         assert client.request("GET", "/v1/payment_intents").status_code == 200
     client.close()
+
+
+def _closing_the_second_request_unanswered(seen: list[bytes]) -> socket.socket:
+    """A server that answers one request per connection and keeps it open, but closes
+    the connection unanswered when a second request arrives on it: its idle timeout
+    firing as the request went out."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve(connection: socket.socket) -> None:
+        with connection, connection.makefile("rb") as stream:
+            for n in range(2):
+                line = stream.readline()
+                while stream.readline() not in (b"\r\n", b""):
+                    pass
+                seen.append(line)
+                if n == 1:
+                    return
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener
+
+
+def test_a_request_crossing_the_servers_close_is_sent_again_on_a_new_connection():
+    seen: list[bytes] = []
+    listener = _closing_the_second_request_unanswered(seen)
+    client = Client(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=5)
+    try:
+        assert client.request("GET", "/first").status_code == 200
+        answer = client.request("POST", "/second", json_body={})
+    finally:
+        client.close()
+        listener.close()
+
+    assert answer.status_code == 200
+    # Sent twice: closed unread on the kept connection, answered on the new one.
+    assert seen == [
+        b"GET /first HTTP/1.1\r\n",
+        b"POST /second HTTP/1.1\r\n",
+        b"POST /second HTTP/1.1\r\n",
+    ]

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from models.errors import CartfleetError
 from models.orders.tables import Order
 from models.orders.timeline import OrderEvent
 
@@ -55,8 +56,11 @@ _LINES_ONLY = insert(OrderEvent.__table__).from_select(
 _WRITTEN = ("status", "meta", "paid_at", "refunded_cents")
 
 
-class StaleOrder(RuntimeError):
-    """The order's row no longer holds the status it was read with."""
+class StaleOrder(CartfleetError):
+    """The order's row no longer holds the status it was read with (the event is retried)."""
+
+    code = "stale_order"
+    status = 409
 
 
 def write(session: Session, *, order: Order, lines: list[dict[str, Any]]) -> None:

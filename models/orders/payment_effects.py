@@ -27,11 +27,12 @@ from sqlalchemy.orm import Session
 
 from models.carts.lifecycle import complete_cart_quickly
 from models.errors import OrderNotFound
+from models.orders import settlement_write
 from models.orders.checkout import release_checkout
 from models.orders.status import CAPTURED, OrderStatus, transition
 from models.orders.stock_confirmation import confirm_reservations, record_confirmation_errors
 from models.orders.tables import Order
-from models.orders.timeline import add_event
+from models.orders.timeline import add_event, collecting
 from models.stock import reservations
 
 logger = logging.getLogger(__name__)
@@ -137,28 +138,32 @@ def settle(
 ) -> Settlement:
     """Merge the event's facts, move the status forward if they imply it, run the effects.
 
-    Shared by every payment event (and refunds, ``models.orders.refunds``).
+    Shared by every payment event (and refunds, ``models.orders.refunds``). The order's
+    status, facts, ``paid_at`` and refunded amount and the timeline lines of the
+    settlement are written together by one statement (``settlement_write``).
     """
-    was_captured = is_captured(order)
-    merged = {**payment_facts(order), **(facts or {})}
-    merged["last_event_created"] = max(int(merged.get("last_event_created") or 0), created)
-    if captures:
-        merged["captured"] = True
-    _set_meta(order, **{FACTS_KEY: merged})
+    with collecting(session, order) as lines:
+        was_captured = is_captured(order)
+        merged = {**payment_facts(order), **(facts or {})}
+        merged["last_event_created"] = max(int(merged.get("last_event_created") or 0), created)
+        if captures:
+            merged["captured"] = True
+        _set_meta(order, **{FACTS_KEY: merged})
 
-    before = order.status
-    add_event(session, order, kind, event_id=event_id, created=created, **details)
-    if proposed:
-        transition(session, order, proposed, event_id=event_id)
-    after = order.status
-    result = Settlement(order=order, status_before=before, status_after=after)
+        before = order.status
+        add_event(session, order, kind, event_id=event_id, created=created, **details)
+        if proposed:
+            transition(session, order, proposed, event_id=event_id)
+        after = order.status
+        result = Settlement(order=order, status_before=before, status_after=after)
 
-    if captures and not was_captured:
-        _on_capture(session, result, was_canceled=before == OrderStatus.CANCELED)
-    elif after == OrderStatus.CANCELED and before != OrderStatus.CANCELED:
-        release_checkout(session, order=order, reason=kind)
-    if after == OrderStatus.REFUNDED and before != OrderStatus.REFUNDED:
-        _on_full_refund(session, order)
+        if captures and not was_captured:
+            _on_capture(session, result, was_canceled=before == OrderStatus.CANCELED)
+        elif after == OrderStatus.CANCELED and before != OrderStatus.CANCELED:
+            release_checkout(session, order=order, reason=kind)
+        if after == OrderStatus.REFUNDED and before != OrderStatus.REFUNDED:
+            _on_full_refund(session, order)
+    settlement_write.write(session, order=order, lines=lines)
     return result
 
 

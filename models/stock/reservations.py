@@ -200,17 +200,28 @@ _LOCK_UNCONFIRMED = (
     .order_by(_RESERVATIONS.c.sku, _RESERVATIONS.c.warehouse)
     .with_for_update(of=[_RESERVATIONS, _STOCK])
 )
+# The units taken per stock row (parallel arrays) and the reservations marked confirmed,
+# in one statement: the stock update is a data-modifying CTE of the reservations' update.
+_TAKEN = (
+    func.unnest(
+        bindparam("stock_skus", type_=ARRAY(String)),
+        bindparam("stock_warehouses", type_=ARRAY(String)),
+        bindparam("units", type_=ARRAY(Integer)),
+    )
+    .table_valued("sku", "warehouse", "units")
+    .render_derived(name="taken")
+)
 _TAKE_STOCK = (
     update(_STOCK)
-    .where(
-        _STOCK.c.sku == bindparam("stock_sku"), _STOCK.c.warehouse == bindparam("stock_warehouse")
-    )
-    .values(on_hand=_STOCK.c.on_hand - bindparam("units"), updated_at=func.now())
+    .where(_STOCK.c.sku == _TAKEN.c.sku, _STOCK.c.warehouse == _TAKEN.c.warehouse)
+    .values(on_hand=_STOCK.c.on_hand - _TAKEN.c.units, updated_at=func.now())
+    .cte("take_stock")
 )
-_MARK_CONFIRMED = (
+_CONFIRM = (
     update(_RESERVATIONS)
     .where(_RESERVATIONS.c.id == func.any(bindparam("ids")))
     .values(status=ReservationStatus.CONFIRMED)
+    .add_cte(_TAKE_STOCK)
 )
 
 
@@ -258,13 +269,14 @@ def confirm(session: Session, *, order_id: uuid.UUID) -> list[dict[str, object]]
         confirmed.append(row.id)
     if confirmed:
         connection.execute(
-            _TAKE_STOCK,
-            [
-                {"stock_sku": sku, "stock_warehouse": warehouse, "units": units}
-                for (sku, warehouse), units in taken.items()
-            ],
+            _CONFIRM,
+            {
+                "stock_skus": [sku for sku, _ in taken],
+                "stock_warehouses": [warehouse for _, warehouse in taken],
+                "units": list(taken.values()),
+                "ids": confirmed,
+            },
         )
-        connection.execute(_MARK_CONFIRMED, {"ids": confirmed})
         db.expire_loaded(session, StockLevel, taken)
         db.expire_loaded(session, Reservation, confirmed)
     return errors

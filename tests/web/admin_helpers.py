@@ -93,17 +93,15 @@ def paid_order(sandbox: SandboxServer, *, lines: dict[str, int] | None = None, *
             factories.product(session, sku)
         order = factories.order(session, lines=lines or {"TEE-1": 2}, **fields)
         order_id, total = str(order.id), order.total_cents
-    intent = stripe_client().v1.payment_intents.create(
-        params={
-            "amount": total,
-            "currency": "usd",
-            "payment_method": "pm_card_visa",
-            "confirm": True,
-            "metadata": {"order_id": order_id},
-        }
+    # Created, stored, then confirmed, as checkout and the buyer do: a webhook that beat
+    # the stored id would be refused as a mismatch and the order would never be paid.
+    client = stripe_client()
+    intent = client.v1.payment_intents.create(
+        params={"amount": total, "currency": "usd", "metadata": {"order_id": order_id}}
     )
     with Session.begin() as session:
         session.get(Order, uuid.UUID(order_id)).payment_intent_id = intent.id
+    client.v1.payment_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
     wait_until(lambda: order_status(order_id) == "paid")
     return order_id
 

@@ -69,9 +69,11 @@ def _closing_the_second_request_unanswered(seen: list[bytes]) -> socket.socket:
     def serve(connection: socket.socket) -> None:
         with connection, connection.makefile("rb") as stream:
             for n in range(2):
-                line = stream.readline()
-                while stream.readline() not in (b"\r\n", b""):
-                    pass
+                line, length = stream.readline(), 0
+                while (header := stream.readline()) not in (b"\r\n", b""):
+                    if header.lower().startswith(b"content-length:"):
+                        length = int(header.split(b":")[1])
+                stream.read(length)
                 seen.append(line)
                 if n == 1:
                     return

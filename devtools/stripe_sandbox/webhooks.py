@@ -85,6 +85,12 @@ class Deliverer:
         self._stopping = False
         # Deliveries handed to a sender and not yet recorded: never picked twice.
         self._in_flight: set[str] = set()
+        # The keys of the pending deliveries, so a scan skips the thousands already sent.
+        # Deliveries are only ever added (a reset replaces the whole table): the keys
+        # past the count already seen are the new ones.
+        self._pending: dict[str, None] = {}
+        self._table: dict[str, Any] | None = None
+        self._seen = 0
         self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
         self._senders = [
@@ -150,8 +156,8 @@ class Deliverer:
             return [], None
         now, events = self.state.now(), self.state.data["events"]
         due, waits = [], []
-        for key, delivery in self.state.data["deliveries"].items():
-            if delivery["status"] != "pending" or key in self._in_flight:
+        for key, delivery in self._pending_deliveries():
+            if key in self._in_flight:
                 continue
             if events[delivery["event"]]["created"] + self.horizon_s < now:
                 delivery["status"] = "failed"
@@ -171,6 +177,21 @@ class Deliverer:
                 d for i in range(0, len(due), window) for d in _shuffled(due[i : i + window])
             ], wait
         return due, wait
+
+    def _pending_deliveries(self) -> list[tuple[str, dict[str, Any]]]:
+        deliveries = self.state.data["deliveries"]
+        if deliveries is not self._table:
+            self._table, self._pending, self._seen = deliveries, {}, 0
+        if len(deliveries) > self._seen:
+            self._pending.update(dict.fromkeys(list(deliveries)[self._seen :]))
+            self._seen = len(deliveries)
+        pending = []
+        for key in list(self._pending):
+            if deliveries[key]["status"] == "pending":
+                pending.append((key, deliveries[key]))
+            else:
+                del self._pending[key]
+        return pending
 
     def _attempt(
         self, delivery: dict[str, Any], connections: dict[str, http.client.HTTPConnection]

@@ -91,7 +91,7 @@ class Deliverer:
         self._pending: dict[str, None] = {}
         self._table: dict[str, Any] | None = None
         self._seen = 0
-        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
         self._senders = [
             threading.Thread(target=self._send, name=f"sandbox-webhooks-{n}", daemon=True)
@@ -122,23 +122,24 @@ class Deliverer:
                     batch, wait = self._due()
                 if self._stopping:
                     return
-                for delivery in batch:
-                    self._in_flight.add(self._key(delivery))
-            for delivery in batch:
-                self._queue.put(delivery)
+                for group in batch:
+                    self._in_flight.update(self._key(delivery) for delivery in group)
+            for group in batch:
+                self._queue.put(group)
 
     def _send(self) -> None:
         connections: dict[str, http.client.HTTPConnection] = {}
-        while (delivery := self._queue.get()) is not None:
-            try:
-                self._attempt(delivery, connections)
-            except Exception:
-                # One bad delivery must not end the thread that sends all the others.
-                logger.exception("delivery of %s failed", delivery["event"])
-            finally:
-                with self.state.changed:
-                    self._in_flight.discard(self._key(delivery))
-                    self.state.changed.notify_all()
+        while (group := self._queue.get()) is not None:
+            for delivery in group:
+                try:
+                    self._attempt(delivery, connections)
+                except Exception:
+                    # One bad delivery must not end the thread that sends all the others.
+                    logger.exception("delivery of %s failed", delivery["event"])
+                finally:
+                    with self.state.changed:
+                        self._in_flight.discard(self._key(delivery))
+                        self.state.changed.notify_all()
         for connection in connections.values():
             connection.close()
 
@@ -150,8 +151,10 @@ class Deliverer:
         delay = self.switches.delay_s if not delivery["attempts"] else 0.0
         return delivery["next_at"] + delay
 
-    def _due(self) -> tuple[list[dict[str, Any]], float | None]:
-        """The deliveries to send now, and how long to wait if there are none."""
+    def _due(self) -> tuple[list[list[dict[str, Any]]], float | None]:
+        """The deliveries to send now, in groups a sender sends in order (one each, or a
+        shuffled window of ``reorder_window`` when reordering), and how long to wait if
+        there are none."""
         if self.switches.paused:
             return [], None
         now, events = self.state.now(), self.state.data["events"]
@@ -173,10 +176,8 @@ class Deliverer:
             if len(due) < self.reorder_window and now - oldest < self.reorder_hold_s:
                 return [], self.reorder_hold_s - (now - oldest)
             window = self.reorder_window
-            return [
-                d for i in range(0, len(due), window) for d in _shuffled(due[i : i + window])
-            ], wait
-        return due, wait
+            return [_shuffled(due[i : i + window]) for i in range(0, len(due), window)], wait
+        return [[delivery] for delivery in due], wait
 
     def _pending_deliveries(self) -> list[tuple[str, dict[str, Any]]]:
         deliveries = self.state.data["deliveries"]

@@ -70,6 +70,8 @@ def _closing_the_second_request_unanswered(seen: list[bytes]) -> socket.socket:
         with connection, connection.makefile("rb") as stream:
             for n in range(2):
                 line, length = stream.readline(), 0
+                if not line:
+                    return  # the client hung up
                 while (header := stream.readline()) not in (b"\r\n", b""):
                     if header.lower().startswith(b"content-length:"):
                         length = int(header.split(b":")[1])

@@ -303,6 +303,19 @@ def _seed_and_plan(count: int) -> tuple[dict[str, list[dict]], list[dict]]:
         headers = {"Content-Type": "application/json", **_signed(payload)}
         return {"method": "POST", "path": "/webhooks/stripe", "body": payload, "headers": headers}
 
+    def cart_writes(add: list[str], edit: list[str], buy: list[str]) -> dict[str, list]:
+        """Each write on carts of its own: an add, an edit, a checkout per cart."""
+        return {
+            "item_add": [
+                plain("POST", f"/api/carts/{c}/items", {"sku": "BENCH-2", "quantity": 1})
+                for c in add
+            ],
+            "item_edit": [
+                plain("PATCH", f"/api/carts/{c}/items/BENCH-4", {"quantity": 3}) for c in edit
+            ],
+            "checkout": [plain("POST", f"/api/carts/{c}/checkout", CHECKOUT_BODY) for c in buy],
+        }
+
     n = count + 1
     plan = {
         "healthz": [plain("GET", "/healthz")] * n,
@@ -310,33 +323,13 @@ def _seed_and_plan(count: int) -> tuple[dict[str, list[dict]], list[dict]]:
         "product_get": [plain("GET", "/api/products/BENCH-9")] * n,
         "cart_get": [plain("GET", f"/api/carts/{read_cart}")] * n,
         "cart_create": [plain("POST", "/api/carts", {"email": "a@example.com"})] * n,
-        "item_add": [
-            plain("POST", f"/api/carts/{cart}/items", {"sku": "BENCH-2", "quantity": 1})
-            for cart in add_carts
-        ],
-        "item_edit": [
-            plain("PATCH", f"/api/carts/{cart}/items/BENCH-4", {"quantity": 3})
-            for cart in edit_carts
-        ],
-        "checkout": [
-            plain("POST", f"/api/carts/{cart}/checkout", CHECKOUT_BODY) for cart in buy_carts
-        ],
+        **cart_writes(add_carts, edit_carts, buy_carts),
         "order_get": [plain("GET", f"/api/orders/{order}")] * n,
         "webhook": [webhook() for _ in range(n)],
     }
     # Writes that change their rows warm up on spare ones; the rest repeat their first.
     spares = {
-        "item_add": [
-            plain("POST", f"/api/carts/{cart}/items", {"sku": "BENCH-2", "quantity": 1})
-            for cart in spare_add
-        ],
-        "item_edit": [
-            plain("PATCH", f"/api/carts/{cart}/items/BENCH-4", {"quantity": 3})
-            for cart in spare_edit
-        ],
-        "checkout": [
-            plain("POST", f"/api/carts/{cart}/checkout", CHECKOUT_BODY) for cart in spare_buy
-        ],
+        **cart_writes(spare_add, spare_edit, spare_buy),
         "webhook": [webhook() for _ in range(WARM_UP)],
     }
     warm_up = [
